@@ -1,0 +1,75 @@
+//! How numbers, durations, money and times read in the UI. Pure functions, same result on the
+//! server and in the browser (so hydration never disagrees).
+
+/// `0:07`, `1:31`, `1:02:03` — a call's length.
+pub fn duration(seconds: i64) -> String {
+    let seconds = seconds.max(0);
+    let (h, m, s) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+    if h > 0 { format!("{h}:{m:02}:{s:02}") } else { format!("{m}:{s:02}") }
+}
+
+/// Micro-units as money with two decimals, rounded half up: `12_345_678` → `$12.35`.
+pub fn money(micros: i64) -> String {
+    let sign = if micros < 0 { "-" } else { "" };
+    let cents = (micros.unsigned_abs() + 5_000) / 10_000;
+    format!("{sign}${}.{:02}", cents / 100, cents % 100)
+}
+
+/// Unix milliseconds as `2026-11-22 13:45 UTC`.
+pub fn utc_timestamp(millis: i64) -> String {
+    let seconds = millis.div_euclid(1000);
+    let (days, of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    let (year, month, day) = civil_from_days(days);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", of_day / 3600, of_day / 60 % 60)
+}
+
+/// Unix milliseconds as `2026-11-22`.
+pub fn utc_date(millis: i64) -> String {
+    let (year, month, day) = civil_from_days(millis.div_euclid(86_400_000));
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day) — Howard Hinnant's
+/// `civil_from_days`.
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration(0), "0:00");
+        assert_eq!(duration(91), "1:31");
+        assert_eq!(duration(3723), "1:02:03");
+        assert_eq!(duration(-4), "0:00");
+    }
+
+    #[test]
+    fn money_rounds_half_up_to_cents() {
+        assert_eq!(money(0), "$0.00");
+        assert_eq!(money(12_345_678), "$12.35");
+        assert_eq!(money(4_999), "$0.00");
+        assert_eq!(money(5_000), "$0.01");
+        assert_eq!(money(-1_250_000), "-$1.25");
+    }
+
+    #[test]
+    fn timestamps_in_utc() {
+        assert_eq!(utc_timestamp(0), "1970-01-01 00:00 UTC");
+        assert_eq!(utc_timestamp(1_795_355_100_000), "2026-11-22 13:45 UTC");
+        assert_eq!(utc_date(951_782_400_000), "2000-02-29");
+        assert_eq!(utc_timestamp(-1), "1969-12-31 23:59 UTC");
+    }
+}

@@ -1,0 +1,66 @@
+//! Switchboard's web UI: the `/calling` dashboard (and, later, the team admin panel), rendered
+//! on the server and hydrated in the browser.
+//!
+//! Components never touch the database: they call the server functions in [`api`], which are
+//! thin wrappers over `calling::…`.
+
+pub mod api;
+pub mod format;
+pub mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
+use leptos_router::path;
+
+use crate::pages::calling::{
+    AnalyticsPage, CallingLayout, CallsPage, OverviewPage, PermissionsPage, SettingsPage, TemplatesPage,
+};
+use crate::pages::not_found::NotFound;
+
+/// The name the build gives the WASM, JS and CSS bundles (`/pkg/switchboard.*`).
+pub const OUTPUT_NAME: &str = "switchboard";
+
+/// The HTML document around the app (server side only).
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The whole application: routes and the shared layout.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="switchboard" href="/pkg/switchboard.css" />
+        <Title formatter=|section: String| format!("{section} · Switchboard") />
+        <Router>
+            <Routes fallback=NotFound>
+                <Route path=path!("/") view=|| view! { <Redirect path="/calling" /> } />
+                <ParentRoute path=path!("/calling") view=CallingLayout>
+                    <Route path=path!("") view=OverviewPage />
+                    <Route path=path!("calls") view=CallsPage />
+                    <Route path=path!("templates") view=TemplatesPage />
+                    <Route path=path!("settings") view=SettingsPage />
+                    <Route path=path!("analytics") view=AnalyticsPage />
+                    <Route path=path!("permissions") view=PermissionsPage />
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}

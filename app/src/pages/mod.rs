@@ -1,0 +1,4 @@
+//! Pages, one module per area of the product.
+
+pub mod calling;
+pub mod not_found;

@@ -1,0 +1,90 @@
+//! The domain's one error type.
+//!
+//! Every failure a user can cause or see is a variant with a stable snake_case [`Error::code`];
+//! the server maps variants to HTTP statuses in one place. Codes the seeds name
+//! (`permission_required`, `subscription_expired`, `insufficient_balance`) are kept verbatim.
+
+use serde_json::Value;
+
+/// A domain error. `Internal` hides its cause from users; everything else is safe to show.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Input that fails a rule; `field` names the offending field.
+    #[error("{field}: {message}")]
+    Validation { field: String, message: String },
+
+    /// The thing does not exist, or belongs to another workspace (never say which).
+    #[error("{what} not found")]
+    NotFound { what: &'static str },
+
+    /// The request conflicts with the current state (duplicate name, call already answered, …).
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+
+    /// Something the product depends on is not reachable or not ready (database, WhatsApp).
+    #[error("{message}")]
+    Unavailable { message: String },
+
+    /// An unexpected failure. The cause goes to the log, never to the user.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl Error {
+    /// A validation error for `field`.
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Validation { field: field.into(), message: message.into() }
+    }
+
+    /// Wraps any unexpected failure.
+    pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Error::Internal(cause.into())
+    }
+
+    /// The stable, machine-readable code clients branch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Validation { .. } => "validation_failed",
+            Error::NotFound { .. } => "not_found",
+            Error::Conflict { code, .. } => code,
+            Error::Unavailable { .. } => "unavailable",
+            Error::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The message shown to users. Internal causes are never included.
+    pub fn public_message(&self) -> String {
+        match self {
+            Error::Internal(_) => "Something went wrong on our side.".to_owned(),
+            other => other.to_string(),
+        }
+    }
+
+    /// Structured details for clients (`error.details` in the JSON envelope).
+    pub fn details(&self) -> Option<Value> {
+        match self {
+            Error::Validation { field, .. } => Some(serde_json::json!({ "field": field })),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(feature = "server")]
+impl From<sqlx::Error> for Error {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::RowNotFound => Error::NotFound { what: "record" },
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                Error::Unavailable { message: format!("database unavailable: {err}") }
+            }
+            other => Error::internal(other),
+        }
+    }
+}
+
+#[cfg(feature = "server")]
+impl From<sqlx::migrate::MigrateError> for Error {
+    fn from(err: sqlx::migrate::MigrateError) -> Self {
+        Error::internal(err)
+    }
+}

@@ -1,0 +1,33 @@
+//! Switchboard's domain core.
+//!
+//! Everything a WhatsApp Business Calling dashboard knows lives here as plain types and
+//! functions: calls, templates, permissions, billing, storage, the Graph API client and
+//! webhook parsing. Nothing here knows about axum, Leptos or HTML, so the same rules serve the
+//! REST API, the server functions behind the `/calling` page and the CLI.
+//!
+//! Without the `server` feature the crate is only its types (no database, no runtime) and
+//! compiles to wasm32, which lets the browser share them with the server.
+
+pub mod calls;
+pub mod error;
+pub mod overview;
+
+#[cfg(feature = "server")]
+pub mod clock;
+#[cfg(feature = "server")]
+pub mod ids;
+#[cfg(feature = "server")]
+pub mod services;
+#[cfg(feature = "server")]
+pub mod storage;
+#[cfg(feature = "testing")]
+pub mod testing;
+#[cfg(feature = "server")]
+pub mod workspace;
+
+pub use error::Error;
+#[cfg(feature = "server")]
+pub use services::Services;
+
+/// Results of the domain layer.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,156 @@
+//! The database: one schema in two dialects (SQLite by default, PostgreSQL for production and
+//! for several replicas), reached through one pool.
+//!
+//! Queries are written once in portable SQL with `$1`-style placeholders (both drivers accept
+//! them) and run through sqlx's `Any` driver. Portability rules every query follows:
+//! ids are `TEXT`, times are `BIGINT` unix milliseconds, money is `BIGINT` micro-units, flags
+//! are `BIGINT` 0/1, JSON is `TEXT`; aggregates are `CAST(… AS BIGINT)` because PostgreSQL's
+//! `SUM` returns `NUMERIC`, which the `Any` driver cannot decode.
+
+use std::str::FromStr;
+use std::sync::Once;
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{AnyPool, Executor};
+
+use crate::{Error, Result};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// Which SQL dialect a database speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// The dialect of a `DATABASE_URL`.
+    pub fn of_url(url: &str) -> Result<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Dialect::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Dialect::Postgres)
+        } else {
+            Err(Error::validation(
+                "DATABASE_URL",
+                "must start with sqlite: or postgres:// (e.g. sqlite://data/switchboard.db)",
+            ))
+        }
+    }
+}
+
+/// A connection pool and the dialect behind it. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: AnyPool,
+    dialect: Dialect,
+}
+
+/// How many connections to open at most.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolSize(pub u32);
+
+impl Default for PoolSize {
+    fn default() -> Self {
+        PoolSize(16)
+    }
+}
+
+impl Db {
+    /// Connects to `url`. For SQLite, the file and its directory are created when missing and
+    /// every connection runs in WAL mode with foreign keys on, so writers don't block readers
+    /// and an acknowledged write survives the process being killed.
+    pub async fn connect(url: &str, size: PoolSize) -> Result<Self> {
+        static DRIVERS: Once = Once::new();
+        DRIVERS.call_once(install_default_drivers);
+
+        let dialect = Dialect::of_url(url)?;
+        let mut options =
+            AnyPoolOptions::new().max_connections(size.0).acquire_timeout(Duration::from_secs(10));
+        if dialect == Dialect::Sqlite {
+            create_sqlite_parent_dir(url)?;
+            options = options.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = options
+            .connect(url)
+            .await
+            .map_err(|err| Error::Unavailable { message: format!("cannot open the database: {err}") })?;
+        Ok(Db { pool, dialect })
+    }
+
+    /// Applies the migrations of this database's dialect that have not run yet.
+    pub async fn migrate(&self) -> Result<()> {
+        let migrator = match self.dialect {
+            Dialect::Sqlite => &SQLITE_MIGRATIONS,
+            Dialect::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Checks that the database answers a trivial query.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// The pool, for queries.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// The dialect, for the rare statement that must differ.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Closes every connection (graceful shutdown, tests).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// `sqlite://data/x.db` needs `data/` to exist before SQLite can create the file.
+fn create_sqlite_parent_dir(url: &str) -> Result<()> {
+    let options = SqliteConnectOptions::from_str(url)
+        .map_err(|err| Error::validation("DATABASE_URL", err.to_string()))?;
+    let file = options.get_filename();
+    if file.as_os_str() == ":memory:" || file.as_os_str().is_empty() {
+        return Ok(());
+    }
+    if let Some(dir) = file.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|err| Error::Unavailable {
+            message: format!("cannot create {}: {err}", dir.display()),
+        })?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dialect_comes_from_the_url_scheme() {
+        assert_eq!(Dialect::of_url("sqlite://data/a.db").unwrap(), Dialect::Sqlite);
+        assert_eq!(Dialect::of_url("sqlite::memory:").unwrap(), Dialect::Sqlite);
+        assert_eq!(Dialect::of_url("postgres://u@h/db").unwrap(), Dialect::Postgres);
+        assert_eq!(Dialect::of_url("postgresql://u@h/db").unwrap(), Dialect::Postgres);
+        let err = Dialect::of_url("mysql://x").unwrap_err();
+        assert_eq!(err.code(), "validation_failed");
+    }
+}

@@ -1,0 +1,93 @@
+//! Storage smoke test: the same migrations apply and the same queries give the same answers on
+//! SQLite and on PostgreSQL.
+
+use calling::calls::{self, CallStatus, Direction, NewCall};
+use calling::clock::DAY;
+use calling::overview::{Overview, OverviewPeriod};
+use calling::testing::every_database;
+use calling::workspace;
+
+const NOW: i64 = 1_795_355_100_000; // 2026-11-22T13:45:00Z
+const TODAY: i64 = 1_795_305_600_000; // 2026-11-22T00:00:00Z
+
+fn call(workspace_id: &str, status: CallStatus, started_at: i64, duration: Option<i64>) -> NewCall {
+    NewCall {
+        workspace_id: workspace_id.to_owned(),
+        wa_call_id: Some(format!("wacid.{started_at}.{}", status.as_str())),
+        phone_number_id: "1000001".to_owned(),
+        direction: Direction::UserInitiated,
+        status,
+        contact_number: "+919876543210".to_owned(),
+        contact_name: Some("Asha".to_owned()),
+        business_number: "+1 555 010 0001".to_owned(),
+        started_at,
+        answered_at: duration.map(|_| started_at + 5_000),
+        ended_at: Some(started_at + 60_000),
+        duration_seconds: duration,
+        cost_micros: if duration.is_some() { 12_500 } else { 0 },
+    }
+}
+
+#[tokio::test]
+async fn migrations_and_queries_agree_on_every_dialect() {
+    for test_db in every_database().await {
+        let db = &test_db.db;
+        let dialect = test_db.dialect();
+        // Migrating twice is a no-op.
+        db.migrate().await.unwrap();
+        db.ping().await.unwrap();
+
+        // Numbered placeholders bind by number, not by position, on both drivers.
+        let (second, first): (String, i64) =
+            sqlx::query_as("SELECT $2, $1").bind(7_i64).bind("b").fetch_one(db.pool()).await.unwrap();
+        assert_eq!((second.as_str(), first), ("b", 7), "{dialect:?}");
+
+        assert!(workspace::first(db).await.unwrap().is_none());
+        let acme = workspace::create(db, "  Acme Support ", NOW - 10 * DAY).await.unwrap();
+        let other = workspace::create(db, "Other", NOW).await.unwrap();
+        assert_eq!(acme.name, "Acme Support");
+        assert_eq!(workspace::first(db).await.unwrap(), Some(acme.clone()));
+
+        // A new workspace has no calls: zeros, and no made-up rates.
+        let empty = Overview::load(db, &acme.id, OverviewPeriod::Today, NOW).await.unwrap();
+        assert_eq!((empty.calls, empty.answer_rate_percent()), (0, None), "{dialect:?}");
+
+        for c in [
+            call(&acme.id, CallStatus::Completed, TODAY + 1_000, Some(90)),
+            call(&acme.id, CallStatus::Completed, TODAY + 2_000, Some(31)),
+            call(&acme.id, CallStatus::Missed, TODAY + 3_000, None),
+            call(&acme.id, CallStatus::Failed, TODAY + 4_000, None),
+            call(&acme.id, CallStatus::Completed, TODAY - 3 * DAY, Some(10)), // earlier this week
+            call(&acme.id, CallStatus::Missed, TODAY - 8 * DAY, None),        // too old for 7 days
+            call(&other.id, CallStatus::Completed, TODAY + 5_000, Some(500)), // another tenant
+        ] {
+            calls::record(db, &c).await.unwrap();
+        }
+
+        let today = Overview::load(db, &acme.id, OverviewPeriod::Today, NOW).await.unwrap();
+        assert_eq!(
+            (today.since, today.calls, today.answered, today.missed, today.failed),
+            (TODAY, 4, 2, 1, 1),
+            "{dialect:?}"
+        );
+        assert_eq!((today.talk_seconds, today.spend_micros), (121, 25_000), "{dialect:?}");
+        assert_eq!(today.answer_rate_percent(), Some(50));
+        assert_eq!(today.average_duration_seconds(), Some(61));
+
+        let week = Overview::load(db, &acme.id, OverviewPeriod::SevenDays, NOW).await.unwrap();
+        assert_eq!((week.since, week.calls, week.answered), (TODAY - 6 * DAY, 5, 3), "{dialect:?}");
+
+        let recent = calls::recent(db, &acme.id, 3).await.unwrap();
+        let starts: Vec<i64> = recent.iter().map(|c| c.started_at).collect();
+        assert_eq!(starts, vec![TODAY + 4_000, TODAY + 3_000, TODAY + 2_000], "{dialect:?}");
+        assert_eq!(recent[0].status, CallStatus::Failed);
+        assert!(
+            calls::recent(db, &other.id, 50).await.unwrap().iter().all(|c| c.duration_seconds == Some(500))
+        );
+
+        // Meta's call id is unique per workspace.
+        let duplicate =
+            calls::record(db, &call(&acme.id, CallStatus::Completed, TODAY + 1_000, Some(90))).await;
+        assert!(duplicate.is_err(), "{dialect:?}: duplicate wa_call_id accepted");
+    }
+}

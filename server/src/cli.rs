@@ -1,0 +1,118 @@
+//! The `switchboard` command line: `serve` (the default) and `migrate`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tokio::net::TcpListener;
+
+use crate::{AppState, Config, leptos_options, router};
+use calling::Services;
+use calling::clock::Clock;
+use calling::storage::{Db, PoolSize};
+
+/// Switchboard: WhatsApp Business Calling for your team, self-hosted.
+#[derive(Parser, Debug)]
+#[command(name = "switchboard", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the web server (the default when no command is given).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+}
+
+/// Parses the command line, runs the command, and turns failures into an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    crate::telemetry::init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            tracing::error!(error = %err, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => serve(&cli.config).await,
+            Command::Migrate => migrate(&cli.config).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = %err, "switchboard stopped with an error");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type StartResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// Opens the database, applies migrations and assembles the application state.
+pub async fn start(config: &Config) -> StartResult<AppState> {
+    let db = Db::connect(&config.database_url, PoolSize(config.database_max_connections)).await?;
+    db.migrate().await?;
+    tracing::info!(dialect = ?db.dialect(), "database ready");
+    Ok(AppState {
+        services: Services::new(db, Clock::System),
+        leptos: leptos_options(config),
+        limits: config.limits(),
+    })
+}
+
+async fn serve(config: &Config) -> StartResult<()> {
+    let state = start(config).await?;
+    let db = state.services.db.clone();
+    let listener = TcpListener::bind(config.bind).await?;
+    let address = listener.local_addr()?;
+    tracing::info!(url = %format!("http://{address}/calling"), "Switchboard is listening");
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    db.close().await;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+async fn migrate(config: &Config) -> StartResult<()> {
+    let db = Db::connect(&config.database_url, PoolSize(1)).await?;
+    db.migrate().await?;
+    db.close().await;
+    tracing::info!("migrations applied");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM, so in-flight requests finish before the process exits.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("Ctrl-C received, shutting down"),
+        () = terminate => tracing::info!("SIGTERM received, shutting down"),
+    }
+}

@@ -1,0 +1,52 @@
+//! Configuration: command-line flags, each backed by an environment variable, each with a
+//! default that works on a laptop (SQLite file under `data/`, loopback only).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::Limits;
+
+/// Settings shared by every subcommand. README lists them all.
+#[derive(Args, Clone, Debug)]
+pub struct Config {
+    /// Database: `sqlite://path?mode=rwc` (file created on first start) or `postgres://…`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/switchboard.db?mode=rwc",
+        global = true
+    )]
+    pub database_url: String,
+
+    /// Most database connections the server opens.
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 16, global = true)]
+    pub database_max_connections: u32,
+
+    /// Address the HTTP server listens on.
+    #[arg(long, env = "BIND", default_value = "127.0.0.1:3000", global = true)]
+    pub bind: SocketAddr,
+
+    /// Directory holding the built site (`pkg/` with the WASM, JS and CSS, plus public files).
+    #[arg(long, env = "SITE_ROOT", default_value = "target/site", global = true)]
+    pub site_root: String,
+
+    /// Seconds a request may take before it is answered 408.
+    #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 30, global = true)]
+    pub request_timeout_secs: u64,
+
+    /// Largest request body accepted, in bytes (recordings are the biggest: 25 MB).
+    #[arg(long, env = "MAX_REQUEST_BYTES", default_value_t = 32 * 1024 * 1024, global = true)]
+    pub max_request_bytes: usize,
+}
+
+impl Config {
+    /// The request limits this configuration sets.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            request_timeout: Duration::from_secs(self.request_timeout_secs.max(1)),
+            max_request_bytes: self.max_request_bytes,
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! The Switchboard server: process start-up and configuration, the HTTP router (REST API,
+//! webhooks, live events, the Leptos pages), and the CLI.
+//!
+//! Business rules live in `calling`; handlers here only translate between HTTP and it.
+//! [`router`] builds the whole application so tests can drive it without a socket.
+
+pub mod cli;
+pub mod config;
+pub mod error;
+mod health;
+mod middleware;
+pub mod telemetry;
+
+use std::time::Duration;
+
+use app::{App, shell};
+use axum::Router;
+use axum::extract::FromRef;
+use axum::http::StatusCode;
+use axum::routing::get;
+use calling::Services;
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower_http::compression::CompressionLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+
+pub use config::Config;
+
+/// Everything a request handler may need. Cheap to clone.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub services: Services,
+    pub leptos: LeptosOptions,
+    pub limits: Limits,
+}
+
+/// Request limits applied to every route.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub request_timeout: Duration,
+    pub max_request_bytes: usize,
+}
+
+/// The Leptos options for serving the site built into `site_root`.
+pub fn leptos_options(config: &Config) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name(app::OUTPUT_NAME)
+        .site_root(config.site_root.as_str())
+        .site_pkg_dir("pkg")
+        .site_addr(config.bind)
+        .env(if cfg!(debug_assertions) { Env::DEV } else { Env::PROD })
+        .build()
+}
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let services = state.services.clone();
+    let limits = state.limits;
+    let router = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .nest("/api/v1", Router::new().fallback(error::api_not_found))
+        .leptos_routes_with_context(&state, routes, move || provide_context(services.clone()), {
+            let options = state.leptos.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(CompressionLayer::new())
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout))
+        .layer(RequestBodyLimitLayer::new(limits.max_request_bytes));
+    middleware::with_request_tracing(router).with_state(state)
+}
