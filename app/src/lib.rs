@@ -11,7 +11,7 @@ pub mod pages;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{SsrMode, path};
 
 use crate::pages::calling::{
     AnalyticsPage, CallingLayout, CallsPage, OverviewPage, PermissionsPage, SettingsPage, TemplatesPage,
@@ -52,13 +52,15 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=NotFound>
                 <Route path=path!("/") view=|| view! { <Redirect path="/calling" /> } />
-                <ParentRoute path=path!("/calling") view=CallingLayout>
-                    <Route path=path!("") view=OverviewPage />
-                    <Route path=path!("calls") view=CallsPage />
-                    <Route path=path!("templates") view=TemplatesPage />
-                    <Route path=path!("settings") view=SettingsPage />
-                    <Route path=path!("analytics") view=AnalyticsPage />
-                    <Route path=path!("permissions") view=PermissionsPage />
+                // Async SSR: the first response already holds the figures, so the read-only
+                // pages work without JavaScript and titles land in <head>.
+                <ParentRoute path=path!("/calling") view=CallingLayout ssr=SsrMode::Async>
+                    <Route path=path!("") view=OverviewPage ssr=SsrMode::Async />
+                    <Route path=path!("calls") view=CallsPage ssr=SsrMode::Async />
+                    <Route path=path!("templates") view=TemplatesPage ssr=SsrMode::Async />
+                    <Route path=path!("settings") view=SettingsPage ssr=SsrMode::Async />
+                    <Route path=path!("analytics") view=AnalyticsPage ssr=SsrMode::Async />
+                    <Route path=path!("permissions") view=PermissionsPage ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>
         </Router>

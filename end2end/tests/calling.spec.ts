@@ -1,0 +1,83 @@
+import { expect, test } from "@playwright/test";
+import { openHydrated } from "./helpers";
+
+const SECTIONS = [
+  { name: "Overview", path: "/calling", title: "Calling · Switchboard", heading: "Calling" },
+  { name: "Calls", path: "/calling/calls", title: "Calls · Switchboard", heading: "Calls" },
+  { name: "Templates", path: "/calling/templates", title: "Templates · Switchboard", heading: "Templates" },
+  { name: "Settings", path: "/calling/settings", title: "Settings · Switchboard", heading: "Settings" },
+  { name: "Analytics", path: "/calling/analytics", title: "Analytics · Switchboard", heading: "Analytics" },
+  { name: "Permissions", path: "/calling/permissions", title: "Permissions · Switchboard", heading: "Permissions" },
+];
+
+test("the root redirects to /calling", async ({ page }) => {
+  await page.goto("/");
+  await expect(page).toHaveURL(/\/calling$/);
+});
+
+test("every section is a server-rendered route with its own title", async ({ page }) => {
+  for (const section of SECTIONS) {
+    const response = await page.request.get(section.path);
+    expect(response.status(), section.path).toBe(200);
+    const html = await response.text();
+    expect(html, section.path).toContain(`<title>${section.title}</title>`);
+    await page.goto(section.path);
+    await expect(page).toHaveTitle(section.title);
+    await expect(page.getByRole("heading", { level: 1, name: section.heading })).toBeVisible();
+    await expect(page.getByRole("navigation", { name: "Calling sections" }).getByRole("link")).toHaveCount(6);
+  }
+});
+
+test("the overview card reads real figures: a new install has no calls", async ({ page }) => {
+  await openHydrated(page, "/calling");
+  const card = page.getByRole("region", { name: /Today/ });
+  await expect(card.locator("[data-stat='Calls']")).toHaveText("0");
+  await expect(card.locator("[data-stat='Answer rate']")).toHaveText("—");
+  await expect(card.locator("[data-stat='Spend']")).toHaveText("$0.00");
+  await expect(page.getByText("No calls yet.")).toBeVisible();
+});
+
+test("after hydration the period switch refetches the card through a server function", async ({ page }) => {
+  const errors = await openHydrated(page, "/calling");
+  const week = page.getByRole("button", { name: "Last 7 days" });
+  await expect(week).toHaveAttribute("aria-pressed", "false");
+  const serverFn = page.waitForResponse((r) => r.url().includes("/api/get_overview") && r.status() === 200);
+  await week.click();
+  await serverFn;
+  await expect(week).toHaveAttribute("aria-pressed", "true");
+  await expect(page.getByRole("heading", { level: 2, name: /^Last 7 days · since / })).toBeVisible();
+  expect(errors).toEqual([]);
+});
+
+test("navigation between sections happens in the browser after hydration", async ({ page }) => {
+  await openHydrated(page, "/calling");
+  await page.getByRole("navigation", { name: "Calling sections" }).getByRole("link", { name: "Calls" }).click();
+  await expect(page).toHaveURL(/\/calling\/calls$/);
+  await expect(page).toHaveTitle("Calls · Switchboard");
+  await expect(page.getByRole("link", { name: "Calls" })).toHaveAttribute("aria-current", "page");
+  // The layout survived the navigation: still hydrated, no full reload.
+  await expect(page.locator("[data-hydrated='true']")).toBeVisible();
+});
+
+test("read-only pages are readable without JavaScript", async ({ browser }) => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto("/calling");
+  await expect(page.locator("[data-stat='Calls']")).toHaveText("0");
+  await expect(page.locator("[data-hydrated='false']")).toBeVisible();
+  await context.close();
+});
+
+test("unknown pages answer 404 with a way back", async ({ page }) => {
+  const response = await page.goto("/calling/nope");
+  expect(response?.status()).toBe(404);
+  await expect(page.getByRole("heading", { name: "Page not found" })).toBeVisible();
+  await expect(page.getByRole("link", { name: "Go to Calling" })).toBeVisible();
+});
+
+test("health probes answer", async ({ request }) => {
+  expect((await request.get("/healthz")).status()).toBe(200);
+  const ready = await request.get("/readyz");
+  expect(ready.status()).toBe(200);
+  expect(await ready.json()).toEqual({ status: "ready", database: "ok" });
+});
