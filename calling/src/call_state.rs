@@ -808,10 +808,12 @@ mod tests {
         }
     }
 
-    fn shuffled_with_duplicates(
-        calls: usize,
-        seed: u64,
-    ) -> (Vec<Vec<(Millis, CallInput)>>, Vec<(usize, Millis, CallInput)>) {
+    /// Each call's inputs in their natural order.
+    type CallHistories = Vec<Vec<(Millis, CallInput)>>;
+    /// Deliveries of all calls interleaved: (call index, time, input).
+    type Deliveries = Vec<(usize, Millis, CallInput)>;
+
+    fn shuffled_with_duplicates(calls: usize, seed: u64) -> (CallHistories, Deliveries) {
         // A small deterministic generator keeps the shuffle reproducible from proptest's seed.
         let mut random = seed | 1;
         let mut next = move |bound: usize| {
@@ -820,7 +822,7 @@ mod tests {
             random ^= random << 17;
             (random % bound as u64) as usize
         };
-        let per_call: Vec<Vec<(Millis, CallInput)>> = (0..calls)
+        let per_call: CallHistories = (0..calls)
             .map(|call| {
                 scenario(call + seed as usize)
                     .into_iter()
@@ -829,7 +831,7 @@ mod tests {
                     .collect()
             })
             .collect();
-        let mut deliveries: Vec<(usize, Millis, CallInput)> = Vec::new();
+        let mut deliveries: Deliveries = Vec::new();
         for (call, inputs) in per_call.iter().enumerate() {
             for (at, input) in inputs {
                 for _ in 0..=next(3) {

@@ -13,6 +13,7 @@ pub mod calls;
 pub mod error;
 pub mod overview;
 pub mod phone;
+pub mod webhook;
 
 #[cfg(feature = "server")]
 pub mod clock;
