@@ -346,7 +346,13 @@ impl Engine {
         })
     }
 
-    fn emit(&self, n: &BusinessNumber, field: &'static str, value: Value, call: Option<(String, CallEventKind)>) {
+    fn emit(
+        &self,
+        n: &BusinessNumber,
+        field: &'static str,
+        value: Value,
+        call: Option<(String, CallEventKind)>,
+    ) {
         self.hooks.send(Change { waba_id: n.waba_id.clone(), field, value, call });
     }
 
@@ -397,7 +403,8 @@ impl Engine {
         if let Some(p) = &call.biz_opaque {
             s["biz_opaque_callback_data"] = json!(p);
         }
-        let value = json!({ "messaging_product": "whatsapp", "metadata": Self::metadata(n), "statuses": [s] });
+        let value =
+            json!({ "messaging_product": "whatsapp", "metadata": Self::metadata(n), "statuses": [s] });
         self.emit(n, "calls", value, Some((call.id.clone(), CallEventKind::Other)));
     }
 
@@ -493,7 +500,9 @@ impl Engine {
 
     fn permission_now(&self, pair: &Pair) -> Permission {
         match pair.permission {
-            Some(Permission::Temporary { expires_secs }) if expires_secs <= self.clock.now_secs() => Permission::None,
+            Some(Permission::Temporary { expires_secs }) if expires_secs <= self.clock.now_secs() => {
+                Permission::None
+            }
             Some(p) => p,
             None => Permission::None,
         }
@@ -505,7 +514,13 @@ impl Engine {
     }
 
     /// Check the permission-request quota and record a request (free-form or template).
-    fn record_permission_request(&self, state: &mut State, pid: &str, user: &str, wamid: &str) -> GraphResult<()> {
+    fn record_permission_request(
+        &self,
+        state: &mut State,
+        pid: &str,
+        user: &str,
+        wamid: &str,
+    ) -> GraphResult<()> {
         let now = self.clock.now_ms();
         let limits = self.cfg.limits;
         let pair = state.pairs.entry((pid.to_string(), user.to_string())).or_default();
@@ -539,7 +554,9 @@ impl Engine {
         let perm = self.permission_now(pair);
         let permission = match perm {
             Permission::None => json!({ "status": "no_permission" }),
-            Permission::Temporary { expires_secs } => json!({ "status": "temporary", "expiration_time": expires_secs }),
+            Permission::Temporary { expires_secs } => {
+                json!({ "status": "temporary", "expiration_time": expires_secs })
+            }
             Permission::Permanent => json!({ "status": "permanent" }),
         };
         let limit = |period: &str, max: u32, times: &[i64], window_ms: i64| {
@@ -554,8 +571,10 @@ impl Engine {
         };
         let (l24, ok24) =
             limit("PT24H", limits.permission_requests_per_24h, &pair.request_times_ms, 86_400_000);
-        let (l7, ok7) = limit("P7D", limits.permission_requests_per_7d, &pair.request_times_ms, 7 * 86_400_000);
-        let (lcall, okcall) = limit("PT24H", limits.connected_calls_per_24h, &pair.connected_bic_ms, 86_400_000);
+        let (l7, ok7) =
+            limit("P7D", limits.permission_requests_per_7d, &pair.request_times_ms, 7 * 86_400_000);
+        let (lcall, okcall) =
+            limit("PT24H", limits.connected_calls_per_24h, &pair.connected_bic_ms, 86_400_000);
         json!({
             "messaging_product": "whatsapp",
             "permission": permission,
@@ -571,8 +590,14 @@ impl Engine {
     }
 
     /// The user answers the latest request (or acts from the business profile when none is pending).
-    pub(crate) fn user_permission(&self, pid: Option<&str>, user: &str, grant: Grant) -> Result<Value, SandboxError> {
-        let user = normalize_phone(user).ok_or_else(|| SandboxError::new(400, "invalid_phone", "bad user number"))?;
+    pub(crate) fn user_permission(
+        &self,
+        pid: Option<&str>,
+        user: &str,
+        grant: Grant,
+    ) -> Result<Value, SandboxError> {
+        let user = normalize_phone(user)
+            .ok_or_else(|| SandboxError::new(400, "invalid_phone", "bad user number"))?;
         let mut state = self.lock();
         let n = match pid {
             Some(p) => state.numbers.iter().find(|n| n.number.phone_number_id == p),
@@ -585,7 +610,11 @@ impl Engine {
         let pair = state.pairs.entry((n.phone_number_id.clone(), user.clone())).or_default();
         let context = pair.pending_request.take();
         if grant == Grant::Reject && context.is_none() {
-            return Err(SandboxError::new(409, "no_pending_request", "there is no permission request to reject"));
+            return Err(SandboxError::new(
+                409,
+                "no_pending_request",
+                "there is no permission request to reject",
+            ));
         }
         let reply = match grant {
             Grant::Temporary => {
@@ -604,14 +633,20 @@ impl Engine {
         };
         pair.consecutive_unanswered = 0;
         self.emit_permission_reply(&state, &n, &user, reply.clone(), context.as_deref());
-        Ok(json!({ "phone_number_id": n.phone_number_id, "user": user, "reply": reply, "context_id": context }))
+        Ok(
+            json!({ "phone_number_id": n.phone_number_id, "user": user, "reply": reply, "context_id": context }),
+        )
     }
 
     // ---------------------------------------------------------------- settings
 
     pub(crate) fn settings(&self, pid: &str) -> GraphResult<Value> {
         let state = self.lock();
-        let n = state.numbers.iter().find(|n| n.number.phone_number_id == pid).ok_or_else(|| GraphError::unknown_object(pid))?;
+        let n = state
+            .numbers
+            .iter()
+            .find(|n| n.number.phone_number_id == pid)
+            .ok_or_else(|| GraphError::unknown_object(pid))?;
         Ok(json!({ "calling": Value::Object(n.calling.clone()) }))
     }
 
@@ -639,7 +674,8 @@ impl Engine {
     }
 
     fn sip_enabled(state: &State, pid: &str) -> bool {
-        Self::setting(state, pid, "sip").and_then(|s| s.get("status")).and_then(Value::as_str) == Some("ENABLED")
+        Self::setting(state, pid, "sip").and_then(|s| s.get("status")).and_then(Value::as_str)
+            == Some("ENABLED")
     }
 
     // ---------------------------------------------------------------- calls
@@ -661,15 +697,14 @@ impl Engine {
             return Err(GraphError::calling_not_enabled());
         }
         let digits = n.digits();
-        if let Some((_, c)) = BIC_BLOCKED
-            .iter()
-            .filter(|(cc, _)| digits.starts_with(cc))
-            .max_by_key(|(cc, _)| cc.len())
+        if let Some((_, c)) =
+            BIC_BLOCKED.iter().filter(|(cc, _)| digits.starts_with(cc)).max_by_key(|(cc, _)| cc.len())
         {
             return Err(GraphError::bic_unavailable(c));
         }
-        let user = normalize_phone(to)
-            .ok_or_else(|| GraphError::invalid_parameter(format!("'to' is not a valid phone number: {to:?}")))?;
+        let user = normalize_phone(to).ok_or_else(|| {
+            GraphError::invalid_parameter(format!("'to' is not a valid phone number: {to:?}"))
+        })?;
         crate::sdp::validate(sdp, crate::sdp::SdpRole::Offer).map_err(GraphError::invalid_parameter)?;
         let now = self.clock.now_ms();
         let limits = self.cfg.limits;
@@ -689,7 +724,8 @@ impl Engine {
         }
         let (peer, answer) = Peer::answerer(self.peer_config(), sdp)
             .map_err(|e| GraphError::invalid_parameter(format!("SDP offer could not be applied: {e}")))?;
-        let behaviour = state.users.get(&user).and_then(|u| u.behaviour).unwrap_or(self.cfg.default_behaviour);
+        let behaviour =
+            state.users.get(&user).and_then(|u| u.behaviour).unwrap_or(self.cfg.default_behaviour);
         let action_at = now + (behaviour.after_seconds.max(0.0) * 1000.0) as i64;
         let id = crate::ids::wacid();
         let call = Call {
@@ -739,15 +775,21 @@ impl Engine {
             }
             let call = Self::live_call(&mut state, pid, call_id)?;
             if call.direction != Direction::UserInitiated {
-                return Err(GraphError::invalid_parameter("pre_accept is only valid for user-initiated calls"));
+                return Err(GraphError::invalid_parameter(
+                    "pre_accept is only valid for user-initiated calls",
+                ));
             }
             match (&call.phase, &call.pre_accept_sdp) {
                 (Phase::Accepted, _) => {
-                    return Err(GraphError::invalid_parameter("Call is already in progress; cannot pre_accept"));
+                    return Err(GraphError::invalid_parameter(
+                        "Call is already in progress; cannot pre_accept",
+                    ));
                 }
                 (Phase::PreAccepted, Some(prev)) if prev == sdp => return Ok(()),
                 (Phase::PreAccepted, _) => {
-                    return Err(GraphError::invalid_parameter("Call was already pre-accepted with a different SDP"));
+                    return Err(GraphError::invalid_parameter(
+                        "Call was already pre-accepted with a different SDP",
+                    ));
                 }
                 _ => {}
             }
@@ -755,9 +797,9 @@ impl Engine {
             call.peer.clone()
         };
         if let Some(peer) = peer {
-            peer.accept_answer(sdp)
-                .await
-                .map_err(|e| GraphError::invalid_parameter(format!("SDP answer could not be applied: {e}")))?;
+            peer.accept_answer(sdp).await.map_err(|e| {
+                GraphError::invalid_parameter(format!("SDP answer could not be applied: {e}"))
+            })?;
         }
         let mut state = self.lock();
         let call = Self::live_call(&mut state, pid, call_id)?;
@@ -767,7 +809,13 @@ impl Engine {
     }
 
     /// `accept` (UIC).
-    pub(crate) async fn accept(&self, pid: &str, call_id: &str, sdp: &str, biz_opaque: Option<String>) -> GraphResult<()> {
+    pub(crate) async fn accept(
+        &self,
+        pid: &str,
+        call_id: &str,
+        sdp: &str,
+        biz_opaque: Option<String>,
+    ) -> GraphResult<()> {
         let peer_to_apply = {
             let mut state = self.lock();
             if Self::sip_enabled(&state, pid) {
@@ -778,7 +826,9 @@ impl Engine {
                 return Err(GraphError::invalid_parameter("accept is only valid for user-initiated calls"));
             }
             if call.phase == Phase::Accepted {
-                return Err(GraphError::invalid_parameter("Call is already in progress; cannot accept again"));
+                return Err(GraphError::invalid_parameter(
+                    "Call is already in progress; cannot accept again",
+                ));
             }
             crate::sdp::validate(sdp, crate::sdp::SdpRole::Answer).map_err(GraphError::invalid_parameter)?;
             match &call.pre_accept_sdp {
@@ -792,9 +842,9 @@ impl Engine {
             }
         };
         if let Some(peer) = peer_to_apply {
-            peer.accept_answer(sdp)
-                .await
-                .map_err(|e| GraphError::invalid_parameter(format!("SDP answer could not be applied: {e}")))?;
+            peer.accept_answer(sdp).await.map_err(|e| {
+                GraphError::invalid_parameter(format!("SDP answer could not be applied: {e}"))
+            })?;
         }
         let now = self.clock.now_ms();
         let mut state = self.lock();
@@ -858,7 +908,9 @@ impl Engine {
         }
         let (pid, user, direction, picked_up) =
             (call.pid.clone(), call.user.clone(), call.direction, call.accepted_ms.is_some());
-        let Some(n) = state.numbers.iter().find(|n| n.number.phone_number_id == pid).map(|n| n.number.clone()) else {
+        let Some(n) =
+            state.numbers.iter().find(|n| n.number.phone_number_id == pid).map(|n| n.number.clone())
+        else {
             return;
         };
         if let Some(call) = state.calls.get(call_id) {
@@ -902,7 +954,13 @@ impl Engine {
             }
         }
         if revoke {
-            self.emit_permission_reply(state, &n, &user, json!({ "response": "reject", "response_source": "automatic" }), None);
+            self.emit_permission_reply(
+                state,
+                &n,
+                &user,
+                json!({ "response": "reject", "response_source": "automatic" }),
+                None,
+            );
         }
         if let Some(exp) = callback_grant {
             let reply = json!({ "response": "accept", "is_permanent": false, "expiration_timestamp": ts(exp), "response_source": "automatic" });
@@ -916,7 +974,8 @@ impl Engine {
         let now = self.clock.now_ms();
         let no_media_ms = self.cfg.no_media_timeout.as_millis() as i64;
         let mut state = self.lock();
-        let ids: Vec<String> = state.calls.iter().filter(|(_, c)| c.phase != Phase::Ended).map(|(k, _)| k.clone()).collect();
+        let ids: Vec<String> =
+            state.calls.iter().filter(|(_, c)| c.phase != Phase::Ended).map(|(k, _)| k.clone()).collect();
         for id in ids {
             let Some(call) = state.calls.get_mut(&id) else { continue };
             match (call.direction, call.phase) {
@@ -934,7 +993,9 @@ impl Engine {
                                     p.start_sending();
                                 }
                                 let pid = call.pid.clone();
-                                if let Some(n) = state.numbers.iter().find(|n| n.number.phone_number_id == pid) {
+                                if let Some(n) =
+                                    state.numbers.iter().find(|n| n.number.phone_number_id == pid)
+                                {
                                     let n = n.number.clone();
                                     if let Some(call) = state.calls.get(&id) {
                                         self.emit_status(&n, call, "ACCEPTED");
@@ -943,7 +1004,9 @@ impl Engine {
                             }
                             OnCall::Reject => {
                                 let pid = call.pid.clone();
-                                if let Some(n) = state.numbers.iter().find(|n| n.number.phone_number_id == pid) {
+                                if let Some(n) =
+                                    state.numbers.iter().find(|n| n.number.phone_number_id == pid)
+                                {
                                     let n = n.number.clone();
                                     if let Some(call) = state.calls.get(&id) {
                                         self.emit_status(&n, call, "REJECTED");
@@ -957,10 +1020,10 @@ impl Engine {
                         self.end_call(&mut state, &id, Ending::unanswered());
                     }
                 }
-                (Direction::UserInitiated, Phase::Ringing | Phase::PreAccepted) => {
-                    if call.ring_deadline_ms <= now {
-                        self.end_call(&mut state, &id, Ending::new("FAILED"));
-                    }
+                (Direction::UserInitiated, Phase::Ringing | Phase::PreAccepted)
+                    if call.ring_deadline_ms <= now =>
+                {
+                    self.end_call(&mut state, &id, Ending::new("FAILED"));
                 }
                 (_, Phase::Accepted) => {
                     let started = call.accepted_ms.unwrap_or(now);
@@ -998,22 +1061,36 @@ impl Engine {
 
     /// A user calls a business number.
     pub(crate) fn place_inbound_call(&self, req: InboundCall) -> Result<String, SandboxError> {
-        let user = normalize_phone(&req.from)
-            .ok_or_else(|| SandboxError::new(400, "invalid_phone", format!("'from' is not an E.164 number: {:?}", req.from)))?;
+        let user = normalize_phone(&req.from).ok_or_else(|| {
+            SandboxError::new(400, "invalid_phone", format!("'from' is not an E.164 number: {:?}", req.from))
+        })?;
         for (label, p) in [("cta_payload", &req.cta_payload), ("deeplink_payload", &req.deeplink_payload)] {
             if p.as_ref().is_some_and(|p| p.chars().count() > 512) {
-                return Err(SandboxError::new(400, "payload_too_long", format!("{label} is longer than 512 characters")));
+                return Err(SandboxError::new(
+                    400,
+                    "payload_too_long",
+                    format!("{label} is longer than 512 characters"),
+                ));
             }
         }
         let mut state = self.lock();
-        let n = Self::find_number_for(&state, &req.to)
-            .ok_or_else(|| SandboxError::new(404, "unknown_number", format!("no simulated business number {:?}", req.to)))?;
+        let n = Self::find_number_for(&state, &req.to).ok_or_else(|| {
+            SandboxError::new(404, "unknown_number", format!("no simulated business number {:?}", req.to))
+        })?;
         let pid = n.phone_number_id.clone();
         if Self::sip_enabled(&state, &pid) {
-            return Err(SandboxError::new(409, "sip_enabled", "the number uses SIP; Graph calling webhooks are not sent"));
+            return Err(SandboxError::new(
+                409,
+                "sip_enabled",
+                "the number uses SIP; Graph calling webhooks are not sent",
+            ));
         }
         if !Self::setting_is(&state, &pid, "status", "ENABLED") {
-            return Err(SandboxError::new(409, "calling_disabled", "calling is not enabled on this business number"));
+            return Err(SandboxError::new(
+                409,
+                "calling_disabled",
+                "calling is not enabled on this business number",
+            ));
         }
         if let Some(hours) = Self::setting(&state, &pid, "call_hours")
             && !crate::settings::is_open(hours, self.clock.now_ms())
@@ -1025,9 +1102,14 @@ impl Engine {
             ));
         }
         if state.calls.values().any(|c| c.pid == pid && c.user == user && c.phase != Phase::Ended) {
-            return Err(SandboxError::new(409, "duplicate_call", "this user already has a call with the business"));
+            return Err(SandboxError::new(
+                409,
+                "duplicate_call",
+                "this user already has a call with the business",
+            ));
         }
-        let entry = state.users.entry(user.clone()).or_insert_with(|| User { name: user.clone(), behaviour: None });
+        let entry =
+            state.users.entry(user.clone()).or_insert_with(|| User { name: user.clone(), behaviour: None });
         if let Some(name) = req.name.filter(|s| !s.trim().is_empty()) {
             entry.name = name;
         }
@@ -1059,12 +1141,18 @@ impl Engine {
     }
 
     pub(crate) fn set_behaviour(&self, user: &str, b: Behaviour) -> Result<(), SandboxError> {
-        let user = normalize_phone(user).ok_or_else(|| SandboxError::new(400, "invalid_phone", "bad user number"))?;
+        let user = normalize_phone(user)
+            .ok_or_else(|| SandboxError::new(400, "invalid_phone", "bad user number"))?;
         if !(0.0..=3600.0).contains(&b.after_seconds) {
-            return Err(SandboxError::new(400, "invalid_behaviour", "after_seconds must be between 0 and 3600"));
+            return Err(SandboxError::new(
+                400,
+                "invalid_behaviour",
+                "after_seconds must be between 0 and 3600",
+            ));
         }
         let mut state = self.lock();
-        let entry = state.users.entry(user.clone()).or_insert_with(|| User { name: user.clone(), behaviour: None });
+        let entry =
+            state.users.entry(user.clone()).or_insert_with(|| User { name: user.clone(), behaviour: None });
         entry.behaviour = Some(b);
         Ok(())
     }
@@ -1079,7 +1167,8 @@ impl Engine {
     /// The user hangs up.
     pub(crate) fn user_hangup(&self, call_id: &str) -> Result<(), SandboxError> {
         let mut state = self.lock();
-        let call = state.calls.get(call_id).ok_or_else(|| SandboxError::new(404, "unknown_call", "no such call"))?;
+        let call =
+            state.calls.get(call_id).ok_or_else(|| SandboxError::new(404, "unknown_call", "no such call"))?;
         if call.phase == Phase::Ended {
             return Err(SandboxError::new(409, "call_ended", "the call has already ended"));
         }
@@ -1088,7 +1177,8 @@ impl Engine {
         if is_bic_ringing {
             // Declining a ringing business call is a rejection.
             let pid = call.pid.clone();
-            if let Some(n) = state.numbers.iter().find(|n| n.number.phone_number_id == pid).map(|n| n.number.clone())
+            if let Some(n) =
+                state.numbers.iter().find(|n| n.number.phone_number_id == pid).map(|n| n.number.clone())
                 && let Some(call) = state.calls.get(call_id)
             {
                 self.emit_status(&n, call, "REJECTED");

@@ -27,10 +27,8 @@ fn check(engine: &Engine, headers: &HeaderMap, version: &str) -> GraphResult<()>
     if !ok {
         return Err(GraphError::invalid_token());
     }
-    let major = version
-        .strip_prefix('v')
-        .and_then(|v| v.split('.').next())
-        .and_then(|m| m.parse::<u32>().ok());
+    let major =
+        version.strip_prefix('v').and_then(|v| v.split('.').next()).and_then(|m| m.parse::<u32>().ok());
     match major {
         Some(m) if m >= 17 => Ok(()),
         _ => Err(GraphError {
@@ -38,7 +36,9 @@ fn check(engine: &Engine, headers: &HeaderMap, version: &str) -> GraphResult<()>
             code: 2635,
             subcode: None,
             kind: "OAuthException",
-            message: format!("(#2635) Calling API requires Graph API v17.0 or later; {version} is not supported"),
+            message: format!(
+                "(#2635) Calling API requires Graph API v17.0 or later; {version} is not supported"
+            ),
             error_data: None,
         }),
     }
@@ -57,7 +57,9 @@ fn opaque(v: &Value) -> GraphResult<Option<String>> {
     match v.get("biz_opaque_callback_data") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.chars().count() <= 512 => Ok(Some(s.clone())),
-        Some(Value::String(_)) => Err(GraphError::invalid_parameter("biz_opaque_callback_data is longer than 512 characters")),
+        Some(Value::String(_)) => {
+            Err(GraphError::invalid_parameter("biz_opaque_callback_data is longer than 512 characters"))
+        }
         Some(_) => Err(GraphError::invalid_parameter("biz_opaque_callback_data must be a string")),
     }
 }
@@ -79,10 +81,13 @@ fn session_sdp(v: &Value, expected_type: &str, allow_legacy: bool) -> GraphResul
             .ok_or_else(|| GraphError::invalid_parameter("session.sdp is required"));
     }
     if allow_legacy && let Some(raw) = v.pointer("/connection/webrtc/sdp").and_then(Value::as_str) {
-        let inner: Value = serde_json::from_str(raw)
-            .map_err(|_| GraphError::invalid_parameter("connection.webrtc.sdp must be a JSON string of {sdp, type}"))?;
+        let inner: Value = serde_json::from_str(raw).map_err(|_| {
+            GraphError::invalid_parameter("connection.webrtc.sdp must be a JSON string of {sdp, type}")
+        })?;
         if inner.get("type").and_then(Value::as_str) != Some(expected_type) {
-            return Err(GraphError::invalid_parameter(format!("connection.webrtc.sdp type must be \"{expected_type}\"")));
+            return Err(GraphError::invalid_parameter(format!(
+                "connection.webrtc.sdp type must be \"{expected_type}\""
+            )));
         }
         return inner
             .get("sdp")
@@ -192,8 +197,9 @@ pub(crate) async fn call_permissions(
     check(&engine, &headers, &version)?;
     engine.number(&pid)?;
     let raw = q.get("user_wa_id").ok_or_else(|| GraphError::invalid_parameter("user_wa_id is required"))?;
-    let user = crate::engine::normalize_phone(raw)
-        .ok_or_else(|| GraphError::invalid_parameter(format!("user_wa_id is not a valid WhatsApp id: {raw:?}")))?;
+    let user = crate::engine::normalize_phone(raw).ok_or_else(|| {
+        GraphError::invalid_parameter(format!("user_wa_id is not a valid WhatsApp id: {raw:?}"))
+    })?;
     Ok(Json(engine.call_permissions(&pid, &user)))
 }
 

@@ -43,8 +43,8 @@ use axum::routing::{get, post, put};
 
 pub use clock::Clock;
 pub use config::{
-    Behaviour, BusinessNumber, DEFAULT_ACCESS_TOKEN, DEFAULT_APP_SECRET, DEFAULT_GRAPH_VERSION, Limits, OnCall,
-    RejectedStatus, SimConfig,
+    Behaviour, BusinessNumber, DEFAULT_ACCESS_TOKEN, DEFAULT_APP_SECRET, DEFAULT_GRAPH_VERSION, Limits,
+    OnCall, RejectedStatus, SimConfig,
 };
 pub use engine::{CallInfo, Direction, Grant, InboundCall, Phase, SandboxError, Template};
 pub use media::MediaStats;
@@ -106,7 +106,10 @@ impl Simulator {
             .route("/{version}/{id}/settings", get(graph::get_settings).post(graph::post_settings))
             .route("/{version}/{id}/call_permissions", get(graph::call_permissions))
             .route("/{version}/{id}/messages", post(graph::messages))
-            .route("/{version}/{id}/message_templates", post(graph::create_template).get(graph::list_templates))
+            .route(
+                "/{version}/{id}/message_templates",
+                post(graph::create_template).get(graph::list_templates),
+            )
             .with_state(self.engine.clone());
         let sandbox = Router::new()
             .route("/sandbox/healthz", get(sandbox::health))
@@ -116,7 +119,10 @@ impl Simulator {
             .route("/sandbox/calls/{call_id}", get(sandbox::call))
             .route("/sandbox/calls/{call_id}/hangup", post(sandbox::hangup))
             .route("/sandbox/calls/{call_id}/media", get(sandbox::media))
-            .route("/sandbox/users/{phone}/behaviour", put(sandbox::put_behaviour).get(sandbox::get_behaviour))
+            .route(
+                "/sandbox/users/{phone}/behaviour",
+                put(sandbox::put_behaviour).get(sandbox::get_behaviour),
+            )
             .route("/sandbox/users/{phone}/permission", post(sandbox::permission))
             .route("/sandbox/webhooks", get(sandbox::webhooks))
             .route("/sandbox/webhooks/flush", post(sandbox::flush))

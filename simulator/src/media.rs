@@ -184,7 +184,13 @@ impl Peer {
         Ok((Peer::spawn(rtc, socket, local, mid, None), sdp))
     }
 
-    fn spawn(rtc: Rtc, socket: UdpSocket, local: SocketAddr, mid: Mid, pending: Option<SdpPendingOffer>) -> Peer {
+    fn spawn(
+        rtc: Rtc,
+        socket: UdpSocket,
+        local: SocketAddr,
+        mid: Mid,
+        pending: Option<SdpPendingOffer>,
+    ) -> Peer {
         let (tx, rx) = channel();
         let stats = Arc::new(Mutex::new(MediaStats::default()));
         let thread_stats = stats.clone();
@@ -363,7 +369,8 @@ impl PeerLoop {
                 let Some(writer) = self.rtc.writer(self.mid) else {
                     return Ok(());
                 };
-                let Some(pt) = writer.payload_params().find(|p| p.spec().codec == Codec::Opus).map(|p| p.pt())
+                let Some(pt) =
+                    writer.payload_params().find(|p| p.spec().codec == Codec::Opus).map(|p| p.pt())
                 else {
                     return Err("no Opus payload type negotiated".into());
                 };
@@ -419,8 +426,12 @@ mod tests {
     fn tone_file_holds_one_second_of_frames() {
         let frames = tone_frames();
         assert!(frames.len() >= 50, "{} frames", frames.len());
-        // TOC byte 0xF8..: CELT fullband 20 ms, mono, one frame per packet.
-        assert!(frames.iter().all(|f| f[0] >> 3 == 31 && f.len() > SILENCE_FRAME_MAX_BYTES));
+        // TOC byte: a CELT config (16..=31) with 20 ms frames (config % 4 == 3), mono, one
+        // frame per packet (code 0). The encoder moves between fullband and wideband.
+        assert!(frames.iter().all(|f| {
+            let config = f[0] >> 3;
+            config >= 16 && config % 4 == 3 && f[0] & 0b111 == 0 && f.len() > SILENCE_FRAME_MAX_BYTES
+        }));
     }
 
     #[test]

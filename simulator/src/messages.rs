@@ -24,9 +24,10 @@ fn str_field<'a>(v: &'a Value, path: &str) -> Option<&'a str> {
 
 fn max_len(v: Option<&str>, max: usize, what: &str) -> GraphResult<()> {
     match v {
-        Some(s) if s.chars().count() > max => {
-            Err(GraphError::message_param(format!("{what} is {} characters; the maximum is {max}", s.chars().count())))
-        }
+        Some(s) if s.chars().count() > max => Err(GraphError::message_param(format!(
+            "{what} is {} characters; the maximum is {max}",
+            s.chars().count()
+        ))),
         _ => Ok(()),
     }
 }
@@ -36,7 +37,9 @@ fn ttl(v: Option<&Value>, lo: i64, hi: i64, what: &str) -> GraphResult<()> {
         None => Ok(()),
         Some(t) => match t.as_i64() {
             Some(n) if (lo..=hi).contains(&n) => Ok(()),
-            _ => Err(GraphError::message_param(format!("{what} must be an integer between {lo} and {hi}, got {t}"))),
+            _ => Err(GraphError::message_param(format!(
+                "{what} must be an integer between {lo} and {hi}, got {t}"
+            ))),
         },
     }
 }
@@ -52,17 +55,21 @@ pub fn validate_message(body: &Value) -> GraphResult<Message> {
         return Err(GraphError::invalid_parameter("recipient_type must be \"individual\""));
     }
     let to_raw = str_field(body, "/to").ok_or_else(|| GraphError::missing_param("to is required"))?;
-    let to = normalize_phone(to_raw)
-        .ok_or_else(|| GraphError::invalid_parameter(format!("'to' is not a valid phone number: {to_raw:?}")))?;
+    let to = normalize_phone(to_raw).ok_or_else(|| {
+        GraphError::invalid_parameter(format!("'to' is not a valid phone number: {to_raw:?}"))
+    })?;
     let kind = str_field(body, "/type").unwrap_or("text");
     match kind {
         "text" => {
-            let text = str_field(body, "/text/body").ok_or_else(|| GraphError::missing_param("text.body is required"))?;
+            let text = str_field(body, "/text/body")
+                .ok_or_else(|| GraphError::missing_param("text.body is required"))?;
             max_len(Some(text), 4096, "text.body")?;
             Ok(Message { to, is_permission_request: false, template: None })
         }
         "interactive" => {
-            let i = body.get("interactive").ok_or_else(|| GraphError::missing_param("interactive is required"))?;
+            let i = body
+                .get("interactive")
+                .ok_or_else(|| GraphError::missing_param("interactive is required"))?;
             let itype = str_field(i, "/type").unwrap_or("");
             match itype {
                 "voice_call" => {
@@ -70,7 +77,9 @@ pub fn validate_message(body: &Value) -> GraphResult<Message> {
                         .ok_or_else(|| GraphError::missing_param("interactive.body.text is required"))?;
                     max_len(Some(text), 1024, "interactive.body.text")?;
                     if str_field(i, "/action/name") != Some("voice_call") {
-                        return Err(GraphError::invalid_parameter("interactive.action.name must be \"voice_call\""));
+                        return Err(GraphError::invalid_parameter(
+                            "interactive.action.name must be \"voice_call\"",
+                        ));
                     }
                     if let Some(p) = i.pointer("/action/parameters") {
                         if !p.is_object() {
@@ -102,12 +111,19 @@ pub fn validate_message(body: &Value) -> GraphResult<Message> {
             }
         }
         "template" => {
-            let name = str_field(body, "/template/name").ok_or_else(|| GraphError::missing_param("template.name is required"))?;
+            let name = str_field(body, "/template/name")
+                .ok_or_else(|| GraphError::missing_param("template.name is required"))?;
             let lang = str_field(body, "/template/language/code")
                 .ok_or_else(|| GraphError::missing_param("template.language.code is required"))?;
-            Ok(Message { to, is_permission_request: false, template: Some((name.to_string(), lang.to_string())) })
+            Ok(Message {
+                to,
+                is_permission_request: false,
+                template: Some((name.to_string(), lang.to_string())),
+            })
         }
-        other => Err(GraphError::invalid_parameter(format!("message type {other:?} is not supported by the simulator"))),
+        other => Err(GraphError::invalid_parameter(format!(
+            "message type {other:?} is not supported by the simulator"
+        ))),
     }
 }
 
@@ -140,7 +156,11 @@ pub fn check_template_send(t: &Template, body: &Value) -> GraphResult<()> {
     let has_voice_button = components(&t.components).iter().any(|c| {
         ctype(c) == "BUTTONS"
             && c.get("buttons").and_then(Value::as_array).is_some_and(|b| {
-                b.iter().any(|b| b.get("type").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case("voice_call")))
+                b.iter().any(|b| {
+                    b.get("type")
+                        .and_then(Value::as_str)
+                        .is_some_and(|t| t.eq_ignore_ascii_case("voice_call"))
+                })
             })
     });
     let sent = body.pointer("/template/components").cloned().unwrap_or(json!([]));
@@ -158,11 +178,15 @@ pub fn check_template_send(t: &Template, body: &Value) -> GraphResult<()> {
                 }
                 for p in c.get("parameters").and_then(Value::as_array).into_iter().flatten() {
                     match p.get("type").and_then(Value::as_str) {
-                        Some("ttl_minutes") => ttl(p.get("ttl_minutes").or(Some(&Value::Null)), 1, 43_200, "ttl_minutes")?,
+                        Some("ttl_minutes") => {
+                            ttl(p.get("ttl_minutes").or(Some(&Value::Null)), 1, 43_200, "ttl_minutes")?
+                        }
                         Some("payload") => {
                             let payload = p.get("payload").and_then(Value::as_str);
                             if payload.is_none() {
-                                return Err(GraphError::missing_param("payload parameter needs a payload string"));
+                                return Err(GraphError::missing_param(
+                                    "payload parameter needs a payload string",
+                                ));
                             }
                             max_len(payload, 512, "payload")?;
                         }
@@ -192,15 +216,23 @@ pub fn check_template_send(t: &Template, body: &Value) -> GraphResult<()> {
 pub fn validate_template(body: &Value) -> GraphResult<Template> {
     let bad = GraphError::invalid_parameter;
     let name = str_field(body, "/name").ok_or_else(|| bad("name is required".to_string()))?;
-    if name.is_empty() || name.len() > 512 || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
-        return Err(bad(format!("Invalid template name {name:?}: lowercase letters, digits and underscores, at most 512")));
+    if name.is_empty()
+        || name.len() > 512
+        || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        return Err(bad(format!(
+            "Invalid template name {name:?}: lowercase letters, digits and underscores, at most 512"
+        )));
     }
     let language = str_field(body, "/language").ok_or_else(|| bad("language is required".to_string()))?;
     let category = str_field(body, "/category").unwrap_or("").to_ascii_uppercase();
     if !["MARKETING", "UTILITY"].contains(&category.as_str()) {
         return Err(bad(format!("category must be MARKETING or UTILITY, got {category:?}")));
     }
-    let comps = body.get("components").and_then(Value::as_array).ok_or_else(|| bad("components is required".to_string()))?;
+    let comps = body
+        .get("components")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad("components is required".to_string()))?;
     let (mut bodies, mut perm, mut voice) = (0, 0, 0);
     for c in comps {
         match ctype(c).as_str() {
@@ -228,7 +260,10 @@ pub fn validate_template(body: &Value) -> GraphResult<Template> {
                 }
             }
             "BUTTONS" => {
-                let buttons = c.get("buttons").and_then(Value::as_array).ok_or_else(|| bad("BUTTONS needs buttons".to_string()))?;
+                let buttons = c
+                    .get("buttons")
+                    .and_then(Value::as_array)
+                    .ok_or_else(|| bad("BUTTONS needs buttons".to_string()))?;
                 if buttons.is_empty() || buttons.len() > 10 {
                     return Err(bad("BUTTONS holds 1 to 10 buttons".to_string()));
                 }
@@ -247,12 +282,19 @@ pub fn validate_template(body: &Value) -> GraphResult<Template> {
                         match b.get("ttl_minutes").map(Value::as_i64) {
                             None => {}
                             Some(Some(n)) if (1440..=43_200).contains(&n) => {}
-                            Some(_) => return Err(bad("voice_call button ttl_minutes must be between 1440 and 43200".to_string())),
+                            Some(_) => {
+                                return Err(bad(
+                                    "voice_call button ttl_minutes must be between 1440 and 43200"
+                                        .to_string(),
+                                ));
+                            }
                         }
                     } else {
                         let text = b.get("text").and_then(Value::as_str).unwrap_or("");
                         if text.is_empty() || text.chars().count() > 25 {
-                            return Err(bad(format!("{bt} button text is required and at most 25 characters")));
+                            return Err(bad(format!(
+                                "{bt} button text is required and at most 25 characters"
+                            )));
                         }
                     }
                 }
@@ -265,7 +307,9 @@ pub fn validate_template(body: &Value) -> GraphResult<Template> {
         return Err(bad("A template needs exactly one BODY component".to_string()));
     }
     if perm > 1 || voice > 1 {
-        return Err(bad("At most one call_permission_request component and one voice_call button".to_string()));
+        return Err(bad(
+            "At most one call_permission_request component and one voice_call button".to_string()
+        ));
     }
     Ok(Template {
         id: crate::ids::numeric_id(),

@@ -10,10 +10,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::Simulator;
 use crate::config::Behaviour;
 use crate::engine::{Grant, InboundCall, SandboxError};
 use crate::webhook::Faults;
-use crate::Simulator;
 
 impl IntoResponse for SandboxError {
     fn into_response(self) -> Response {
@@ -72,15 +72,23 @@ pub(crate) async fn permission(
     Ok(Json(sim.user_permission_reply(b.phone_number_id.as_deref(), &phone, b.grant)?))
 }
 
-pub(crate) async fn hangup(State(sim): State<Simulator>, Path(call_id): Path<String>) -> SbResult<Json<Value>> {
+pub(crate) async fn hangup(
+    State(sim): State<Simulator>,
+    Path(call_id): Path<String>,
+) -> SbResult<Json<Value>> {
     sim.hangup(&call_id)?;
     Ok(Json(json!({ "call_id": call_id, "hung_up": true })))
 }
 
-pub(crate) async fn media(State(sim): State<Simulator>, Path(call_id): Path<String>) -> SbResult<Json<Value>> {
-    let s = sim
-        .media_stats(&call_id)
-        .ok_or(SandboxError { status: 404, code: "unknown_call", message: "no such call".into() })?;
+pub(crate) async fn media(
+    State(sim): State<Simulator>,
+    Path(call_id): Path<String>,
+) -> SbResult<Json<Value>> {
+    let s = sim.media_stats(&call_id).ok_or(SandboxError {
+        status: 404,
+        code: "unknown_call",
+        message: "no such call".into(),
+    })?;
     Ok(Json(json!({
         "rx_packets": s.rx_packets,
         "rx_bytes": s.rx_bytes,
@@ -96,9 +104,11 @@ pub(crate) async fn calls(State(sim): State<Simulator>) -> Json<Value> {
 }
 
 pub(crate) async fn call(State(sim): State<Simulator>, Path(call_id): Path<String>) -> SbResult<Json<Value>> {
-    sim.call(&call_id)
-        .map(|c| Json(json!(c)))
-        .ok_or(SandboxError { status: 404, code: "unknown_call", message: "no such call".into() })
+    sim.call(&call_id).map(|c| Json(json!(c))).ok_or(SandboxError {
+        status: 404,
+        code: "unknown_call",
+        message: "no such call".into(),
+    })
 }
 
 pub(crate) async fn webhooks(State(sim): State<Simulator>) -> Json<Value> {
@@ -114,7 +124,10 @@ pub(crate) async fn get_faults(State(sim): State<Simulator>) -> Json<Value> {
     Json(json!(sim.faults()))
 }
 
-pub(crate) async fn put_faults(State(sim): State<Simulator>, body: axum::body::Bytes) -> SbResult<Json<Value>> {
+pub(crate) async fn put_faults(
+    State(sim): State<Simulator>,
+    body: axum::body::Bytes,
+) -> SbResult<Json<Value>> {
     let f: Faults = parse(&body)?;
     sim.set_faults(f.clone());
     Ok(Json(json!(f)))
@@ -129,13 +142,16 @@ struct VerifyBody {
 
 pub(crate) async fn verify(State(sim): State<Simulator>, body: axum::body::Bytes) -> SbResult<Json<Value>> {
     let b: VerifyBody = parse(&body)?;
-    let url = b
-        .url
-        .or_else(|| sim.webhook_url())
-        .ok_or(SandboxError { status: 409, code: "no_webhook_url", message: "no webhook URL configured".into() })?;
-    crate::webhook::verify_endpoint(&url, &b.verify_token)
-        .await
-        .map_err(|e| SandboxError { status: 502, code: "verification_failed", message: e })?;
+    let url = b.url.or_else(|| sim.webhook_url()).ok_or(SandboxError {
+        status: 409,
+        code: "no_webhook_url",
+        message: "no webhook URL configured".into(),
+    })?;
+    crate::webhook::verify_endpoint(&url, &b.verify_token).await.map_err(|e| SandboxError {
+        status: 502,
+        code: "verification_failed",
+        message: e,
+    })?;
     Ok(Json(json!({ "verified": true, "url": url })))
 }
 
@@ -147,10 +163,18 @@ struct AdvanceBody {
 pub(crate) async fn advance(State(sim): State<Simulator>, body: axum::body::Bytes) -> SbResult<Json<Value>> {
     let b: AdvanceBody = parse(&body)?;
     if !(0.0..=365.0 * 86_400.0).contains(&b.seconds) {
-        return Err(SandboxError { status: 400, code: "invalid_seconds", message: "seconds out of range".into() });
+        return Err(SandboxError {
+            status: 400,
+            code: "invalid_seconds",
+            message: "seconds out of range".into(),
+        });
     }
     if !sim.advance(std::time::Duration::from_secs_f64(b.seconds)) {
-        return Err(SandboxError { status: 409, code: "system_clock", message: "the simulator runs on the system clock".into() });
+        return Err(SandboxError {
+            status: 409,
+            code: "system_clock",
+            message: "the simulator runs on the system clock".into(),
+        });
     }
     Ok(Json(json!({ "now_ms": sim.now_ms() })))
 }

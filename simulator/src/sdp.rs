@@ -44,10 +44,14 @@ pub fn validate(sdp: &str, role: SdpRole) -> Result<(), String> {
     if fingerprints.is_empty() {
         return Err("No fingerprint found in SDP".into());
     }
-    if let Some(bad) = fingerprints.iter().find(|l| !l.to_ascii_lowercase().starts_with("a=fingerprint:sha-256 ")) {
+    if let Some(bad) =
+        fingerprints.iter().find(|l| !l.to_ascii_lowercase().starts_with("a=fingerprint:sha-256 "))
+    {
         return Err(format!("only sha-256 fingerprints are supported, found {bad}"));
     }
-    if !lines.iter().any(|l| l.starts_with("a=ice-ufrag:")) || !lines.iter().any(|l| l.starts_with("a=ice-pwd:")) {
+    if !lines.iter().any(|l| l.starts_with("a=ice-ufrag:"))
+        || !lines.iter().any(|l| l.starts_with("a=ice-pwd:"))
+    {
         return Err("SDP must carry a=ice-ufrag and a=ice-pwd".into());
     }
     let setup = lines.iter().find_map(|l| l.strip_prefix("a=setup:")).unwrap_or("");

@@ -27,7 +27,11 @@ fn one_of(v: &Value, field: &str, allowed: &[&str]) -> GraphResult<Value> {
 fn hhmm(v: Option<&Value>, field: &str) -> GraphResult<u32> {
     let s = v.and_then(Value::as_str).ok_or_else(|| bad(format!("{field} is required (\"HHMM\")")))?;
     let ok = s.len() == 4 && s.chars().all(|c| c.is_ascii_digit());
-    let (h, m) = if ok { (s[..2].parse::<u32>().unwrap_or(99), s[2..].parse::<u32>().unwrap_or(99)) } else { (99, 99) };
+    let (h, m) = if ok {
+        (s[..2].parse::<u32>().unwrap_or(99), s[2..].parse::<u32>().unwrap_or(99))
+    } else {
+        (99, 99)
+    };
     if h > 23 || m > 59 {
         return Err(bad(format!("{field} must be a 24-hour time \"HHMM\", got {s:?}")));
     }
@@ -41,13 +45,17 @@ fn validate_call_hours(ch: &Value, now_ms: i64) -> GraphResult<Value> {
             return Err(bad(format!("Unknown field call_hours.{k}")));
         }
     }
-    let status = one_of(obj.get("status").unwrap_or(&Value::Null), "call_hours.status", &["ENABLED", "DISABLED"])?;
+    let status =
+        one_of(obj.get("status").unwrap_or(&Value::Null), "call_hours.status", &["ENABLED", "DISABLED"])?;
     let mut out = Map::new();
     out.insert("status".into(), status.clone());
     if status == "DISABLED" && obj.len() == 1 {
         return Ok(Value::Object(out));
     }
-    let tz_id = obj.get("timezone_id").and_then(Value::as_str).ok_or_else(|| bad("call_hours.timezone_id is required"))?;
+    let tz_id = obj
+        .get("timezone_id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad("call_hours.timezone_id is required"))?;
     let tz: Tz = tz_id.parse().map_err(|_| bad(format!("Invalid timezone_id: {tz_id}")))?;
     out.insert("timezone_id".into(), Value::String(tz_id.into()));
     let weekly = obj
@@ -60,7 +68,10 @@ fn validate_call_hours(ch: &Value, now_ms: i64) -> GraphResult<Value> {
     let mut per_day: [Vec<(u32, u32)>; 7] = Default::default();
     for e in weekly {
         let day = e.get("day_of_week").and_then(Value::as_str).unwrap_or("");
-        let idx = DAYS.iter().position(|d| *d == day).ok_or_else(|| bad(format!("Invalid day_of_week: {day:?}")))?;
+        let idx = DAYS
+            .iter()
+            .position(|d| *d == day)
+            .ok_or_else(|| bad(format!("Invalid day_of_week: {day:?}")))?;
         let open = hhmm(e.get("open_time"), "open_time")?;
         let close = hhmm(e.get("close_time"), "close_time")?;
         if open >= close {
@@ -119,7 +130,9 @@ pub fn validate(body: &Value, now_ms: i64) -> GraphResult<Map<String, Value>> {
             "call_icon_visibility" => {
                 one_of(v, "call_icon_visibility", &["DEFAULT", "DISABLE_ALL", "HIDE_IN_CHAT"])?
             }
-            "callback_permission_status" => one_of(v, "callback_permission_status", &["ENABLED", "DISABLED"])?,
+            "callback_permission_status" => {
+                one_of(v, "callback_permission_status", &["ENABLED", "DISABLED"])?
+            }
             "srtp_key_exchange_protocol" => one_of(v, "srtp_key_exchange_protocol", &["DTLS", "SDES"])?,
             "call_icons" => {
                 let list = v
@@ -127,7 +140,8 @@ pub fn validate(body: &Value, now_ms: i64) -> GraphResult<Map<String, Value>> {
                     .and_then(Value::as_array)
                     .ok_or_else(|| bad("call_icons.restrict_to_user_countries must be an array"))?;
                 for c in list {
-                    let ok = c.as_str().is_some_and(|s| s.len() == 2 && s.chars().all(|c| c.is_ascii_uppercase()));
+                    let ok =
+                        c.as_str().is_some_and(|s| s.len() == 2 && s.chars().all(|c| c.is_ascii_uppercase()));
                     if !ok {
                         return Err(bad(format!("Invalid country code in restrict_to_user_countries: {c}")));
                     }
@@ -136,7 +150,8 @@ pub fn validate(body: &Value, now_ms: i64) -> GraphResult<Map<String, Value>> {
             }
             "call_hours" => validate_call_hours(v, now_ms)?,
             "sip" => {
-                let status = one_of(v.get("status").unwrap_or(&Value::Null), "sip.status", &["ENABLED", "DISABLED"])?;
+                let status =
+                    one_of(v.get("status").unwrap_or(&Value::Null), "sip.status", &["ENABLED", "DISABLED"])?;
                 let mut sip = Map::new();
                 sip.insert("status".into(), status);
                 if let Some(servers) = v.get("servers") {
@@ -152,11 +167,17 @@ pub fn validate(body: &Value, now_ms: i64) -> GraphResult<Map<String, Value>> {
                             Some(None) => return Err(bad("sip.servers[].port must be 1-65535")),
                         };
                         if let Some(params) = s.get("request_uri_user_params") {
-                            let m = params.as_object().ok_or_else(|| bad("request_uri_user_params must be an object"))?;
+                            let m = params
+                                .as_object()
+                                .ok_or_else(|| bad("request_uri_user_params must be an object"))?;
                             for (pk, pv) in m {
-                                let pv = pv.as_str().ok_or_else(|| bad("request_uri_user_params values must be strings"))?;
+                                let pv = pv
+                                    .as_str()
+                                    .ok_or_else(|| bad("request_uri_user_params values must be strings"))?;
                                 if pk.chars().count() > 128 || pv.chars().count() > 128 {
-                                    return Err(bad("request_uri_user_params keys and values are at most 128 characters"));
+                                    return Err(bad(
+                                        "request_uri_user_params keys and values are at most 128 characters",
+                                    ));
                                 }
                             }
                         }
@@ -193,7 +214,8 @@ pub fn is_open(call_hours: &Value, now_ms: i64) -> bool {
     if call_hours.get("status").and_then(Value::as_str) != Some("ENABLED") {
         return true;
     }
-    let Some(tz) = call_hours.get("timezone_id").and_then(Value::as_str).and_then(|t| t.parse::<Tz>().ok()) else {
+    let Some(tz) = call_hours.get("timezone_id").and_then(Value::as_str).and_then(|t| t.parse::<Tz>().ok())
+    else {
         return true;
     };
     let Some(local) = tz.timestamp_millis_opt(now_ms).single() else { return true };

@@ -151,7 +151,8 @@ impl Webhooks {
     /// Start the delivery worker (needs a Tokio runtime).
     pub fn start(settings: WebhookSettings, clock: Clock) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
-        let hooks = Self { settings: Arc::new(RwLock::new(settings)), log: Arc::new(Mutex::new(Vec::new())), tx };
+        let hooks =
+            Self { settings: Arc::new(RwLock::new(settings)), log: Arc::new(Mutex::new(Vec::new())), tx };
         let worker = Worker {
             hooks: hooks.clone(),
             clock,
@@ -382,10 +383,15 @@ impl Worker {
 /// a random `hub.challenge` and `verify_token`; succeed only on 200 with the challenge echoed
 /// back verbatim as the body.
 pub async fn verify_endpoint(callback_url: &str, verify_token: &str) -> Result<(), String> {
-    let challenge = format!("{}", 1_000_000_000u64 + u64::from(uuid::Uuid::now_v7().as_bytes()[15]) * 3_000_001);
+    let challenge =
+        format!("{}", 1_000_000_000u64 + u64::from(uuid::Uuid::now_v7().as_bytes()[15]) * 3_000_001);
     let res = reqwest::Client::new()
         .get(callback_url)
-        .query(&[("hub.mode", "subscribe"), ("hub.challenge", challenge.as_str()), ("hub.verify_token", verify_token)])
+        .query(&[
+            ("hub.mode", "subscribe"),
+            ("hub.challenge", challenge.as_str()),
+            ("hub.verify_token", verify_token),
+        ])
         .timeout(Duration::from_secs(20))
         .send()
         .await
@@ -412,7 +418,11 @@ mod tests {
             sign("key", b"The quick brown fox jumps over the lazy dog"),
             "sha256=f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8"
         );
-        assert!(verify_signature("key", b"The quick brown fox jumps over the lazy dog", &sign("key", b"The quick brown fox jumps over the lazy dog")));
+        assert!(verify_signature(
+            "key",
+            b"The quick brown fox jumps over the lazy dog",
+            &sign("key", b"The quick brown fox jumps over the lazy dog")
+        ));
         assert!(!verify_signature("other", b"x", &sign("key", b"x")));
     }
 }

@@ -63,7 +63,8 @@ async fn connect_without_permission_is_138006_then_works_after_grant() {
     // default behaviour: answer after 2 s
     h.advance(2);
     assert_eq!(h.statuses(&id).await, vec!["RINGING", "ACCEPTED"]);
-    let (s, _) = h.call_action(json!({ "messaging_product": "whatsapp", "call_id": id, "action": "terminate" })).await;
+    let (s, _) =
+        h.call_action(json!({ "messaging_product": "whatsapp", "call_id": id, "action": "terminate" })).await;
     assert_eq!(s, 200);
     let t = &h.call_events(&id, "terminate").await[0];
     assert_eq!(t["status"], "COMPLETED");
@@ -88,7 +89,11 @@ async fn rejecting_user_sends_rejected_then_failed_terminate() {
     let h = Harness::new().await;
     grant_temporary(&h).await;
     let (s, _) = h
-        .sandbox("PUT", &format!("/sandbox/users/+{USER}/behaviour"), Some(json!({ "on_call": "reject", "after_seconds": 3 })))
+        .sandbox(
+            "PUT",
+            &format!("/sandbox/users/+{USER}/behaviour"),
+            Some(json!({ "on_call": "reject", "after_seconds": 3 })),
+        )
         .await;
     assert_eq!(s, 200);
     let (_p, offer) = business_offer();
@@ -163,8 +168,11 @@ async fn permission_request_quota_is_138009_and_resets_on_a_connected_call() {
     let req = &v["actions"][0];
     assert_eq!(req["action_name"], "send_call_permission_request");
     assert_eq!(req["can_perform_action"], false);
-    assert_eq!(req["limits"][0], json!({ "time_period": "PT24H", "max_allowed": 1, "current_usage": 1,
-                                         "limit_expiration_time": h.sim.now_ms() / 1000 + 86_400 }));
+    assert_eq!(
+        req["limits"][0],
+        json!({ "time_period": "PT24H", "max_allowed": 1, "current_usage": 1,
+                                         "limit_expiration_time": h.sim.now_ms() / 1000 + 86_400 })
+    );
     h.advance(86_400);
     let (s, _) = h.request_permission(USER).await;
     assert_eq!(s, 200, "second request after 24 h");
@@ -295,7 +303,9 @@ async fn sip_enabled_blocks_graph_calls_with_131055() {
     let (_p, offer) = business_offer();
     let (_, v) = h.call_action(connect_body(&offer)).await;
     assert_error(&v, 131055);
-    let (s, _) = h.sandbox("POST", "/sandbox/calls/inbound", Some(json!({ "to": PID, "from": "+919876543210" }))).await;
+    let (s, _) = h
+        .sandbox("POST", "/sandbox/calls/inbound", Some(json!({ "to": PID, "from": "+919876543210" })))
+        .await;
     assert_eq!(s, 409);
 }
 

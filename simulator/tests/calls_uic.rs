@@ -59,12 +59,15 @@ async fn pre_accept_accept_terminate_completes_with_duration() {
     let (s, v) = h.call_action(json!({ "messaging_product": "whatsapp", "call_id": id, "action": "pre_accept", "session": session })).await;
     assert_eq!((s, v.clone()), (200, json!({ "messaging_product": "whatsapp", "success": true })));
     let (s, v) = h
-        .call_action(json!({ "messaging_product": "whatsapp", "call_id": id, "action": "accept", "session": session,
-                              "biz_opaque_callback_data": "agent-7" }))
+        .call_action(
+            json!({ "messaging_product": "whatsapp", "call_id": id, "action": "accept", "session": session,
+                              "biz_opaque_callback_data": "agent-7" }),
+        )
         .await;
     assert_eq!(s, 200, "{v}");
     h.advance(12);
-    let (s, v) = h.call_action(json!({ "messaging_product": "whatsapp", "call_id": id, "action": "terminate" })).await;
+    let (s, v) =
+        h.call_action(json!({ "messaging_product": "whatsapp", "call_id": id, "action": "terminate" })).await;
     assert_eq!(s, 200, "{v}");
     let value = h.call_value(&id, "terminate").await;
     let t = &value["calls"][0];
@@ -74,10 +77,15 @@ async fn pre_accept_accept_terminate_completes_with_duration() {
     assert_eq!(t["biz_opaque_callback_data"], "agent-7");
     assert!(value["contacts"].is_array());
     // actions on an ended call are rejected
-    let (s, v) = h.call_action(json!({ "messaging_product": "whatsapp", "call_id": id, "action": "terminate" })).await;
+    let (s, v) =
+        h.call_action(json!({ "messaging_product": "whatsapp", "call_id": id, "action": "terminate" })).await;
     assert_eq!(s, 400);
     assert_error(&v, 100);
-    let (s, v) = h.call_action(json!({ "messaging_product": "whatsapp", "call_id": id, "action": "accept", "session": session })).await;
+    let (s, v) = h
+        .call_action(
+            json!({ "messaging_product": "whatsapp", "call_id": id, "action": "accept", "session": session }),
+        )
+        .await;
     assert_eq!(s, 400);
     assert_error(&v, 100);
 }
@@ -122,7 +130,8 @@ async fn sdp_rules_are_enforced() {
     let (_, v) = h.call_action(send("answer", fp)).await;
     assert_error(&v, 100);
     // actpass in an answer
-    let ap = answer.replace("a=setup:passive", "a=setup:actpass").replace("a=setup:active", "a=setup:actpass");
+    let ap =
+        answer.replace("a=setup:passive", "a=setup:actpass").replace("a=setup:active", "a=setup:actpass");
     let (_, v) = h.call_action(send("answer", ap)).await;
     assert_error(&v, 100);
     // LF-only line endings
@@ -132,9 +141,14 @@ async fn sdp_rules_are_enforced() {
     let (_, v) = h.call_action(send("answer", "hello".into())).await;
     assert_error(&v, 100);
     // unknown action, unknown call id, missing messaging_product
-    let (_, v) = h.call_action(json!({ "messaging_product": "whatsapp", "call_id": id, "action": "hold" })).await;
+    let (_, v) =
+        h.call_action(json!({ "messaging_product": "whatsapp", "call_id": id, "action": "hold" })).await;
     assert_error(&v, 100);
-    let (_, v) = h.call_action(json!({ "messaging_product": "whatsapp", "call_id": "wacid.nope", "action": "terminate" })).await;
+    let (_, v) = h
+        .call_action(
+            json!({ "messaging_product": "whatsapp", "call_id": "wacid.nope", "action": "terminate" }),
+        )
+        .await;
     assert_error(&v, 100);
     let (_, v) = h.call_action(json!({ "call_id": id, "action": "terminate" })).await;
     assert_error(&v, 100);
@@ -152,7 +166,10 @@ async fn unanswered_call_fails_after_the_answer_window_without_duration() {
     h.advance(1);
     let t = &h.call_events(&id, "terminate").await[0];
     assert_eq!(t["status"], "FAILED");
-    assert!(t.get("duration").is_none() && t.get("start_time").is_none() && t.get("end_time").is_none(), "{t}");
+    assert!(
+        t.get("duration").is_none() && t.get("start_time").is_none() && t.get("end_time").is_none(),
+        "{t}"
+    );
     let offer = h.call_events(&id, "connect").await[0]["session"]["sdp"].as_str().unwrap().to_string();
     let (_p, answer) = business_answer(&offer);
     let (s, v) = h
@@ -167,7 +184,8 @@ async fn unanswered_call_fails_after_the_answer_window_without_duration() {
 async fn reject_sends_failed_terminate() {
     let h = Harness::new().await;
     let id = h.inbound("+919876543210").await;
-    let (s, v) = h.call_action(json!({ "messaging_product": "whatsapp", "call_id": id, "action": "reject" })).await;
+    let (s, v) =
+        h.call_action(json!({ "messaging_product": "whatsapp", "call_id": id, "action": "reject" })).await;
     assert_eq!((s, v), (200, json!({ "messaging_product": "whatsapp", "success": true })));
     let t = &h.call_events(&id, "terminate").await[0];
     assert_eq!(t["status"], "FAILED");
@@ -231,7 +249,11 @@ async fn user_hangup_completes_an_accepted_call() {
 async fn callback_permission_is_granted_automatically_after_a_user_call() {
     let h = Harness::new().await;
     let (s, _) = h
-        .graph("POST", &format!("{PID}/settings"), Some(json!({ "calling": { "callback_permission_status": "ENABLED" } })))
+        .graph(
+            "POST",
+            &format!("{PID}/settings"),
+            Some(json!({ "calling": { "callback_permission_status": "ENABLED" } })),
+        )
         .await;
     assert_eq!(s, 200);
     let id = h.inbound("+919876543210").await;
@@ -263,7 +285,9 @@ async fn outside_call_hours_no_webhook_is_sent() {
         )
         .await;
     assert_eq!(s, 200, "{v}");
-    let (s, v) = h.sandbox("POST", "/sandbox/calls/inbound", Some(json!({ "to": PID, "from": "+919876543210" }))).await;
+    let (s, v) = h
+        .sandbox("POST", "/sandbox/calls/inbound", Some(json!({ "to": PID, "from": "+919876543210" })))
+        .await;
     assert_eq!(s, 409);
     assert_eq!(v["error"]["code"], "outside_call_hours");
     assert!(h.changes().await.is_empty());

@@ -31,9 +31,13 @@ async fn bearer_token_version_and_object_ids_are_checked() {
 async fn settings_round_trip_and_metas_validation_rules() {
     let h = Harness::new().await;
     let (_, v) = h.graph("GET", &format!("{PID}/settings"), None).await;
-    assert_eq!(v["calling"], json!({ "status": "ENABLED", "call_icon_visibility": "NOT_SET", "callback_permission_status": "NOT_SET" }));
+    assert_eq!(
+        v["calling"],
+        json!({ "status": "ENABLED", "call_icon_visibility": "NOT_SET", "callback_permission_status": "NOT_SET" })
+    );
     let hours = |weekly: Value, holidays: Option<Value>| {
-        let mut ch = json!({ "status": "ENABLED", "timezone_id": "America/Manaus", "weekly_operating_hours": weekly });
+        let mut ch =
+            json!({ "status": "ENABLED", "timezone_id": "America/Manaus", "weekly_operating_hours": weekly });
         if let Some(hs) = holidays {
             ch["holiday_schedule"] = hs;
         }
@@ -73,21 +77,28 @@ async fn settings_round_trip_and_metas_validation_rules() {
     let (_, v) = h.graph("GET", &format!("{PID}/settings"), None).await;
     assert_eq!(v["calling"]["call_hours"]["holiday_schedule"][0]["date"], "2026-01-01");
     // omitting holiday_schedule deletes it (call_hours is replaced whole)
-    let (s, _) = h.graph("POST", &format!("{PID}/settings"), Some(hours(json!([day("TUESDAY", "0900", "1700")]), None))).await;
+    let (s, _) = h
+        .graph("POST", &format!("{PID}/settings"), Some(hours(json!([day("TUESDAY", "0900", "1700")]), None)))
+        .await;
     assert_eq!(s, 200);
     let (_, v) = h.graph("GET", &format!("{PID}/settings"), None).await;
     assert!(v["calling"]["call_hours"].get("holiday_schedule").is_none(), "{v}");
     assert_eq!(v["calling"]["call_hours"]["weekly_operating_hours"][0]["day_of_week"], "TUESDAY");
     let (s, _) = h
-        .graph("POST", &format!("{PID}/settings"),
-               Some(json!({ "calling": { "status": "DISABLED", "call_icon_visibility": "DISABLE_ALL",
-                                         "call_icons": { "restrict_to_user_countries": ["US", "BR"] } } })))
+        .graph(
+            "POST",
+            &format!("{PID}/settings"),
+            Some(json!({ "calling": { "status": "DISABLED", "call_icon_visibility": "DISABLE_ALL",
+                                         "call_icons": { "restrict_to_user_countries": ["US", "BR"] } } })),
+        )
         .await;
     assert_eq!(s, 200);
     let (_, v) = h.graph("GET", &format!("{PID}/settings"), None).await;
     assert_eq!(v["calling"]["status"], "DISABLED");
     assert_eq!(v["calling"]["call_icon_visibility"], "DISABLE_ALL");
-    let (s, _) = h.sandbox("POST", "/sandbox/calls/inbound", Some(json!({ "to": PID, "from": "+919876543210" }))).await;
+    let (s, _) = h
+        .sandbox("POST", "/sandbox/calls/inbound", Some(json!({ "to": PID, "from": "+919876543210" })))
+        .await;
     assert_eq!(s, 409, "calling disabled: the user cannot call");
 }
 
@@ -125,7 +136,11 @@ async fn voice_call_messages_follow_metas_limits_and_emit_statuses() {
                                  "action": { "name": "voice_call", "parameters": params } } })
     };
     let (s, v) = h
-        .graph("POST", &format!("{PID}/messages"), Some(msg(json!({ "display_text": "Call on WhatsApp", "ttl_minutes": 100, "payload": "p" }))))
+        .graph(
+            "POST",
+            &format!("{PID}/messages"),
+            Some(msg(json!({ "display_text": "Call on WhatsApp", "ttl_minutes": 100, "payload": "p" }))),
+        )
         .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["contacts"][0], json!({ "input": "+919876543210", "wa_id": "919876543210" }));
@@ -164,32 +179,53 @@ async fn voice_call_messages_follow_metas_limits_and_emit_statuses() {
 #[tokio::test]
 async fn templates_with_voice_call_buttons_and_permission_requests() {
     let h = Harness::new().await;
-    let create = |name: &str, components: Value| {
-        json!({ "name": name, "language": "en_US", "category": "UTILITY", "components": components })
-    };
+    let create = |name: &str, components: Value| json!({ "name": name, "language": "en_US", "category": "UTILITY", "components": components });
     let button = |ttl: i64| json!({ "type": "BUTTONS", "buttons": [{ "type": "voice_call", "text": "Call Now", "ttl_minutes": ttl }] });
     let path = format!("{WABA}/message_templates");
-    let (s, v) = h.graph("POST", &path, Some(create("call_me", json!([{ "type": "BODY", "text": "Hi {{1}}" }, button(1440)])))).await;
+    let (s, v) = h
+        .graph(
+            "POST",
+            &path,
+            Some(create("call_me", json!([{ "type": "BODY", "text": "Hi {{1}}" }, button(1440)]))),
+        )
+        .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["status"], "APPROVED");
-    let (s, v) = h.graph("POST", &path, Some(create("call_me", json!([{ "type": "BODY", "text": "dup" }])))).await;
+    let (s, v) =
+        h.graph("POST", &path, Some(create("call_me", json!([{ "type": "BODY", "text": "dup" }])))).await;
     assert_eq!(s, 400, "{v}");
     for (name, comps) in [
         ("short_ttl", json!([{ "type": "BODY", "text": "x" }, button(1000)])),
         ("long_ttl", json!([{ "type": "BODY", "text": "x" }, button(43_201)])),
         ("no_body", json!([button(1440)])),
-        ("long_text", json!([{ "type": "BODY", "text": "x" }, { "type": "BUTTONS", "buttons": [{ "type": "voice_call", "text": "x".repeat(21) }] }])),
+        (
+            "long_text",
+            json!([{ "type": "BODY", "text": "x" }, { "type": "BUTTONS", "buttons": [{ "type": "voice_call", "text": "x".repeat(21) }] }]),
+        ),
         ("Bad-Name", json!([{ "type": "BODY", "text": "x" }])),
     ] {
         let (s, v) = h.graph("POST", &path, Some(create(name, comps))).await;
         assert_eq!(s, 400, "{name}: {v}");
         assert_error(&v, 100);
     }
-    let (s, v) = h.graph("POST", &path, Some(json!({ "name": "x", "language": "en_US", "category": "AUTHENTICATION",
-                                                       "components": [{ "type": "BODY", "text": "x" }] }))).await;
+    let (s, v) = h
+        .graph(
+            "POST",
+            &path,
+            Some(json!({ "name": "x", "language": "en_US", "category": "AUTHENTICATION",
+                                                       "components": [{ "type": "BODY", "text": "x" }] })),
+        )
+        .await;
     assert_eq!(s, 400, "{v}");
     let (s, _) = h
-        .graph("POST", &path, Some(create("may_we_call", json!([{ "type": "BODY", "text": "May we call?" }, { "type": "call_permission_request" }]))))
+        .graph(
+            "POST",
+            &path,
+            Some(create(
+                "may_we_call",
+                json!([{ "type": "BODY", "text": "May we call?" }, { "type": "call_permission_request" }]),
+            )),
+        )
         .await;
     assert_eq!(s, 200);
     let (_, list) = h.graph("GET", &path, None).await;
@@ -233,9 +269,16 @@ async fn sandbox_numbers_behaviour_and_media_endpoints() {
     assert_eq!(v["numbers"][0]["phone_number_id"], PID);
     assert_eq!(v["numbers"][0]["display_phone_number"], "+44 7700 900001");
     assert_eq!(v["numbers"][0]["waba_id"], WABA);
-    let (s, _) = h.sandbox("PUT", "/sandbox/users/+15550001111/behaviour", Some(json!({ "on_call": "dance" }))).await;
+    let (s, _) =
+        h.sandbox("PUT", "/sandbox/users/+15550001111/behaviour", Some(json!({ "on_call": "dance" }))).await;
     assert_eq!(s, 400);
-    let (s, v) = h.sandbox("PUT", "/sandbox/users/+15550001111/behaviour", Some(json!({ "on_call": "ignore", "after_seconds": 1 }))).await;
+    let (s, v) = h
+        .sandbox(
+            "PUT",
+            "/sandbox/users/+15550001111/behaviour",
+            Some(json!({ "on_call": "ignore", "after_seconds": 1 })),
+        )
+        .await;
     assert_eq!(s, 200, "{v}");
     let id = h.inbound("+15550001111").await;
     let (s, v) = h.sandbox("GET", &format!("/sandbox/calls/{id}/media"), None).await;

@@ -19,7 +19,10 @@ fn events(h: &Harness) -> Vec<(String, String)> {
         for e in v["entry"].as_array().unwrap() {
             for c in e["changes"].as_array().unwrap() {
                 for call in c["value"]["calls"].as_array().into_iter().flatten() {
-                    out.push((call["id"].as_str().unwrap().to_string(), call["event"].as_str().unwrap().to_string()));
+                    out.push((
+                        call["id"].as_str().unwrap().to_string(),
+                        call["event"].as_str().unwrap().to_string(),
+                    ));
                 }
             }
         }
@@ -68,17 +71,15 @@ async fn duplicate_delivery_sends_the_same_body_twice() {
     assert_eq!(got[0].body, got[1].body);
     assert_eq!(got[0].signature, got[1].signature);
     assert_eq!(events(&h), vec![(id.clone(), "connect".into()), (id, "connect".into())]);
-    let kinds: Vec<String> =
-        h.sim.webhook_deliveries().iter().map(|d| d.kind.to_string()).collect();
+    let kinds: Vec<String> = h.sim.webhook_deliveries().iter().map(|d| d.kind.to_string()).collect();
     assert_eq!(kinds, vec!["duplicate", "original"], "newest first");
 }
 
 #[tokio::test]
 async fn terminate_can_arrive_before_connect() {
     let h = Harness::new().await;
-    let (s, _) = h
-        .sandbox("PUT", "/sandbox/webhooks/faults", Some(json!({ "terminate_before_connect": true })))
-        .await;
+    let (s, _) =
+        h.sandbox("PUT", "/sandbox/webhooks/faults", Some(json!({ "terminate_before_connect": true }))).await;
     assert_eq!(s, 200);
     let id = h.inbound("+919876543210").await;
     h.sandbox("POST", &format!("/sandbox/calls/{id}/hangup"), None).await;
@@ -116,7 +117,10 @@ async fn failed_deliveries_are_retried_until_accepted() {
     assert!(got.iter().all(|r| r.body == got[0].body));
     let d = &h.sim.webhook_deliveries()[0];
     assert!(d.delivered);
-    assert_eq!(d.attempts.iter().map(|a| a.status).collect::<Vec<_>>(), vec![Some(500), Some(500), Some(200)]);
+    assert_eq!(
+        d.attempts.iter().map(|a| a.status).collect::<Vec<_>>(),
+        vec![Some(500), Some(500), Some(200)]
+    );
     assert_eq!(events(&h)[0], (id, "connect".into()));
 }
 

@@ -37,7 +37,11 @@ async fn user_initiated_audio(ice_lite: bool) {
     let (s, v) = h.call_action(json!({ "messaging_product": "whatsapp", "call_id": id, "action": "pre_accept", "session": session })).await;
     assert_eq!(s, 200, "{v}");
     assert!(wait_for(|| business.stats().connected, 10).await, "business never connected");
-    let (s, v) = h.call_action(json!({ "messaging_product": "whatsapp", "call_id": id, "action": "accept", "session": session })).await;
+    let (s, v) = h
+        .call_action(
+            json!({ "messaging_product": "whatsapp", "call_id": id, "action": "accept", "session": session }),
+        )
+        .await;
     assert_eq!(s, 200, "{v}");
     business.start_sending();
     let ok = wait_for(
@@ -59,7 +63,8 @@ async fn user_initiated_audio(ice_lite: bool) {
     let (_, v) = h.sandbox("GET", &format!("/sandbox/calls/{id}/media"), None).await;
     assert!(v["rx_packets"].as_u64().unwrap() >= 50, "{v}");
     assert!(v["tx_packets"].as_u64().unwrap() >= 50, "{v}");
-    let (s, _) = h.call_action(json!({ "messaging_product": "whatsapp", "call_id": id, "action": "terminate" })).await;
+    let (s, _) =
+        h.call_action(json!({ "messaging_product": "whatsapp", "call_id": id, "action": "terminate" })).await;
     assert_eq!(s, 200);
     assert_eq!(h.call_events(&id, "terminate").await[0]["status"], "COMPLETED");
 }
@@ -78,7 +83,12 @@ async fn user_initiated_call_carries_audio_both_ways_full_ice() {
 async fn business_initiated_call_carries_audio_both_ways() {
     let h = Harness::with(real_time_config(true)).await;
     h.grant("919876543210", "permanent").await;
-    h.sandbox("PUT", "/sandbox/users/919876543210/behaviour", Some(json!({ "on_call": "answer", "after_seconds": 0.5 }))).await;
+    h.sandbox(
+        "PUT",
+        "/sandbox/users/919876543210/behaviour",
+        Some(json!({ "on_call": "answer", "after_seconds": 0.5 })),
+    )
+    .await;
     let (business, offer) = Peer::offerer(PeerConfig { ice_lite: false }).unwrap();
     let (s, v) = h
         .call_action(json!({ "messaging_product": "whatsapp", "to": "+919876543210", "action": "connect",
@@ -100,7 +110,11 @@ async fn business_initiated_call_carries_audio_both_ways() {
     }
     assert!(accepted);
     business.start_sending();
-    let ok = wait_for(|| h.sim.media_stats(&id).unwrap().rx_packets >= 50 && business.stats().rx_packets >= 50, 15).await;
+    let ok = wait_for(
+        || h.sim.media_stats(&id).unwrap().rx_packets >= 50 && business.stats().rx_packets >= 50,
+        15,
+    )
+    .await;
     let user = h.sim.media_stats(&id).unwrap();
     assert!(ok, "user {user:?} business {:?}", business.stats());
     assert!(user.tx_packets >= 50 && user.rx_level > 0.9, "{user:?}");

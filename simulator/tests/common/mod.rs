@@ -87,7 +87,8 @@ impl Harness {
 
     pub async fn with(mut cfg: SimConfig) -> Self {
         let receiver = Receiver::default();
-        let hook_app = Router::new().route("/webhook", post(receive).get(verify)).with_state(receiver.clone());
+        let hook_app =
+            Router::new().route("/webhook", post(receive).get(verify)).with_state(receiver.clone());
         let hook_url = format!("{}/webhook", serve(hook_app).await);
         cfg.webhook_url = Some(hook_url.clone());
         let sim = Simulator::new(cfg);
@@ -99,7 +100,13 @@ impl Harness {
         self.graph_as(method, &format!("/v23.0/{path}"), body, Some(TOKEN)).await
     }
 
-    pub async fn graph_as(&self, method: &str, path: &str, body: Option<Value>, token: Option<&str>) -> (u16, Value) {
+    pub async fn graph_as(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        token: Option<&str>,
+    ) -> (u16, Value) {
         let url = format!("{}{path}", self.base);
         let mut rb = match method {
             "GET" => self.http.get(url),
@@ -160,7 +167,11 @@ impl Harness {
 
     pub async fn call_value(&self, call_id: &str, event: &str) -> Value {
         for (field, v) in self.changes().await {
-            if field == "calls" && v["calls"].as_array().is_some_and(|a| a.iter().any(|c| c["id"] == call_id && c["event"] == event)) {
+            if field == "calls"
+                && v["calls"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|c| c["id"] == call_id && c["event"] == event))
+            {
                 return v;
             }
         }
@@ -200,7 +211,11 @@ impl Harness {
 
     pub async fn inbound(&self, from: &str) -> String {
         let (s, v) = self
-            .sandbox("POST", "/sandbox/calls/inbound", Some(json!({ "to": PID, "from": from, "name": "Ada" })))
+            .sandbox(
+                "POST",
+                "/sandbox/calls/inbound",
+                Some(json!({ "to": PID, "from": from, "name": "Ada" })),
+            )
             .await;
         assert_eq!(s, 200, "{v}");
         v["call_id"].as_str().unwrap().to_string()
@@ -222,7 +237,8 @@ impl Harness {
     }
 
     pub async fn grant(&self, user: &str, grant: &str) -> (u16, Value) {
-        self.sandbox("POST", &format!("/sandbox/users/{user}/permission"), Some(json!({ "grant": grant }))).await
+        self.sandbox("POST", &format!("/sandbox/users/{user}/permission"), Some(json!({ "grant": grant })))
+            .await
     }
 
     pub fn advance(&self, secs: u64) {
