@@ -12,7 +12,9 @@ pub mod call_state;
 pub mod calls;
 pub mod error;
 pub mod overview;
+pub mod permissions;
 pub mod phone;
+pub mod settings;
 pub mod webhook;
 
 #[cfg(feature = "server")]
