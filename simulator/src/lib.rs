@@ -98,10 +98,18 @@ impl Simulator {
         Self { engine }
     }
 
-    /// The HTTP surface: the Graph API under `/{version}/…` (any version from v17.0) and the
-    /// scenario API under `/sandbox/…`.
+    /// The whole HTTP surface: [`Simulator::graph_router`] merged with
+    /// [`Simulator::sandbox_router`].
     pub fn router(&self) -> Router {
-        let graph = Router::new()
+        self.graph_router().merge(self.sandbox_router())
+    }
+
+    /// The Graph API: `/{version}/{id}/calls|settings|call_permissions|messages|message_templates`
+    /// (any version from v17.0). Its first segment is a parameter, so a host application that has
+    /// its own routes should `nest` it under a prefix (e.g. `/graph`) and use that prefix as the
+    /// Graph base URL.
+    pub fn graph_router(&self) -> Router {
+        Router::new()
             .route("/{version}/{id}/calls", post(graph::calls))
             .route("/{version}/{id}/settings", get(graph::get_settings).post(graph::post_settings))
             .route("/{version}/{id}/call_permissions", get(graph::call_permissions))
@@ -110,8 +118,12 @@ impl Simulator {
                 "/{version}/{id}/message_templates",
                 post(graph::create_template).get(graph::list_templates),
             )
-            .with_state(self.engine.clone());
-        let sandbox = Router::new()
+            .with_state(self.engine.clone())
+    }
+
+    /// The scenario API under `/sandbox/…`.
+    pub fn sandbox_router(&self) -> Router {
+        Router::new()
             .route("/sandbox/healthz", get(sandbox::health))
             .route("/sandbox/numbers", get(sandbox::numbers))
             .route("/sandbox/calls", get(sandbox::calls))
@@ -129,8 +141,7 @@ impl Simulator {
             .route("/sandbox/webhooks/faults", get(sandbox::get_faults).put(sandbox::put_faults))
             .route("/sandbox/webhooks/verify", post(sandbox::verify))
             .route("/sandbox/clock/advance", post(sandbox::advance))
-            .with_state(self.clone());
-        graph.merge(sandbox)
+            .with_state(self.clone())
     }
 
     /// The configuration it was built with.

@@ -68,13 +68,20 @@ async fn binary_serves_graph_and_sandbox_api() {
         .unwrap();
     assert_eq!(r.status(), 200);
     let v: serde_json::Value = r.json().await.unwrap();
-    let deliveries: serde_json::Value =
-        http.get(format!("{base}/sandbox/webhooks")).send().await.unwrap().json().await.unwrap();
-    let sdp =
-        deliveries["deliveries"][0]["body"]["entry"][0]["changes"][0]["value"]["calls"][0]["session"]["sdp"]
+    // The webhook worker records the delivery asynchronously: poll the log.
+    let mut sdp = String::new();
+    for _ in 0..100 {
+        let deliveries: serde_json::Value =
+            http.get(format!("{base}/sandbox/webhooks")).send().await.unwrap().json().await.unwrap();
+        sdp = deliveries["deliveries"][0]["body"]["entry"][0]["changes"][0]["value"]["calls"][0]["session"]["sdp"]
             .as_str()
             .unwrap_or_default()
             .to_string();
+        if !sdp.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(v["call_id"].as_str().unwrap().starts_with("wacid."));
     assert!(!sdp.is_empty() && !sdp.contains("a=ice-lite"), "--full-ice: {sdp}");
 }

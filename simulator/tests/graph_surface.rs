@@ -288,6 +288,7 @@ async fn sandbox_numbers_behaviour_and_media_endpoints() {
     }
     let (s, _) = h.sandbox("GET", "/sandbox/calls/wacid.nope/media", None).await;
     assert_eq!(s, 404);
+    h.sim.flush_webhooks().await;
     let (_, v) = h.sandbox("GET", "/sandbox/webhooks", None).await;
     let d = v["deliveries"].as_array().unwrap();
     assert!(!d.is_empty());
@@ -296,4 +297,16 @@ async fn sandbox_numbers_behaviour_and_media_endpoints() {
     assert_eq!(s, 200, "{v}");
     let t = &h.call_events(&id, "terminate").await;
     assert_eq!(t.len(), 1);
+}
+
+#[tokio::test]
+async fn graph_router_can_be_nested_under_a_prefix() {
+    let sim = simulator::Simulator::new(config());
+    let app = axum::Router::new().nest("/graph", sim.graph_router()).merge(sim.sandbox_router());
+    let base = serve(app).await;
+    let http = reqwest::Client::new();
+    let r = http.get(format!("{base}/graph/v23.0/{PID}/settings")).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = http.get(format!("{base}/sandbox/numbers")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
 }
