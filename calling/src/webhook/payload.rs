@@ -61,6 +61,17 @@ where
     Ok(Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default())
 }
 
+/// Reads an id or number Meta may send as a string or a JSON number (`"phone_number_id":
+/// 518638374672395` in some SDK fixtures); anything else reads as absent rather than failing
+/// the whole change.
+fn flexible_string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    Ok(match Value::deserialize(deserializer)? {
+        Value::String(text) => Some(text),
+        Value::Number(number) => Some(number.to_string()),
+        _ => None,
+    })
+}
+
 /// An integer Meta sends as a number or as a string of digits (`"duration": 20`,
 /// `"code": "131000"`, `"timestamp": "1671644824"`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -226,9 +237,9 @@ pub struct ChangeValue {
 /// `value.metadata`: which of our business numbers the change concerns.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Metadata {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "flexible_string")]
     pub phone_number_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "flexible_string")]
     pub display_phone_number: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -237,7 +248,7 @@ pub struct Metadata {
 /// `value.contacts[]`: the WhatsApp user.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Contact {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "flexible_string")]
     pub wa_id: Option<String>,
     /// Business-scoped user id (BSUID), e.g. `US.13491208655302741918`; never required.
     #[serde(default)]
@@ -264,9 +275,9 @@ pub struct Profile {
 pub struct CallItem {
     /// The call id, `wacid.…`.
     pub id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "flexible_string")]
     pub from: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "flexible_string")]
     pub to: Option<String>,
     /// `connect` or `terminate` (compared case-insensitively).
     #[serde(default)]
@@ -384,7 +395,7 @@ pub struct StatusItem {
     pub timestamp: Option<UnixSeconds>,
     #[serde(rename = "type", default)]
     pub kind: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "flexible_string")]
     pub recipient_id: Option<String>,
     #[serde(default)]
     pub biz_opaque_callback_data: Option<String>,
@@ -408,7 +419,7 @@ impl StatusItem {
 /// calling; everything else is kept raw in `extra`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct MessageItem {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "flexible_string")]
     pub from: Option<String>,
     /// `wamid.…`.
     #[serde(default)]
@@ -431,7 +442,7 @@ pub struct MessageItem {
 /// the call's `wacid` for automatic callback permission).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct MessageContext {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "flexible_string")]
     pub from: Option<String>,
     #[serde(default)]
     pub id: Option<String>,

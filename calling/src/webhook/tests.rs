@@ -282,6 +282,20 @@ fn unknown_call_fields_round_trip() {
 }
 
 #[test]
+fn numeric_ids_are_read_as_strings() {
+    let body = envelope(json!([{ "field": "calls", "value": {
+        "metadata": { "phone_number_id": 518638374672395u64, "display_phone_number": 15551441906u64 },
+        "contacts": [{ "wa_id": 917358580180u64, "profile": { "name": "N" } }],
+        "calls": [{ "id": "wacid.N", "from": 917358580180u64, "to": "15551441906", "event": "connect", "timestamp": 1, "direction": "USER_INITIATED" }]
+    }}]));
+    let events = events(&body);
+    assert_eq!(events[0].phone_number_id, PHONE_NUMBER_ID);
+    let call = call_event(&events[0]);
+    assert_eq!(call.from.as_deref(), Some("917358580180"));
+    assert_eq!(call.contact.as_ref().unwrap().name.as_deref(), Some("N"));
+}
+
+#[test]
 fn settings_update_becomes_settings_changed() {
     let body = envelope(json!([{ "field": "account_settings_update", "value": {
         "messaging_product": "whatsapp", "timestamp": "1671644824", "type": "PHONE_NUMBER_SETTINGS",
