@@ -1,7 +1,9 @@
 //! The handles every entry point (REST handler, server function, CLI, background task) needs,
 //! bundled so they travel as one cheap clone.
 
+use crate::bus::EventBus;
 use crate::clock::Clock;
+use crate::secrets::SecretKey;
 use crate::storage::Db;
 
 /// Shared services of one running Switchboard.
@@ -9,10 +11,8 @@ use crate::storage::Db;
 pub struct Services {
     pub db: Db,
     pub clock: Clock,
-}
-
-impl Services {
-    pub fn new(db: Db, clock: Clock) -> Self {
-        Services { db, clock }
-    }
+    /// Live notices to browsers, across replicas.
+    pub bus: EventBus,
+    /// Seals and opens stored credentials.
+    pub secret_key: SecretKey,
 }

@@ -6,12 +6,18 @@
 
 use tempfile::TempDir;
 
+use crate::Services;
+use crate::bus::EventBus;
+use crate::clock::Clock;
 use crate::ids::new_id;
+use crate::secrets::SecretKey;
 use crate::storage::{Db, Dialect, PoolSize};
 
 /// A migrated database that lives as long as this value (SQLite) or the test cluster (PostgreSQL).
 pub struct TestDb {
     pub db: Db,
+    /// The database's URL, for a second connection (another replica, the CLI).
+    pub url: String,
     _dir: Option<TempDir>,
 }
 
@@ -27,7 +33,7 @@ pub async fn sqlite() -> TestDb {
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
     let db = Db::connect(&url, PoolSize::default()).await.expect("open SQLite");
     db.migrate().await.expect("migrate SQLite");
-    TestDb { db, _dir: Some(dir) }
+    TestDb { db, url, _dir: Some(dir) }
 }
 
 /// A migrated, brand-new PostgreSQL database, or `None` when no server is configured.
@@ -49,7 +55,7 @@ pub async fn postgres() -> Option<TestDb> {
     let url = with_database(&admin_url, &name);
     let db = Db::connect(&url, PoolSize::default()).await.expect("open the test database");
     db.migrate().await.expect("migrate PostgreSQL");
-    Some(TestDb { db, _dir: None })
+    Some(TestDb { db, url, _dir: None })
 }
 
 /// SQLite, plus PostgreSQL when configured: run a storage test on each.
@@ -85,5 +91,15 @@ mod tests {
             with_database("postgres://u@h/postgres?host=/tmp/x", "t1"),
             "postgres://u@h/t1?host=/tmp/x"
         );
+    }
+}
+
+/// Services over `db` for a test: an in-process bus, a fresh secret key, the given clock.
+pub fn services(db: &Db, clock: Clock) -> Services {
+    Services {
+        db: db.clone(),
+        clock,
+        bus: EventBus::in_process(),
+        secret_key: SecretKey::from_hex(&SecretKey::generate_hex()).expect("a generated key is valid"),
     }
 }

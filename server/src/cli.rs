@@ -5,10 +5,13 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
 
+use crate::webhooks::Webhooks;
 use crate::{AppState, Config, leptos_options, router};
 use calling::Services;
+use calling::bus::EventBus;
 use calling::clock::Clock;
-use calling::storage::{Db, PoolSize};
+use calling::secrets::SecretKey;
+use calling::storage::{Db, Dialect, PoolSize};
 
 /// Switchboard: WhatsApp Business Calling for your team, self-hosted.
 #[derive(Parser, Debug)]
@@ -62,8 +65,19 @@ pub async fn start(config: &Config) -> StartResult<AppState> {
     let db = Db::connect(&config.database_url, PoolSize(config.database_max_connections)).await?;
     db.migrate().await?;
     tracing::info!(dialect = ?db.dialect(), "database ready");
+    let secret_key = match &config.secret_key {
+        Some(hex) => SecretKey::from_hex(hex)?,
+        None => SecretKey::load_or_create(&config.secret_key_file)?,
+    };
+    // Several replicas share a PostgreSQL database, so they share its LISTEN/NOTIFY bus too.
+    let bus = match db.dialect() {
+        Dialect::Postgres => EventBus::postgres(&config.database_url).await?,
+        Dialect::Sqlite => EventBus::in_process(),
+    };
+    let services = Services { db, clock: Clock::System, bus, secret_key };
     Ok(AppState {
-        services: Services::new(db, Clock::System),
+        webhooks: Webhooks::start(services.clone()),
+        services,
         leptos: leptos_options(config),
         limits: config.limits(),
     })

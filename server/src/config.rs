@@ -36,6 +36,15 @@ pub struct Config {
     #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 30, global = true)]
     pub request_timeout_secs: u64,
 
+    /// 64 hex characters (32 bytes) that seal stored WhatsApp credentials. Keep it out of the
+    /// database's backups; losing it means re-entering every number's credentials.
+    #[arg(long, env = "SECRET_KEY", hide_env_values = true, global = true)]
+    pub secret_key: Option<String>,
+
+    /// Where the key lives when SECRET_KEY is not set (created on first start).
+    #[arg(long, env = "SECRET_KEY_FILE", default_value = "data/secret.key", global = true)]
+    pub secret_key_file: std::path::PathBuf,
+
     /// Largest request body accepted, in bytes (recordings are the biggest: 25 MB).
     #[arg(long, env = "MAX_REQUEST_BYTES", default_value_t = 32 * 1024 * 1024, global = true)]
     pub max_request_bytes: usize,

@@ -10,6 +10,7 @@ pub mod error;
 mod health;
 mod middleware;
 pub mod telemetry;
+pub mod webhooks;
 
 use std::time::Duration;
 
@@ -33,6 +34,7 @@ pub struct AppState {
     pub services: Services,
     pub leptos: LeptosOptions,
     pub limits: Limits,
+    pub webhooks: webhooks::Webhooks,
 }
 
 /// Request limits applied to every route.
@@ -61,6 +63,7 @@ pub fn router(state: AppState) -> Router {
     let router = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .merge(webhooks::routes())
         .nest("/api/v1", Router::new().fallback(error::api_not_found))
         .leptos_routes_with_context(&state, routes, move || provide_context(services.clone()), {
             let options = state.leptos.clone();

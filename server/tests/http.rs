@@ -7,7 +7,7 @@ use axum::http::{Request, StatusCode, header};
 use calling::calls::{self, CallStatus, Direction, NewCall};
 use calling::clock::Clock;
 use calling::testing::{self, TestDb};
-use calling::{Services, workspace};
+use calling::workspace;
 use clap::Parser;
 use http_body_util::BodyExt;
 use leptos::server_fn::ServerFn;
@@ -25,8 +25,10 @@ struct TestApp {
 async fn app() -> TestApp {
     let test_db = testing::sqlite().await;
     let cli = Cli::parse_from(["switchboard", "--site-root", "/nonexistent-site"]);
+    let services = testing::services(&test_db.db, Clock::System);
     let state = AppState {
-        services: Services::new(test_db.db.clone(), Clock::System),
+        webhooks: server::webhooks::Webhooks::start(services.clone()),
+        services,
         leptos: leptos_options(&cli.config),
         limits: cli.config.limits(),
     };

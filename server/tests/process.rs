@@ -24,6 +24,7 @@ async fn serve_answers_and_stops_cleanly_on_sigterm() {
         .env("DATABASE_URL", sqlite_url(&dir))
         .env("BIND", format!("127.0.0.1:{port}"))
         .env("RUST_LOG", "info")
+        .env("SECRET_KEY_FILE", dir.path().join("secret.key"))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

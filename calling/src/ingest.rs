@@ -1,0 +1,325 @@
+//! Webhook ingestion: a signed delivery is stored durably before it is acknowledged, then
+//! processed — every event of it, applied idempotently to the call records.
+//!
+//! Two steps, so an acknowledged delivery is never lost: [`store_delivery`] runs before the
+//! HTTP 200 (a crash after it leaves the row `pending`); [`process_delivery`] runs after, and
+//! [`process_pending`] finishes whatever a crash interrupted when the server starts again.
+//! Processing is idempotent (a call holds at most one fact of each kind), so running it twice
+//! — after a crash, or because Meta delivered twice — changes nothing.
+
+use std::collections::HashMap;
+
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::bus::LiveEvent;
+use crate::call_state::{CallInput, CallState};
+use crate::calls::Direction;
+use crate::ids::new_id;
+use crate::numbers::{self, WhatsAppNumber};
+use crate::storage::{Db, Dialect};
+use crate::webhook::payload::Delivery;
+use crate::webhook::{CallEngineEvent, CallEvent, EngineEvent, events_from_delivery};
+use crate::{Error, Result, Services};
+
+/// The only `object` Meta sends for WhatsApp Business webhooks.
+pub const WHATSAPP_OBJECT: &str = "whatsapp_business_account";
+
+/// What [`store_delivery`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stored {
+    /// A new delivery, now `pending`.
+    New { delivery_id: String },
+    /// The same bytes were stored before (Meta retried); nothing to do.
+    Duplicate { delivery_id: String },
+}
+
+/// Checks that a (signature-verified) body is a WhatsApp Business delivery concerning at least
+/// one connected number. Returns the parsed delivery for [`store_delivery`].
+pub async fn screen_delivery(db: &Db, raw_body: &[u8]) -> Result<Delivery> {
+    let delivery = Delivery::parse(raw_body)?;
+    if delivery.object.as_deref() != Some(WHATSAPP_OBJECT) {
+        return Err(Error::validation("object", format!("expected \"{WHATSAPP_OBJECT}\"")));
+    }
+    let mut phone_number_ids: Vec<String> =
+        events_from_delivery(&delivery).into_iter().map(|event| event.phone_number_id).collect();
+    phone_number_ids.sort();
+    phone_number_ids.dedup();
+    for id in phone_number_ids.iter().filter(|id| !id.is_empty()) {
+        if numbers::by_phone_number_id(db, id).await?.is_some() {
+            return Ok(delivery);
+        }
+    }
+    Err(Error::NotFound { what: "WhatsApp number named by the delivery" })
+}
+
+/// Stores a delivery's raw body, deduplicated by its SHA-256.
+pub async fn store_delivery(db: &Db, raw_body: &[u8], now: i64) -> Result<Stored> {
+    let body =
+        std::str::from_utf8(raw_body).map_err(|_| Error::validation("body", "webhook body is not UTF-8"))?;
+    let dedupe_key = hex::encode(Sha256::digest(raw_body));
+    let id = new_id();
+    let inserted = sqlx::query(
+        "INSERT INTO webhook_deliveries (id, dedupe_key, received_at, body, state) VALUES ($1, $2, $3, $4, 'pending') \
+         ON CONFLICT (dedupe_key) DO NOTHING",
+    )
+    .bind(&id)
+    .bind(&dedupe_key)
+    .bind(now)
+    .bind(body)
+    .execute(db.pool())
+    .await?
+    .rows_affected();
+    if inserted == 1 {
+        return Ok(Stored::New { delivery_id: id });
+    }
+    let (existing,): (String,) = sqlx::query_as("SELECT id FROM webhook_deliveries WHERE dedupe_key = $1")
+        .bind(&dedupe_key)
+        .fetch_one(db.pool())
+        .await?;
+    Ok(Stored::Duplicate { delivery_id: existing })
+}
+
+/// What processing one delivery did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Processed {
+    /// Facts newly added to call timelines.
+    pub applied: usize,
+    /// Facts already known (duplicates, replays).
+    pub duplicates: usize,
+    /// Events for numbers not connected here, or of kinds the call engine does not act on.
+    pub ignored: usize,
+}
+
+/// Applies every event of a stored delivery and marks it processed (or failed, with why).
+pub async fn process_delivery(services: &Services, delivery_id: &str) -> Result<Processed> {
+    let db = &services.db;
+    let row: Option<(String, String)> =
+        sqlx::query_as("SELECT body, state FROM webhook_deliveries WHERE id = $1")
+            .bind(delivery_id)
+            .fetch_optional(db.pool())
+            .await?;
+    let (body, state) = row.ok_or(Error::NotFound { what: "webhook delivery" })?;
+    if state == "processed" {
+        return Ok(Processed::default());
+    }
+    let outcome = apply_delivery(services, delivery_id, body.as_bytes()).await;
+    let now = services.clock.now();
+    let (state, error) = match &outcome {
+        Ok(_) => ("processed", None),
+        Err(err) => ("failed", Some(err.to_string())),
+    };
+    sqlx::query("UPDATE webhook_deliveries SET state = $1, processed_at = $2, error = $3 WHERE id = $4")
+        .bind(state)
+        .bind(now)
+        .bind(error)
+        .bind(delivery_id)
+        .execute(db.pool())
+        .await?;
+    outcome
+}
+
+/// Processes every delivery still `pending` (after a crash or restart), oldest first.
+pub async fn process_pending(services: &Services) -> Result<usize> {
+    let pending: Vec<(String,)> =
+        sqlx::query_as("SELECT id FROM webhook_deliveries WHERE state = 'pending' ORDER BY received_at, id")
+            .fetch_all(services.db.pool())
+            .await?;
+    for (id,) in &pending {
+        if let Err(err) = process_delivery(services, id).await {
+            tracing::warn!(delivery_id = %id, error = %err, "webhook delivery failed to process");
+        }
+    }
+    Ok(pending.len())
+}
+
+async fn apply_delivery(services: &Services, delivery_id: &str, body: &[u8]) -> Result<Processed> {
+    let delivery = Delivery::parse(body)?;
+    let mut numbers: HashMap<String, Option<WhatsAppNumber>> = HashMap::new();
+    let mut processed = Processed::default();
+    for event in events_from_delivery(&delivery) {
+        if !numbers.contains_key(&event.phone_number_id) {
+            let number = numbers::by_phone_number_id(&services.db, &event.phone_number_id).await?;
+            numbers.insert(event.phone_number_id.clone(), number);
+        }
+        let Some(Some(number)) = numbers.get(&event.phone_number_id) else {
+            processed.ignored += 1;
+            continue;
+        };
+        match &event.event {
+            EngineEvent::Call(call) => {
+                match apply_call_event(services, number, &event, call, Some(delivery_id)).await? {
+                    true => processed.applied += 1,
+                    false => processed.duplicates += 1,
+                }
+            }
+            _ => processed.ignored += 1,
+        }
+    }
+    Ok(processed)
+}
+
+/// Adds one call fact to its call (creating the call on its first fact) and recomputes the
+/// call record from all its facts. Returns `false` when the fact was already known.
+pub async fn apply_call_event(
+    services: &Services,
+    number: &WhatsAppNumber,
+    envelope: &CallEngineEvent,
+    event: &CallEvent,
+    delivery_id: Option<&str>,
+) -> Result<bool> {
+    let db = &services.db;
+    let now = services.clock.now();
+    let at = envelope.occurred_at.unwrap_or(now);
+    let mut tx = db.pool().begin().await?;
+
+    // Create the call on its first fact. Deliberately a write first, so SQLite takes its write
+    // lock now instead of failing to upgrade a read lock later.
+    let direction = event.direction.unwrap_or_else(|| infer_direction(number, event));
+    let contact = contact_number(event, direction);
+    sqlx::query(
+        "INSERT INTO calls (id, workspace_id, wa_call_id, phone_number_id, number_id, direction, status, phase, \
+           contact_number, business_number, started_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'ringing', 'new', $7, $8, $9, $10, $10) \
+         ON CONFLICT (workspace_id, wa_call_id) DO NOTHING",
+    )
+    .bind(new_id())
+    .bind(&number.workspace_id)
+    .bind(&event.call_id)
+    .bind(&number.phone_number_id)
+    .bind(&number.id)
+    .bind(direction.as_str())
+    .bind(&contact)
+    .bind(&number.e164)
+    .bind(at)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    let lock = match db.dialect() {
+        Dialect::Postgres => " FOR UPDATE",
+        Dialect::Sqlite => "",
+    };
+    let (call_id,): (String,) =
+        sqlx::query_as(&format!("SELECT id FROM calls WHERE workspace_id = $1 AND wa_call_id = $2{lock}"))
+            .bind(&number.workspace_id)
+            .bind(&event.call_id)
+            .fetch_one(&mut *tx)
+            .await?;
+
+    let input = serde_json::to_string(&event.input).map_err(Error::internal)?;
+    let details = json!({
+        "from": event.from, "to": event.to, "contact": event.contact, "errors": event.errors,
+        "biz_opaque_callback_data": event.biz_opaque_callback_data,
+        "cta_payload": event.cta_payload, "deeplink_payload": event.deeplink_payload,
+        "sdp_type": event.session.as_ref().and_then(|s| s.sdp_type.clone()),
+        "dedupe_key": envelope.dedupe_key,
+    });
+    let inserted = sqlx::query(
+        "INSERT INTO call_events (id, workspace_id, call_id, kind, at, input, details, delivery_id, recorded_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (call_id, kind) DO NOTHING",
+    )
+    .bind(new_id())
+    .bind(&number.workspace_id)
+    .bind(&call_id)
+    .bind(event.input.kind().as_str())
+    .bind(at)
+    .bind(&input)
+    .bind(details.to_string())
+    .bind(delivery_id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        tx.commit().await?;
+        return Ok(false);
+    }
+
+    // The call record is a projection of all its facts, whatever order they came in.
+    let facts: Vec<(i64, String)> = sqlx::query_as("SELECT at, input FROM call_events WHERE call_id = $1")
+        .bind(&call_id)
+        .fetch_all(&mut *tx)
+        .await?;
+    let inputs: Vec<(i64, CallInput)> = facts
+        .into_iter()
+        .map(|(at, raw)| serde_json::from_str(&raw).map(|input| (at, input)).map_err(Error::internal))
+        .collect::<Result<_>>()?;
+    let state = CallState::replay(inputs.iter().map(|(at, input)| (*at, input)));
+    let termination = state.termination();
+    let failure_code = termination.and_then(|t| t.error_codes.first().copied());
+    let sdp = event.session.as_ref().map(|session| session.sdp.clone());
+    let (sdp_offer, sdp_answer) = match (&event.input, direction) {
+        (CallInput::ConnectReceived { .. }, Direction::UserInitiated) => (sdp, None),
+        (CallInput::ConnectReceived { .. }, Direction::BusinessInitiated) => (None, sdp),
+        _ => (None, None),
+    };
+    sqlx::query(
+        "UPDATE calls SET status = $1, phase = $2, started_at = COALESCE($3, started_at), answered_at = $4, \
+           ended_at = $5, duration_seconds = $6, failure_code = COALESCE($7, failure_code), \
+           answer_deadline = $8, sdp_offer = COALESCE($9, sdp_offer), sdp_answer = COALESCE($10, sdp_answer), \
+           contact_name = COALESCE($11, contact_name), \
+           biz_opaque_callback_data = COALESCE($12, biz_opaque_callback_data), \
+           cta_payload = COALESCE($13, cta_payload), deeplink_payload = COALESCE($14, deeplink_payload), \
+           updated_at = $15 \
+         WHERE id = $16",
+    )
+    .bind(state.status().as_str())
+    .bind(state.phase().as_str())
+    .bind(state.started_at())
+    .bind(state.answered_at())
+    .bind(state.ended_at())
+    .bind(state.duration_seconds())
+    .bind(failure_code)
+    .bind(state.answer_deadline())
+    .bind(sdp_offer)
+    .bind(sdp_answer)
+    .bind(event.contact.as_ref().and_then(|contact| contact.name.clone()))
+    .bind(&event.biz_opaque_callback_data)
+    .bind(&event.cta_payload)
+    .bind(&event.deeplink_payload)
+    .bind(now)
+    .bind(&call_id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+
+    let live = LiveEvent {
+        workspace_id: number.workspace_id.clone(),
+        topic: "call.updated".into(),
+        subject: call_id,
+        data: json!({
+            "status": state.status(),
+            "phase": state.phase(),
+            "ringing": state.is_ringing_for_agents(now),
+            "fact": event.input.kind(),
+        }),
+        at: now,
+    };
+    if let Err(err) = services.bus.publish(live).await {
+        // The record is committed; a browser that misses the notice catches up on reload.
+        tracing::warn!(error = %err, "could not publish a live call event");
+    }
+    Ok(true)
+}
+
+/// Without an explicit direction, a call whose caller is the business number is outbound.
+fn infer_direction(number: &WhatsAppNumber, event: &CallEvent) -> Direction {
+    let business_digits = number.e164.trim_start_matches('+');
+    match event.from.as_deref() {
+        Some(from) if from.trim_start_matches('+') == business_digits => Direction::BusinessInitiated,
+        _ => Direction::UserInitiated,
+    }
+}
+
+/// The WhatsApp user's number, E.164 with `+`, from whichever side they are on.
+fn contact_number(event: &CallEvent, direction: Direction) -> String {
+    let user_side = match direction {
+        Direction::UserInitiated => event.from.as_deref(),
+        Direction::BusinessInitiated => event.to.as_deref(),
+    };
+    let digits = user_side
+        .or_else(|| event.contact.as_ref().and_then(|contact| contact.wa_id.as_deref()))
+        .unwrap_or_default()
+        .trim_start_matches('+');
+    if digits.is_empty() { String::new() } else { format!("+{digits}") }
+}

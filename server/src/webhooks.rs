@@ -1,0 +1,194 @@
+//! `GET|POST /webhooks/whatsapp`: Meta's verification handshake and signed deliveries.
+//!
+//! A POST is checked in this order, and nothing is stored unless every check passes:
+//! `X-Hub-Signature-256` over the raw bytes against every connected number's app secret
+//! (401), a JSON `whatsapp_business_account` body (400), at least one connected number named
+//! (404). Then the raw body is stored durably and only then answered 200; processing happens
+//! after the answer, on the ingest worker (Meta times out after ~20 s and would retry).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use calling::ingest::{self, Stored};
+use calling::numbers::{self, WebhookSecrets};
+use calling::webhook::signature::{SIGNATURE_HEADER, SignatureError, verify_signature};
+use calling::{Error, Services};
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+use tokio::sync::{RwLock, mpsc};
+
+use crate::AppState;
+use crate::error::{ApiError, error_response};
+use crate::middleware::current_request_id;
+
+/// Meta's deliveries are at most 3 MB; a little headroom, then 413.
+pub const MAX_DELIVERY_BYTES: usize = 4 * 1024 * 1024;
+
+/// How long the decrypted webhook secrets are trusted before being re-read.
+const SECRETS_TTL: Duration = Duration::from_secs(30);
+
+/// The webhook routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/webhooks/whatsapp", get(verify).post(receive))
+        .layer(DefaultBodyLimit::max(MAX_DELIVERY_BYTES))
+}
+
+/// Shared by the webhook handlers: the secrets cache and the queue to the ingest worker.
+#[derive(Clone)]
+pub struct Webhooks {
+    secrets: Arc<RwLock<Option<(Instant, WebhookSecrets)>>>,
+    queue: mpsc::UnboundedSender<String>,
+}
+
+impl Webhooks {
+    /// Starts the ingest worker: it first finishes deliveries a previous run stored but did not
+    /// process, then processes each new delivery in arrival order.
+    pub fn start(services: Services) -> Self {
+        let (queue, mut deliveries) = mpsc::unbounded_channel::<String>();
+        tokio::spawn(async move {
+            match ingest::process_pending(&services).await {
+                Ok(0) => {}
+                Ok(count) => tracing::info!(count, "processed webhook deliveries left from the last run"),
+                Err(err) => tracing::error!(error = %err, "could not process pending webhook deliveries"),
+            }
+            while let Some(delivery_id) = deliveries.recv().await {
+                if let Err(err) = ingest::process_delivery(&services, &delivery_id).await {
+                    tracing::warn!(%delivery_id, error = %err, "webhook delivery failed to process");
+                }
+            }
+        });
+        Webhooks { secrets: Arc::new(RwLock::new(None)), queue }
+    }
+
+    /// Forgets the cached secrets (after a number is connected or edited).
+    pub async fn invalidate(&self) {
+        *self.secrets.write().await = None;
+    }
+
+    async fn secrets(&self, services: &Services, max_age: Duration) -> Result<WebhookSecrets, Error> {
+        if let Some((loaded, secrets)) = &*self.secrets.read().await
+            && loaded.elapsed() < max_age
+        {
+            return Ok(secrets.clone());
+        }
+        let fresh = numbers::webhook_secrets(&services.db, &services.secret_key).await?;
+        *self.secrets.write().await = Some((Instant::now(), fresh.clone()));
+        Ok(fresh)
+    }
+}
+
+#[derive(Deserialize)]
+struct Handshake {
+    #[serde(rename = "hub.mode")]
+    mode: Option<String>,
+    #[serde(rename = "hub.verify_token")]
+    verify_token: Option<String>,
+    #[serde(rename = "hub.challenge")]
+    challenge: Option<String>,
+}
+
+/// `GET /webhooks/whatsapp`: echo `hub.challenge` when `hub.verify_token` is one of ours.
+async fn verify(State(state): State<AppState>, Query(handshake): Query<Handshake>) -> Response {
+    let forbidden = |message: &str| {
+        error_response(
+            StatusCode::FORBIDDEN,
+            "verification_failed",
+            message,
+            None,
+            current_request_id().as_deref(),
+        )
+    };
+    let (Some("subscribe"), Some(token), Some(challenge)) =
+        (handshake.mode.as_deref(), handshake.verify_token.as_deref(), handshake.challenge)
+    else {
+        return forbidden("expected hub.mode=subscribe with hub.verify_token and hub.challenge");
+    };
+    let secrets = match state.webhooks.secrets(&state.services, Duration::ZERO).await {
+        Ok(secrets) => secrets,
+        Err(err) => return ApiError(err).into_response(),
+    };
+    let matches =
+        secrets.verify_tokens.iter().any(|ours| bool::from(ours.as_bytes().ct_eq(token.as_bytes())));
+    if !matches {
+        tracing::warn!("webhook verification with an unknown verify token");
+        return forbidden("hub.verify_token does not match any connected number");
+    }
+    (StatusCode::OK, [("content-type", "text/plain")], challenge).into_response()
+}
+
+/// `POST /webhooks/whatsapp`: check, store durably, acknowledge, then process.
+async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let signature = headers.get(SIGNATURE_HEADER).and_then(|value| value.to_str().ok());
+    match authenticate(&state, &body, signature).await {
+        Ok(()) => {}
+        Err(Ok(err)) => {
+            tracing::warn!(error = %err, "rejected a webhook delivery with a bad signature");
+            return error_response(
+                StatusCode::UNAUTHORIZED,
+                "invalid_signature",
+                &err.to_string(),
+                None,
+                current_request_id().as_deref(),
+            );
+        }
+        Err(Err(err)) => return ApiError(err).into_response(),
+    }
+    let services = &state.services;
+    if let Err(err) = ingest::screen_delivery(&services.db, &body).await {
+        // A body that is not a WhatsApp delivery is a bad request here, not a form error.
+        let api = ApiError(err);
+        let status =
+            if matches!(api.0, Error::Validation { .. }) { StatusCode::BAD_REQUEST } else { api.status() };
+        return error_response(
+            status,
+            api.0.code(),
+            &api.0.public_message(),
+            api.0.details(),
+            current_request_id().as_deref(),
+        );
+    }
+    match ingest::store_delivery(&services.db, &body, services.clock.now()).await {
+        Ok(Stored::New { delivery_id }) => {
+            // The worker lives as long as the server; if it is gone we are shutting down and
+            // the row stays pending for the next start.
+            let _ = state.webhooks.queue.send(delivery_id);
+            StatusCode::OK.into_response()
+        }
+        Ok(Stored::Duplicate { delivery_id }) => {
+            tracing::debug!(%delivery_id, "duplicate webhook delivery acknowledged");
+            StatusCode::OK.into_response()
+        }
+        Err(err) => ApiError(err).into_response(),
+    }
+}
+
+/// Accepts a body signed with any connected number's app secret. A miss re-reads the secrets
+/// once (a number may have just been connected) before refusing.
+async fn authenticate(
+    state: &AppState,
+    body: &[u8],
+    signature: Option<&str>,
+) -> Result<(), Result<SignatureError, Error>> {
+    let mut last = SignatureError::Missing;
+    for max_age in [SECRETS_TTL, Duration::from_secs(1)] {
+        let secrets = state.webhooks.secrets(&state.services, max_age).await.map_err(Err)?;
+        for secret in &secrets.app_secrets {
+            match verify_signature(secret.as_bytes(), body, signature) {
+                Ok(()) => return Ok(()),
+                Err(err @ (SignatureError::Missing | SignatureError::Malformed)) => return Err(Ok(err)),
+                Err(err) => last = err,
+            }
+        }
+        if signature.is_none() {
+            return Err(Ok(SignatureError::Missing));
+        }
+    }
+    Err(Ok(last))
+}

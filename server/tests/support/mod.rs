@@ -1,0 +1,158 @@
+//! Test harness: a real Switchboard server on a loopback socket and the WhatsApp simulator
+//! delivering signed webhooks to it, both stopped when the test ends.
+#![allow(dead_code)] // each test file uses a different part of the harness
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use calling::Services;
+use calling::clock::Clock;
+use calling::numbers::{self, NewNumber, NumberCredentials, WhatsAppNumber};
+use calling::testing::{self, TestDb};
+use calling::workspace::{self, Workspace};
+use clap::Parser;
+use server::cli::Cli;
+use server::webhooks::Webhooks;
+use server::{AppState, leptos_options, router};
+use simulator::{BusinessNumber, SimConfig, Simulator};
+use tokio::net::TcpListener;
+
+pub const VERIFY_TOKEN: &str = "sandbox-verify-token";
+
+/// A server listening on 127.0.0.1.
+pub struct TestServer {
+    pub url: String,
+    pub state: AppState,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Serves `services` on a free loopback port.
+pub async fn spawn_server(services: Services) -> TestServer {
+    let cli = Cli::parse_from(["switchboard", "--site-root", "/nonexistent-site"]);
+    let state = AppState {
+        webhooks: Webhooks::start(services.clone()),
+        services,
+        leptos: leptos_options(&cli.config),
+        limits: cli.config.limits(),
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let app = router(state.clone());
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    TestServer { url: format!("http://{address}"), state, task }
+}
+
+/// The simulator on its own loopback port, sending webhooks to `webhook_url`.
+pub struct TestSimulator {
+    pub sim: Simulator,
+    pub address: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestSimulator {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+pub async fn spawn_simulator(webhook_url: &str, tweak: impl FnOnce(&mut SimConfig)) -> TestSimulator {
+    let mut config = SimConfig {
+        webhook_url: Some(webhook_url.to_owned()),
+        ice_lite: false, // full ICE connects ~1 s sooner; the protocol is the same
+        webhook_retry_backoff: Duration::from_millis(50),
+        ..SimConfig::default()
+    };
+    tweak(&mut config);
+    let sim = Simulator::new(config);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let app = sim.router();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    TestSimulator { sim, address, task }
+}
+
+/// A workspace with the simulator's sandbox number connected, a server and the simulator.
+pub struct Sandbox {
+    pub server: TestServer,
+    pub sim: TestSimulator,
+    pub workspace: Workspace,
+    pub number: WhatsAppNumber,
+    pub business: BusinessNumber,
+    _db: Option<TestDb>,
+}
+
+impl Sandbox {
+    /// Everything on a fresh SQLite database.
+    pub async fn start(tweak: impl FnOnce(&mut SimConfig)) -> Sandbox {
+        let db = testing::sqlite().await;
+        let services = testing::services(&db.db, Clock::System);
+        Sandbox::start_with(services, Some(db), tweak).await
+    }
+
+    /// Everything on the given services (e.g. PostgreSQL); `db` is kept alive with it.
+    pub async fn start_with(
+        services: Services,
+        db: Option<TestDb>,
+        tweak: impl FnOnce(&mut SimConfig),
+    ) -> Sandbox {
+        let server = spawn_server(services).await;
+        let sim = spawn_simulator(&format!("{}/webhooks/whatsapp", server.url), tweak).await;
+        let services = &server.state.services;
+        let now = services.clock.now();
+        let workspace = workspace::create(&services.db, "Sandbox Co", now).await.unwrap();
+        let business = sim.sim.numbers()[0].clone();
+        let config = sim.sim.config();
+        let number = numbers::connect(
+            &services.db,
+            &services.secret_key,
+            &workspace.id,
+            NewNumber {
+                phone_number_id: business.phone_number_id.clone(),
+                waba_id: business.waba_id.clone(),
+                phone_number: business.display_phone_number.clone(),
+                credentials: NumberCredentials {
+                    access_token: config.access_token.clone(),
+                    app_secret: config.app_secret.clone(),
+                    verify_token: VERIFY_TOKEN.into(),
+                },
+                graph_api_version: Some(config.graph_version.clone()),
+                graph_api_base_url: Some(format!("http://{}", sim.address)),
+                is_sandbox: true,
+            },
+            now,
+        )
+        .await
+        .unwrap();
+        Sandbox { server, sim, workspace, number, business, _db: db }
+    }
+
+    pub fn services(&self) -> &Services {
+        &self.server.state.services
+    }
+}
+
+/// Polls `check` until it returns `Some`, failing the test after `seconds`.
+pub async fn eventually<T, F, Fut>(seconds: u64, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
