@@ -662,6 +662,16 @@ impl Engine {
         for (k, v) in calling {
             n.calling.insert(k, v);
         }
+        // Meta notifies every settings change, including the business's own (reference §3.7).
+        let number = n.number.clone();
+        let value = json!({
+            "messaging_product": "whatsapp",
+            "timestamp": ts(self.clock.now_secs()),
+            "type": "PHONE_NUMBER_SETTINGS",
+            "phone_number_settings": { "phone_number_id": pid, "calling": Value::Object(n.calling.clone()) },
+        });
+        drop(state);
+        self.emit(&number, "account_settings_update", value, None);
         Ok(())
     }
 

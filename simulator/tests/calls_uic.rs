@@ -290,7 +290,8 @@ async fn outside_call_hours_no_webhook_is_sent() {
         .await;
     assert_eq!(s, 409);
     assert_eq!(v["error"]["code"], "outside_call_hours");
-    assert!(h.changes().await.is_empty());
+    let fields: Vec<String> = h.changes().await.into_iter().map(|(f, _)| f).collect();
+    assert_eq!(fields, vec!["account_settings_update"], "no calls webhook outside hours");
     h.advance(10 * 3600);
     h.inbound("+919876543210").await;
 }

@@ -95,6 +95,11 @@ async fn settings_round_trip_and_metas_validation_rules() {
     assert_eq!(s, 200);
     let (_, v) = h.graph("GET", &format!("{PID}/settings"), None).await;
     assert_eq!(v["calling"]["status"], "DISABLED");
+    let update = h.changes().await.into_iter().rfind(|(f, _)| f == "account_settings_update").unwrap().1;
+    assert_eq!(update["type"], "PHONE_NUMBER_SETTINGS");
+    assert_eq!(update["phone_number_settings"]["phone_number_id"], PID);
+    assert_eq!(update["phone_number_settings"]["calling"]["status"], "DISABLED");
+    assert!(update["timestamp"].is_string());
     assert_eq!(v["calling"]["call_icon_visibility"], "DISABLE_ALL");
     let (s, _) = h
         .sandbox("POST", "/sandbox/calls/inbound", Some(json!({ "to": PID, "from": "+919876543210" })))
