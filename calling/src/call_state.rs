@@ -390,6 +390,11 @@ impl CallState {
         }
     }
 
+    /// Whether the call was picked up (by us or by the user), whatever happened next.
+    pub fn was_answered(&self) -> bool {
+        self.answered()
+    }
+
     fn answered(&self) -> bool {
         self.accept_sent_at.is_some()
             || self.status_accepted_at.is_some()

@@ -10,9 +10,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::call_state::Millis;
+use crate::call_state::{CallState, Millis};
 use crate::calls::Direction;
 use crate::phone::PhoneNumber;
+use crate::webhook::PermissionReply;
 use crate::{Error, Result};
 
 const HOUR: Millis = 60 * 60 * 1000;
@@ -84,6 +85,22 @@ impl PermissionStatus {
         }
     }
 
+    /// Reads `permission.status` and `permission.expiration_time` (unix seconds) of
+    /// `GET call_permissions`, for a [`PermissionEvent::Synced`]. Unknown statuses read as
+    /// `no_permission`, the safe side; a temporary status without expiry gets the full 7 days
+    /// from `fetched_at`.
+    pub fn from_meta(status: &str, expiration_time_seconds: Option<i64>, fetched_at: Millis) -> Self {
+        match status.trim().to_ascii_lowercase().as_str() {
+            "permanent" => PermissionStatus::Permanent,
+            "temporary" => PermissionStatus::Temporary {
+                expires_at: expiration_time_seconds
+                    .map(|seconds| seconds.saturating_mul(1000))
+                    .unwrap_or(fetched_at + TEMPORARY_PERMISSION_LIFETIME),
+            },
+            _ => PermissionStatus::NoPermission,
+        }
+    }
+
     /// Whether a call may be placed on this status.
     pub fn allows_calls(self) -> bool {
         !matches!(self, PermissionStatus::NoPermission)
@@ -107,6 +124,35 @@ pub enum PermissionEvent {
     CallConnected { direction: Direction },
     /// A business-initiated call ended without being answered, or was rejected.
     BusinessCallUnanswered,
+}
+
+impl PermissionEvent {
+    /// The ledger fact a `call_permission_reply` webhook brings.
+    pub fn from_reply(reply: &PermissionReply) -> Self {
+        if reply.granted {
+            PermissionEvent::Granted { permanent: reply.is_permanent, expires_at: reply.expires_at }
+        } else {
+            PermissionEvent::Revoked { automatic: reply.automatic }
+        }
+    }
+
+    /// The ledger fact a finished call brings: any picked-up call counts as connected (it
+    /// resets the request limits; outbound ones count toward the daily call limit), an
+    /// outbound call nobody picked up extends the unanswered streak. `None` while the call
+    /// is still going, and for unanswered inbound calls, which Meta's rules ignore.
+    pub fn from_finished_call(call: &CallState) -> Option<Self> {
+        if !call.phase().is_terminal() {
+            return None;
+        }
+        let direction = call.direction()?;
+        if call.was_answered() {
+            Some(PermissionEvent::CallConnected { direction })
+        } else if direction == Direction::BusinessInitiated {
+            Some(PermissionEvent::BusinessCallUnanswered)
+        } else {
+            None
+        }
+    }
 }
 
 /// A fact and when it happened (unix ms).
@@ -595,6 +641,70 @@ mod tests {
         assert!(ensure_business_call_allowed(&india, &history, T0 + 1, &LIMITS).is_ok());
         let error = ensure_business_call_allowed(&us, &history, T0 + 1, &LIMITS).unwrap_err();
         assert_eq!(error.code(), "calling_unavailable_in_country");
+    }
+
+    #[test]
+    fn webhook_replies_and_finished_calls_become_ledger_events() {
+        use crate::call_state::{CallInput, TerminateOutcome, Termination};
+        let reply = PermissionReply {
+            from: Some("14085551234".into()),
+            message_id: Some("wamid.1".into()),
+            context_id: None,
+            granted: true,
+            is_permanent: false,
+            expires_at: Some(T0 + DAY),
+            automatic: false,
+            contact: None,
+        };
+        assert_eq!(
+            PermissionEvent::from_reply(&reply),
+            PermissionEvent::Granted { permanent: false, expires_at: Some(T0 + DAY) }
+        );
+        let revoke = PermissionReply { granted: false, automatic: true, expires_at: None, ..reply };
+        assert_eq!(PermissionEvent::from_reply(&revoke), PermissionEvent::Revoked { automatic: true });
+
+        let ended = |answered: bool| Termination {
+            outcome: TerminateOutcome::Completed,
+            started_at: None,
+            ended_at: None,
+            duration_seconds: answered.then_some(30),
+            error_codes: vec![],
+        };
+        let outbound = |answered: bool| {
+            let mut call = CallState::new();
+            call.apply(T0, &CallInput::ConnectSent);
+            call.apply(T0 + 1, &CallInput::TerminateReceived { termination: ended(answered) });
+            call
+        };
+        assert_eq!(
+            PermissionEvent::from_finished_call(&outbound(true)),
+            Some(PermissionEvent::CallConnected { direction: Direction::BusinessInitiated })
+        );
+        assert_eq!(
+            PermissionEvent::from_finished_call(&outbound(false)),
+            Some(PermissionEvent::BusinessCallUnanswered)
+        );
+        let mut inbound = CallState::new();
+        inbound.apply(T0, &CallInput::ConnectReceived { direction: Some(Direction::UserInitiated) });
+        assert_eq!(PermissionEvent::from_finished_call(&inbound), None, "still ringing");
+        inbound.apply(T0 + 1, &CallInput::TerminateReceived { termination: ended(false) });
+        assert_eq!(PermissionEvent::from_finished_call(&inbound), None, "missed inbound calls do not count");
+    }
+
+    #[test]
+    fn status_from_get_call_permissions() {
+        assert_eq!(
+            PermissionStatus::from_meta("temporary", Some(1_745_343_479), T0),
+            PermissionStatus::Temporary { expires_at: 1_745_343_479_000 }
+        );
+        assert_eq!(
+            PermissionStatus::from_meta("temporary", None, T0),
+            PermissionStatus::Temporary { expires_at: T0 + 7 * DAY }
+        );
+        assert_eq!(PermissionStatus::from_meta("PERMANENT", None, T0), PermissionStatus::Permanent);
+        assert_eq!(PermissionStatus::from_meta("no_permission", None, T0), PermissionStatus::NoPermission);
+        assert_eq!(PermissionStatus::from_meta("something_new", None, T0), PermissionStatus::NoPermission);
+        assert_eq!(PermissionStatus::Permanent.as_str(), "permanent");
     }
 
     #[test]
