@@ -266,6 +266,20 @@ pub async fn credentials(db: &Db, key: &SecretKey, number_id: &str) -> Result<Nu
     })
 }
 
+/// Points a number at another Graph API host (the sandbox moves with the server's port).
+pub async fn set_graph_api_base_url(db: &Db, phone_number_id: &str, base_url: &str, now: i64) -> Result<()> {
+    let base_url = parse_base_url(base_url)?;
+    sqlx::query(
+        "UPDATE whatsapp_numbers SET graph_api_base_url = $1, updated_at = $2 WHERE phone_number_id = $3",
+    )
+    .bind(base_url)
+    .bind(now)
+    .bind(phone_number_id)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
 /// The distinct app secrets and verify tokens of every connected number: a webhook is
 /// authentic if it is signed with one of the secrets (checked before the body is parsed).
 pub async fn webhook_secrets(db: &Db, key: &SecretKey) -> Result<WebhookSecrets> {

@@ -60,8 +60,9 @@ pub fn main() -> ExitCode {
 
 type StartResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
-/// Opens the database, applies migrations and assembles the application state.
-pub async fn start(config: &Config) -> StartResult<AppState> {
+/// Opens the database, applies migrations and assembles the application state for a server
+/// listening on `listening_on`.
+pub async fn start(config: &Config, listening_on: std::net::SocketAddr) -> StartResult<AppState> {
     let db = Db::connect(&config.database_url, PoolSize(config.database_max_connections)).await?;
     db.migrate().await?;
     tracing::info!(dialect = ?db.dialect(), "database ready");
@@ -75,7 +76,9 @@ pub async fn start(config: &Config) -> StartResult<AppState> {
         Dialect::Sqlite => EventBus::in_process(),
     };
     let services = Services { db, clock: Clock::System, bus, secret_key };
+    let sandbox = crate::sandbox::start(&services, config.sandbox, listening_on).await?;
     Ok(AppState {
+        sandbox,
         webhooks: Webhooks::start(services.clone()),
         services,
         leptos: leptos_options(config),
@@ -84,10 +87,10 @@ pub async fn start(config: &Config) -> StartResult<AppState> {
 }
 
 async fn serve(config: &Config) -> StartResult<()> {
-    let state = start(config).await?;
-    let db = state.services.db.clone();
     let listener = TcpListener::bind(config.bind).await?;
     let address = listener.local_addr()?;
+    let state = start(config, address).await?;
+    let db = state.services.db.clone();
     tracing::info!(url = %format!("http://{address}/calling"), "Switchboard is listening");
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await?;
     db.close().await;

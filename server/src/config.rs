@@ -45,6 +45,10 @@ pub struct Config {
     #[arg(long, env = "SECRET_KEY_FILE", default_value = "data/secret.key", global = true)]
     pub secret_key_file: std::path::PathBuf,
 
+    /// Run the built-in WhatsApp simulator: `auto` (when no real number is connected), `on`, `off`.
+    #[arg(long, env = "SANDBOX", value_enum, default_value = "auto", global = true)]
+    pub sandbox: crate::sandbox::SandboxSetting,
+
     /// Largest request body accepted, in bytes (recordings are the biggest: 25 MB).
     #[arg(long, env = "MAX_REQUEST_BYTES", default_value_t = 32 * 1024 * 1024, global = true)]
     pub max_request_bytes: usize,

@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 mod health;
 mod middleware;
+pub mod sandbox;
 pub mod telemetry;
 pub mod webhooks;
 
@@ -35,6 +36,8 @@ pub struct AppState {
     pub leptos: LeptosOptions,
     pub limits: Limits,
     pub webhooks: webhooks::Webhooks,
+    /// The in-process WhatsApp simulator, when running in sandbox mode.
+    pub sandbox: Option<simulator::Simulator>,
 }
 
 /// Request limits applied to every route.
@@ -64,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .merge(webhooks::routes())
+        .merge(sandbox_routes(&state))
         .nest("/api/v1", Router::new().fallback(error::api_not_found))
         .leptos_routes_with_context(&state, routes, move || provide_context(services.clone()), {
             let options = state.leptos.clone();
@@ -74,4 +78,15 @@ pub fn router(state: AppState) -> Router {
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout))
         .layer(RequestBodyLimitLayer::new(limits.max_request_bytes));
     middleware::with_request_tracing(router).with_state(state)
+}
+
+/// The simulator's Graph API and scenario API, in sandbox mode only.
+fn sandbox_routes(state: &AppState) -> Router<AppState> {
+    match &state.sandbox {
+        // The scenario routes carry their own `/sandbox/…` prefix, so they get the full path.
+        Some(sim) => Router::new()
+            .nest_service(sandbox::GRAPH_MOUNT, sim.graph_router())
+            .route_service("/sandbox/{*scenario}", sim.sandbox_router()),
+        None => Router::new(),
+    }
 }

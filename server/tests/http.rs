@@ -28,6 +28,7 @@ async fn app() -> TestApp {
     let services = testing::services(&test_db.db, Clock::System);
     let state = AppState {
         webhooks: server::webhooks::Webhooks::start(services.clone()),
+        sandbox: None,
         services,
         leptos: leptos_options(&cli.config),
         limits: cli.config.limits(),

@@ -15,36 +15,50 @@ fn sqlite_url(dir: &tempfile::TempDir) -> String {
     format!("sqlite://{}?mode=rwc", dir.path().join("nested/dir/switchboard.db").display())
 }
 
-#[tokio::test]
-async fn serve_answers_and_stops_cleanly_on_sigterm() {
-    let dir = tempfile::tempdir().unwrap();
+/// Starts `switchboard serve` on a free port with its data in `dir`; returns it once ready.
+async fn serve(dir: &tempfile::TempDir, sandbox: &str) -> (std::process::Child, String) {
     let port = free_port();
-    let mut child = Command::new(BINARY)
+    let child = Command::new(BINARY)
         .arg("serve")
-        .env("DATABASE_URL", sqlite_url(&dir))
+        .env("DATABASE_URL", sqlite_url(dir))
         .env("BIND", format!("127.0.0.1:{port}"))
         .env("RUST_LOG", "info")
         .env("SECRET_KEY_FILE", dir.path().join("secret.key"))
+        .env("SANDBOX", sandbox)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-
+    let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(30);
-    let ready = loop {
-        match client.get(format!("http://127.0.0.1:{port}/readyz")).send().await {
-            Ok(response) => break response,
-            Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(100)).await,
-            Err(err) => panic!("server never became ready: {err}"),
+    loop {
+        match client.get(format!("{base}/readyz")).send().await {
+            Ok(response) if response.status() == 200 => break,
+            _ if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(100)).await,
+            _ => panic!("server never became ready"),
         }
-    };
-    assert_eq!(ready.status(), 200);
+    }
+    (child, base)
+}
+
+#[tokio::test]
+async fn serve_answers_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, _base) = serve(&dir, "off").await;
     assert!(dir.path().join("nested/dir/switchboard.db").exists(), "SQLite file and its directory created");
 
+    let output = stop(child).await;
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "exit status {:?}: {log}", output.status);
+    assert!(log.contains("SIGTERM received") && log.contains("stopped cleanly"), "{log}");
+}
+
+/// Sends SIGTERM and waits for the process to exit.
+async fn stop(mut child: std::process::Child) -> std::process::Output {
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
-    let output = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         let started = Instant::now();
         loop {
             if let Some(_status) = child.try_wait().unwrap() {
@@ -55,10 +69,63 @@ async fn serve_answers_and_stops_cleanly_on_sigterm() {
         }
     })
     .await
-    .unwrap();
-    let log = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "exit status {:?}: {log}", output.status);
-    assert!(log.contains("SIGTERM received") && log.contains("stopped cleanly"), "{log}");
+    .unwrap()
+}
+
+#[tokio::test]
+async fn sandbox_mode_takes_a_simulated_inbound_call_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, base) = serve(&dir, "auto").await;
+    let client = reqwest::Client::new();
+    let numbers: serde_json::Value =
+        client.get(format!("{base}/sandbox/numbers")).send().await.unwrap().json().await.unwrap();
+    let business = numbers["numbers"][0]["phone_number_id"]
+        .as_str()
+        .or(numbers[0]["phone_number_id"].as_str())
+        .unwrap()
+        .to_owned();
+
+    let placed = client
+        .post(format!("{base}/sandbox/calls/inbound"))
+        .json(&serde_json::json!({ "to": business, "from": "+919876543210", "name": "Asha Rao" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(placed.status(), 200, "{}", placed.text().await.unwrap());
+
+    // The simulator signed a connect webhook, the server verified, stored and processed it,
+    // and the overview's latest calls show the caller ringing.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let page = client.get(format!("{base}/calling")).send().await.unwrap().text().await.unwrap();
+        if page.contains("Asha Rao") && page.contains("+919876543210") && page.contains("Ringing") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the simulated call never showed up: {page}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let output = stop(child).await;
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+
+    // A restart keeps the sandbox number and its credentials: webhooks still verify.
+    let (child, base) = serve(&dir, "auto").await;
+    let placed = client
+        .post(format!("{base}/sandbox/calls/inbound"))
+        .json(&serde_json::json!({ "to": business, "from": "+919876543211", "name": "Second Caller" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(placed.status(), 200);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let page = client.get(format!("{base}/calling")).send().await.unwrap().text().await.unwrap();
+        if page.contains("Second Caller") && page.contains("Asha Rao") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the call after the restart never showed up");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    stop(child).await;
 }
 
 #[test]

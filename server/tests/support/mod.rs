@@ -37,6 +37,7 @@ pub async fn spawn_server(services: Services) -> TestServer {
     let cli = Cli::parse_from(["switchboard", "--site-root", "/nonexistent-site"]);
     let state = AppState {
         webhooks: Webhooks::start(services.clone()),
+        sandbox: None,
         services,
         leptos: leptos_options(&cli.config),
         limits: cli.config.limits(),
