@@ -7,9 +7,8 @@
 //!
 //! Audio: once told to (after `accept` for user-initiated calls, when the user picks up for
 //! business-initiated ones) it loops a pre-encoded 440 Hz Opus tone shipped in `assets/`.
-//! It counts what it receives. The crate deliberately has no Opus decoder (no libopus/cmake in
-//! the build), so the received "level" is not an RMS: it is the share of received Opus frames
-//! whose payload is larger than a silence/DTX frame (see [`MediaStats::rx_level`]).
+//! It counts what it receives and decodes it with a pure-Rust Opus decoder (`opus-rs`, no
+//! libopus/cmake) to report the RMS level of the last second of received audio.
 //!
 //! Loopback strictness: non-127/8 `a=candidate` lines are stripped from remote SDPs and datagrams
 //! from non-loopback sources are dropped, so a test never depends on the machine's other
@@ -32,9 +31,11 @@ use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig}
 /// of a 440 Hz sine at -12 dBFS, generated once with `sox` + `opusenc` (see `assets/README.md`).
 const TONE: &[u8] = include_bytes!("../assets/tone-440hz-20ms.opusframes");
 
-/// Payload size up to which a received Opus frame counts as silence/DTX for [`MediaStats::rx_level`].
-/// Encoders emit 1–8 byte frames for digital silence or comfort noise; speech and tones are larger.
-const SILENCE_FRAME_MAX_BYTES: usize = 8;
+/// Received packets the level is averaged over (50 × 20 ms = 1 s).
+const LEVEL_WINDOW: usize = 50;
+
+/// Largest Opus frame per channel at 48 kHz (120 ms).
+const MAX_FRAME_48K: usize = 5760;
 
 /// RTP payload type Meta uses for `telephone-event/8000`.
 const PT_TELEPHONE_EVENT: u8 = 126;
@@ -46,15 +47,15 @@ pub struct MediaStats {
     pub rx_packets: u64,
     /// Payload bytes of those packets.
     pub rx_bytes: u64,
-    /// Share (0.0–1.0) of received Opus frames that carry coded sound rather than silence/DTX.
-    /// This is NOT a decoded RMS level: the simulator has no Opus decoder by design.
+    /// RMS level (0.0–1.0 of full scale) of the last second of decoded received audio.
+    /// The shipped tone measures about 0.18; silence is 0.0.
     pub rx_level: f64,
+    /// Received packets the decoder rejected.
+    pub rx_decode_errors: u64,
     /// Audio RTP packets this peer sent.
     pub tx_packets: u64,
     /// True once ICE and DTLS-SRTP are connected.
     pub connected: bool,
-    #[serde(skip)]
-    rx_sound_frames: u64,
 }
 
 /// How a peer behaves on the wire.
@@ -295,6 +296,11 @@ impl PeerLoop {
         let mut connected = false;
         let mut next_send = Instant::now();
         let mut buf = vec![0u8; 2000];
+        let mut decoder = opus_rs::OpusDecoder::new(48_000, 1).map_err(str::to_owned)?;
+        let mut pcm = vec![0f32; MAX_FRAME_48K];
+        // Mean square of each of the last LEVEL_WINDOW packets.
+        let mut window: std::collections::VecDeque<f64> =
+            std::collections::VecDeque::with_capacity(LEVEL_WINDOW);
         const FRAME: Duration = Duration::from_millis(20);
         // Commands are checked at least this often even when the network is quiet.
         const TICK: Duration = Duration::from_millis(20);
@@ -345,15 +351,28 @@ impl PeerLoop {
                         tracing::debug!(port = self.local.port(), "peer ICE disconnected");
                     }
                     Output::Event(Event::MediaData(d)) => {
-                        if d.params.spec().codec == Codec::Opus
-                            && let Ok(mut s) = self.stats.lock()
-                        {
-                            s.rx_packets += 1;
-                            s.rx_bytes += d.data.len() as u64;
-                            if d.data.len() > SILENCE_FRAME_MAX_BYTES {
-                                s.rx_sound_frames += 1;
+                        if d.params.spec().codec == Codec::Opus {
+                            let decoded = decoder.decode(&d.data, MAX_FRAME_48K, &mut pcm);
+                            if let Ok(n) = decoded
+                                && n > 0
+                            {
+                                let ms =
+                                    pcm[..n].iter().map(|x| f64::from(*x).powi(2)).sum::<f64>() / n as f64;
+                                if window.len() == LEVEL_WINDOW {
+                                    window.pop_front();
+                                }
+                                window.push_back(ms);
                             }
-                            s.rx_level = s.rx_sound_frames as f64 / s.rx_packets as f64;
+                            if let Ok(mut s) = self.stats.lock() {
+                                s.rx_packets += 1;
+                                s.rx_bytes += d.data.len() as u64;
+                                if decoded.is_err() {
+                                    s.rx_decode_errors += 1;
+                                }
+                                if !window.is_empty() {
+                                    s.rx_level = (window.iter().sum::<f64>() / window.len() as f64).sqrt();
+                                }
+                            }
                         }
                     }
                     Output::Event(_) => {}
@@ -430,8 +449,26 @@ mod tests {
         // frame per packet (code 0). The encoder moves between fullband and wideband.
         assert!(frames.iter().all(|f| {
             let config = f[0] >> 3;
-            config >= 16 && config % 4 == 3 && f[0] & 0b111 == 0 && f.len() > SILENCE_FRAME_MAX_BYTES
+            config >= 16 && config % 4 == 3 && f[0] & 0b111 == 0 && f.len() > 8
         }));
+    }
+
+    #[test]
+    fn tone_decodes_to_the_expected_level() {
+        let mut dec = opus_rs::OpusDecoder::new(48_000, 1).unwrap();
+        let mut pcm = vec![0f32; 5760];
+        let (mut sum, mut n) = (0f64, 0usize);
+        for (i, f) in tone_frames().iter().enumerate() {
+            let got = dec.decode(f, MAX_FRAME_48K, &mut pcm).unwrap();
+            assert_eq!(got, 960);
+            if i >= 5 {
+                sum += pcm[..got].iter().map(|s| f64::from(*s).powi(2)).sum::<f64>();
+                n += got;
+            }
+        }
+        let rms = (sum / n as f64).sqrt();
+        // a sine at amplitude 0.25 has RMS 0.177
+        assert!((rms - 0.177).abs() < 0.03, "rms {rms}");
     }
 
     #[test]

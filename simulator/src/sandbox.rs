@@ -95,7 +95,7 @@ pub(crate) async fn media(
         "rx_level": s.rx_level,
         "tx_packets": s.tx_packets,
         "connected": s.connected,
-        "rx_level_kind": "share_of_non_silent_opus_frames",
+        "rx_decode_errors": s.rx_decode_errors,
     })))
 }
 

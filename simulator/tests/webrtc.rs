@@ -58,8 +58,10 @@ async fn user_initiated_audio(ice_lite: bool) {
     assert!(ok, "user {user:?} business {biz:?}");
     assert!(user.tx_packets >= 50, "{user:?}");
     assert!(user.rx_bytes > 50 * 20, "{user:?}");
-    assert!(user.rx_level > 0.9, "the business's tone is not silence: {user:?}");
-    assert!(biz.rx_level > 0.9, "the user's tone is not silence: {biz:?}");
+    // the tone is a sine at amplitude 0.25: RMS about 0.18
+    assert!(user.rx_level > 0.1 && user.rx_level < 0.3, "decoded level of the business's tone: {user:?}");
+    assert_eq!(user.rx_decode_errors, 0);
+    assert!(biz.rx_level > 0.1, "the user's tone is not silence: {biz:?}");
     let (_, v) = h.sandbox("GET", &format!("/sandbox/calls/{id}/media"), None).await;
     assert!(v["rx_packets"].as_u64().unwrap() >= 50, "{v}");
     assert!(v["tx_packets"].as_u64().unwrap() >= 50, "{v}");
@@ -117,7 +119,7 @@ async fn business_initiated_call_carries_audio_both_ways() {
     .await;
     let user = h.sim.media_stats(&id).unwrap();
     assert!(ok, "user {user:?} business {:?}", business.stats());
-    assert!(user.tx_packets >= 50 && user.rx_level > 0.9, "{user:?}");
+    assert!(user.tx_packets >= 50 && user.rx_level > 0.1, "{user:?}");
     let (s, _) = h.sandbox("POST", &format!("/sandbox/calls/{id}/hangup"), None).await;
     assert_eq!(s, 200);
     let t = &h.call_events(&id, "terminate").await[0];
