@@ -189,7 +189,8 @@ pub struct CallIcons {
 /// `call_hours`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallHours {
-    /// `DISABLED` means open around the clock.
+    /// `DISABLED` means open around the clock. A GET without it reads as `NOT_SET`.
+    #[serde(default = "not_set")]
     pub status: Toggle,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone_id: Option<String>,
@@ -735,6 +736,10 @@ pub fn drift(local: &CallingSettings, remote: &CallingSettings) -> Vec<SettingsD
     drifts
 }
 
+fn not_set() -> Toggle {
+    Toggle::NotSet
+}
+
 fn to_json<T: Serialize>(value: &T) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }
@@ -858,6 +863,11 @@ mod tests {
             Some(Toggle::Disabled)
         );
         assert!(CallingSettings::from_get_response(&json!("nope")).is_err());
+        let hours = CallingSettings::from_get_response(
+            &json!({ "calling": { "call_hours": { "timezone_id": "UTC" } } }),
+        )
+        .unwrap();
+        assert_eq!(hours.call_hours.unwrap().status, Toggle::NotSet);
     }
 
     #[test]
