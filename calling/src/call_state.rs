@@ -289,8 +289,11 @@ pub enum CallAction {
 /// Every fact known about one call. Serialisable so storage may keep it as JSON, or rebuild
 /// it by replaying `call_events` in any order.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct CallState {
-    direction: Option<Direction>,
+    /// The direction the connect webhook named (facts, not a running guess, so that the
+    /// derived direction does not depend on arrival order).
+    connect_direction: Option<Direction>,
     connect_received_at: Option<Millis>,
     status_ringing_at: Option<Millis>,
     status_accepted_at: Option<Millis>,
@@ -331,9 +334,7 @@ impl CallState {
         match input {
             CallInput::ConnectReceived { direction } => {
                 self.connect_received_at = Some(at);
-                if self.direction.is_none() {
-                    self.direction = *direction;
-                }
+                self.connect_direction = *direction;
             }
             CallInput::StatusReceived { status } => {
                 let slot = match status {
@@ -342,8 +343,6 @@ impl CallState {
                     RemoteCallStatus::Rejected => &mut self.status_rejected_at,
                 };
                 *slot = Some(at);
-                // Only business-initiated calls get call status webhooks (§3.4).
-                self.direction.get_or_insert(Direction::BusinessInitiated);
             }
             CallInput::TerminateReceived { termination } => {
                 let mut termination = termination.clone();
@@ -353,7 +352,6 @@ impl CallState {
             }
             CallInput::ConnectSent => {
                 self.connect_sent_at = Some(at);
-                self.direction = Some(Direction::BusinessInitiated);
             }
             CallInput::PreAcceptSent => self.pre_accept_sent_at = Some(at),
             CallInput::AcceptSent => self.accept_sent_at = Some(at),
@@ -444,8 +442,20 @@ impl CallState {
     }
 
     /// Who started the call, once any fact says so.
+    /// Derived from the facts with a fixed priority: our own `connect` (we placed the call),
+    /// then the connect webhook's `direction`, then call status webhooks (only
+    /// business-initiated calls get those, §3.4).
     pub fn direction(&self) -> Option<Direction> {
-        self.direction
+        if self.connect_sent_at.is_some() {
+            return Some(Direction::BusinessInitiated);
+        }
+        if let Some(direction) = self.connect_direction {
+            return Some(direction);
+        }
+        let has_status = self.status_ringing_at.is_some()
+            || self.status_accepted_at.is_some()
+            || self.status_rejected_at.is_some();
+        has_status.then_some(Direction::BusinessInitiated)
     }
 
     /// When the call first appeared: the earliest of our connect and Meta's connect.
@@ -492,7 +502,7 @@ impl CallState {
         let Some(connect_at) = self.connect_received_at else {
             return false;
         };
-        self.direction != Some(Direction::BusinessInitiated)
+        self.direction() != Some(Direction::BusinessInitiated)
             && matches!(self.phase(), CallPhase::Ringing | CallPhase::PreAccepted)
             && now.saturating_sub(connect_at) < ANSWER_WINDOW
     }
@@ -502,7 +512,7 @@ impl CallState {
         if self.phase().is_terminal() || self.answered() {
             return None;
         }
-        match self.direction {
+        match self.direction() {
             Some(Direction::BusinessInitiated) => {
                 self.started_at().map(|started| started.saturating_add(OUTBOUND_RING_WINDOW))
             }
@@ -520,7 +530,7 @@ impl CallState {
         if phase.is_terminal() {
             return refuse(format!("the call has already ended ({})", phase.as_str()));
         }
-        let inbound = self.direction != Some(Direction::BusinessInitiated);
+        let inbound = self.direction() != Some(Direction::BusinessInitiated);
         match action {
             CallAction::PreAccept | CallAction::Accept | CallAction::Reject if !inbound => {
                 refuse("only an incoming call can be answered or rejected".to_owned())
@@ -722,6 +732,20 @@ mod tests {
     }
 
     #[test]
+    fn direction_does_not_depend_on_arrival_order() {
+        let facts = [status(RemoteCallStatus::Ringing), inbound_connect()];
+        let forward = run(&facts);
+        let backward = run(&[facts[1].clone(), facts[0].clone()]);
+        assert_eq!(forward.direction(), backward.direction());
+        assert_eq!(forward.direction(), Some(Direction::UserInitiated), "the connect webhook names it");
+        assert_eq!(
+            run(&[CallInput::ConnectSent, inbound_connect()]).direction(),
+            Some(Direction::BusinessInitiated)
+        );
+        assert_eq!(CallState::new().direction(), None);
+    }
+
+    #[test]
     fn actions_are_checked_against_the_phase() {
         let ringing = run(&[inbound_connect()]);
         assert!(ringing.check_action(CallAction::PreAccept).is_ok());
@@ -873,6 +897,58 @@ mod tests {
                 want.sort();
                 prop_assert_eq!(got, want, "every fact exactly once in the timeline");
             }
+        }
+
+        #[test]
+        fn any_set_of_facts_in_any_order_gives_one_state(
+            facts in proptest::collection::btree_map(0usize..11, (0i64..100_000, any::<bool>(), proptest::option::of(0i64..600), proptest::collection::vec(138_000i64..138_030, 0..3)), 0..11),
+            seed in any::<u64>(),
+        ) {
+            let inputs: Vec<(Millis, CallInput)> = facts
+                .into_iter()
+                .map(|(kind, (offset, flag, duration, errors))| {
+                    let input = match CallEventKind::ALL[kind] {
+                        CallEventKind::ConnectReceived => CallInput::ConnectReceived {
+                            direction: Some(if flag { Direction::UserInitiated } else { Direction::BusinessInitiated }),
+                        },
+                        CallEventKind::StatusRinging => status(RemoteCallStatus::Ringing),
+                        CallEventKind::StatusAccepted => status(RemoteCallStatus::Accepted),
+                        CallEventKind::StatusRejected => status(RemoteCallStatus::Rejected),
+                        CallEventKind::TerminateReceived => terminate(
+                            if flag { TerminateOutcome::Completed } else { TerminateOutcome::Failed },
+                            duration,
+                            &errors,
+                        ),
+                        CallEventKind::ConnectSent => CallInput::ConnectSent,
+                        CallEventKind::PreAcceptSent => CallInput::PreAcceptSent,
+                        CallEventKind::AcceptSent => CallInput::AcceptSent,
+                        CallEventKind::RejectSent => CallInput::RejectSent,
+                        CallEventKind::TerminateSent => CallInput::TerminateSent,
+                        CallEventKind::AnswerWindowExpired => CallInput::AnswerWindowExpired,
+                    };
+                    (T0 + offset, input)
+                })
+                .collect();
+            let reference = CallState::replay(inputs.iter().map(|(at, input)| (*at, input)));
+            let mut shuffled: Vec<&(Millis, CallInput)> = inputs.iter().chain(inputs.iter()).collect();
+            let mut random = seed | 1;
+            for index in (1..shuffled.len()).rev() {
+                random ^= random << 13;
+                random ^= random >> 7;
+                random ^= random << 17;
+                shuffled.swap(index, (random % (index as u64 + 1)) as usize);
+            }
+            let mut state = CallState::new();
+            let mut appended = 0;
+            for (at, input) in shuffled {
+                if matches!(state.apply(*at, input), Applied::Appended(_)) {
+                    appended += 1;
+                }
+            }
+            prop_assert_eq!(&state, &reference);
+            prop_assert_eq!(state.phase(), reference.phase());
+            prop_assert_eq!(state.direction(), reference.direction());
+            prop_assert_eq!(appended, inputs.len());
         }
 
         #[test]
