@@ -65,6 +65,12 @@ pub struct Limits {
     pub unanswered_calls_revoke: u32,
     /// Lifetime of a temporary permission, in seconds (7 days).
     pub temporary_permission_secs: i64,
+    /// Simultaneous calls per business number (138002; an inbound call over it gets no webhook).
+    pub concurrent_calls: u32,
+    /// Business-initiated call initiations per business number per 24 h (138005).
+    pub call_initiations_per_24h: u32,
+    /// `GET call_permissions` requests per business number per second (613).
+    pub call_permission_checks_per_second: u32,
 }
 
 impl Default for Limits {
@@ -75,6 +81,22 @@ impl Default for Limits {
             permission_requests_per_7d: 2,
             unanswered_calls_revoke: 4,
             temporary_permission_secs: 7 * 86_400,
+            concurrent_calls: 1000,
+            call_initiations_per_24h: 10_000,
+            call_permission_checks_per_second: 100,
+        }
+    }
+}
+
+impl Limits {
+    /// The relaxed limits Meta applies to sandbox accounts and public test numbers:
+    /// 25 permission requests a day and 100 a week, revocation after 10 unanswered calls.
+    pub fn meta_sandbox() -> Self {
+        Self {
+            permission_requests_per_24h: 25,
+            permission_requests_per_7d: 100,
+            unanswered_calls_revoke: 10,
+            ..Self::default()
         }
     }
 }
@@ -135,6 +157,8 @@ pub struct SimConfig {
     pub answer_window: Duration,
     /// No media from the business this long after pickup ends the call (FAILED, 138021).
     pub no_media_timeout: Duration,
+    /// Media that stops for this long once it has flowed ends the call (FAILED, 138021).
+    pub silence_timeout: Duration,
     /// System or virtual clock.
     pub clock: Clock,
     /// Business numbers hosted.
@@ -167,6 +191,7 @@ impl Default for SimConfig {
             ice_lite: true,
             answer_window: Duration::from_secs(45),
             no_media_timeout: Duration::from_secs(20),
+            silence_timeout: Duration::from_secs(30),
             clock: Clock::system(),
             numbers: vec![BusinessNumber::sandbox_default()],
             limits: Limits::default(),

@@ -86,6 +86,10 @@ struct Call {
     deeplink_payload: Option<String>,
     peer: Option<Arc<Peer>>,
     stats: StatsHandle,
+    /// Received-packet count seen by the last sweep, and when it last changed (silence rule).
+    last_rx: (u64, i64),
+    /// UIC: the business sent media before `accept`; WhatsApp then treats the call as answered.
+    early_media: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -135,6 +139,9 @@ struct NumberState {
 }
 
 struct State {
+    /// Per number: BIC initiation times (138005) and permission checks in the current second (613).
+    initiations: HashMap<String, Vec<i64>>,
+    permission_checks: HashMap<String, (i64, u32)>,
     numbers: Vec<NumberState>,
     calls: HashMap<String, Call>,
     pairs: HashMap<(String, String), Pair>,
@@ -218,6 +225,9 @@ pub struct CallInfo {
     pub phase: Phase,
     /// Media counters.
     pub media: MediaStats,
+    /// UIC only: media from the business reached the user before `accept` returned, which makes
+    /// WhatsApp start the call timer early (a business-side bug Meta warns about).
+    pub early_media: bool,
 }
 
 pub(crate) struct Engine {
@@ -296,6 +306,8 @@ impl Engine {
             cfg,
             hooks,
             state: Mutex::new(State {
+                initiations: HashMap::new(),
+                permission_checks: HashMap::new(),
                 numbers,
                 calls: HashMap::new(),
                 pairs: HashMap::new(),
@@ -546,10 +558,19 @@ impl Engine {
         Ok(())
     }
 
-    pub(crate) fn call_permissions(&self, pid: &str, user: &str) -> Value {
+    pub(crate) fn call_permissions(&self, pid: &str, user: &str) -> GraphResult<Value> {
         let now = self.clock.now_ms();
         let limits = self.cfg.limits;
         let mut state = self.lock();
+        let second = now.div_euclid(1000);
+        let checks = state.permission_checks.entry(pid.to_string()).or_insert((second, 0));
+        if checks.0 != second {
+            *checks = (second, 0);
+        }
+        checks.1 += 1;
+        if checks.1 > limits.call_permission_checks_per_second {
+            return Err(GraphError::api_rate_limit());
+        }
         let pair = state.pairs.entry((pid.to_string(), user.to_string())).or_default();
         let perm = self.permission_now(pair);
         let permission = match perm {
@@ -575,7 +596,7 @@ impl Engine {
             limit("P7D", limits.permission_requests_per_7d, &pair.request_times_ms, 7 * 86_400_000);
         let (lcall, okcall) =
             limit("PT24H", limits.connected_calls_per_24h, &pair.connected_bic_ms, 86_400_000);
-        json!({
+        Ok(json!({
             "messaging_product": "whatsapp",
             "permission": permission,
             "actions": [
@@ -586,7 +607,7 @@ impl Engine {
                   "can_perform_action": okcall && perm != Permission::None,
                   "limits": [lcall] },
             ],
-        })
+        }))
     }
 
     /// The user answers the latest request (or acts from the business profile when none is pending).
@@ -732,6 +753,15 @@ impl Engine {
         if state.calls.values().any(|c| c.pid == pid && c.user == user && c.phase != Phase::Ended) {
             return Err(GraphError::duplicate_call());
         }
+        if Self::active_calls(&state, pid) >= limits.concurrent_calls as usize {
+            return Err(GraphError::concurrent_limit(limits.concurrent_calls));
+        }
+        let initiations = state.initiations.entry(pid.to_string()).or_default();
+        initiations.retain(|t| now - t < 86_400_000);
+        if initiations.len() >= limits.call_initiations_per_24h as usize {
+            return Err(GraphError::call_rate_limit(limits.call_initiations_per_24h));
+        }
+        initiations.push(now);
         let (peer, answer) = Peer::answerer(self.peer_config(), sdp)
             .map_err(|e| GraphError::invalid_parameter(format!("SDP offer could not be applied: {e}")))?;
         let behaviour =
@@ -754,12 +784,25 @@ impl Engine {
             deeplink_payload: None,
             stats: peer.stats_handle(),
             peer: Some(Arc::new(peer)),
+            last_rx: (0, now),
+            early_media: false,
         };
         self.emit_connect(&state, &n, &call, &answer);
         self.emit_status(&n, &call, "RINGING");
         tracing::info!(call_id = %id, user = %user, "business-initiated call ringing");
         state.calls.insert(id.clone(), call);
         Ok(Connected { call_id: id })
+    }
+
+    fn active_calls(state: &State, pid: &str) -> usize {
+        state.calls.values().filter(|c| c.pid == pid && c.phase != Phase::Ended).count()
+    }
+
+    /// Resolve a BSUID (`recipient`) to the user's digits among users the simulator knows.
+    pub(crate) fn resolve_recipient(&self, recipient: &str) -> Option<String> {
+        let state = self.lock();
+        let known = state.users.keys().chain(state.pairs.keys().map(|(_, u)| u));
+        known.into_iter().find(|u| bsuid(u, false) == recipient || bsuid(u, true) == recipient).cloned()
     }
 
     fn live_call<'a>(state: &'a mut State, pid: &str, call_id: &str) -> GraphResult<&'a mut Call> {
@@ -860,7 +903,8 @@ impl Engine {
         let mut state = self.lock();
         let call = Self::live_call(&mut state, pid, call_id)?;
         call.phase = Phase::Accepted;
-        call.accepted_ms = Some(now);
+        // Early media already started WhatsApp's call timer; keep that start.
+        call.accepted_ms = Some(call.accepted_ms.unwrap_or(now));
         if biz_opaque.is_some() {
             call.biz_opaque = biz_opaque;
         }
@@ -983,6 +1027,7 @@ impl Engine {
     pub(crate) fn sweep(&self) {
         let now = self.clock.now_ms();
         let no_media_ms = self.cfg.no_media_timeout.as_millis() as i64;
+        let silence_ms = self.cfg.silence_timeout.as_millis() as i64;
         let mut state = self.lock();
         let ids: Vec<String> =
             state.calls.iter().filter(|(_, c)| c.phase != Phase::Ended).map(|(k, _)| k.clone()).collect();
@@ -1035,9 +1080,24 @@ impl Engine {
                 {
                     self.end_call(&mut state, &id, Ending::new("FAILED"));
                 }
+                (Direction::UserInitiated, Phase::PreAccepted)
+                    if !call.early_media && call.stats.get().rx_packets > 0 =>
+                {
+                    // WhatsApp treats the first media packet as the answer and starts the timer.
+                    tracing::warn!(call_id = %id, "business sent media before accept; the caller's timer has started");
+                    call.early_media = true;
+                    call.accepted_ms = Some(now);
+                }
                 (_, Phase::Accepted) => {
+                    let rx = call.stats.get().rx_packets;
+                    if rx != call.last_rx.0 {
+                        call.last_rx = (rx, now);
+                    }
                     let started = call.accepted_ms.unwrap_or(now);
-                    if now - started >= no_media_ms && call.stats.get().rx_packets == 0 {
+                    let silent_since = call.last_rx.1.max(started);
+                    if (rx == 0 && now - started >= no_media_ms)
+                        || (rx > 0 && now - silent_since >= silence_ms)
+                    {
                         self.end_call(
                             &mut state,
                             &id,
@@ -1118,6 +1178,13 @@ impl Engine {
                 "this user already has a call with the business",
             ));
         }
+        if Self::active_calls(&state, &pid) >= self.cfg.limits.concurrent_calls as usize {
+            return Err(SandboxError::new(
+                409,
+                "concurrent_call_limit",
+                "the business number is at its concurrent call limit; the caller sees \"call cannot be placed\" and no webhook is sent",
+            ));
+        }
         let entry =
             state.users.entry(user.clone()).or_insert_with(|| User { name: user.clone(), behaviour: None });
         if let Some(name) = req.name.filter(|s| !s.trim().is_empty()) {
@@ -1143,6 +1210,8 @@ impl Engine {
             deeplink_payload: req.deeplink_payload,
             stats: peer.stats_handle(),
             peer: Some(Arc::new(peer)),
+            last_rx: (0, now),
+            early_media: false,
         };
         self.emit_connect(&state, &n, &call, &offer);
         tracing::info!(call_id = %id, user = %user, "user-initiated call ringing");
@@ -1218,6 +1287,7 @@ impl Engine {
                         direction: c.direction,
                         phase: c.phase,
                         media: c.stats.get(),
+                        early_media: c.early_media,
                     },
                 )
             })

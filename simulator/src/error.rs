@@ -167,6 +167,38 @@ impl GraphError {
         )
     }
 
+    /// 138002: concurrent call limit of the business number reached.
+    pub fn concurrent_limit(max: u32) -> Self {
+        Self::whatsapp(
+            StatusCode::TOO_MANY_REQUESTS,
+            138002,
+            "Concurrent Calls limit",
+            format!("Limit of {max} concurrent calls for this business phone number reached"),
+        )
+    }
+
+    /// 138005: call initiation rate limit reached.
+    pub fn call_rate_limit(max: u32) -> Self {
+        Self::whatsapp(
+            StatusCode::TOO_MANY_REQUESTS,
+            138005,
+            "Calls limit exceeded",
+            format!("Limit of {max} call initiations per 24 hours for this business phone number reached"),
+        )
+    }
+
+    /// 613: `call_permissions` rate limit.
+    pub fn api_rate_limit() -> Self {
+        Self {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            code: 613,
+            subcode: None,
+            kind: "OAuthException",
+            message: "(#613) Calls to this api have exceeded the rate limit.".into(),
+            error_data: None,
+        }
+    }
+
     /// The JSON body.
     pub fn body(&self) -> Value {
         let mut e = json!({

@@ -127,11 +127,15 @@ pub(crate) async fn calls(
     tracing::debug!(%pid, action, "graph calls request");
     match action {
         "connect" => {
-            let to = v
-                .get("to")
-                .and_then(Value::as_str)
-                .or_else(|| v.get("recipient").and_then(Value::as_str))
-                .ok_or_else(|| GraphError::invalid_parameter("to is required for connect"))?;
+            // `to` wins over `recipient` (a BSUID), as in the Messages API.
+            let to = match (v.get("to").and_then(Value::as_str), v.get("recipient").and_then(Value::as_str)) {
+                (Some(to), _) => to.to_string(),
+                (None, Some(r)) => engine.resolve_recipient(r).ok_or_else(|| {
+                    GraphError::invalid_parameter(format!("recipient {r:?} is not a known user id"))
+                })?,
+                (None, None) => return Err(GraphError::invalid_parameter("to is required for connect")),
+            };
+            let to = to.as_str();
             let sdp = session_sdp(&v, "offer", true)?;
             let opaque = opaque(&v)?;
             let c = engine.connect(&pid, to, &sdp, opaque)?;
@@ -200,7 +204,7 @@ pub(crate) async fn call_permissions(
     let user = crate::engine::normalize_phone(raw).ok_or_else(|| {
         GraphError::invalid_parameter(format!("user_wa_id is not a valid WhatsApp id: {raw:?}"))
     })?;
-    Ok(Json(engine.call_permissions(&pid, &user)))
+    Ok(Json(engine.call_permissions(&pid, &user)?))
 }
 
 /// `POST /{version}/{phone_number_id}/messages`

@@ -334,3 +334,94 @@ async fn connect_validates_its_request() {
         .await;
     assert_eq!(s, 200, "{v}");
 }
+
+#[tokio::test]
+async fn concurrency_initiation_and_permission_check_rate_limits() {
+    let mut cfg = config();
+    cfg.limits = Limits {
+        concurrent_calls: 1,
+        call_initiations_per_24h: 2,
+        call_permission_checks_per_second: 2,
+        ..Limits::default()
+    };
+    let h = Harness::with(cfg).await;
+    h.grant(USER, "permanent").await;
+    h.grant("919876543299", "permanent").await;
+    let (_p, offer) = business_offer();
+    // 138002: one live call already
+    let uic = h.inbound("+447700900123").await;
+    let (s, v) = h.call_action(connect_body(&offer)).await;
+    assert_eq!(s, 429);
+    assert_error(&v, 138002);
+    let (s, v) = h
+        .sandbox("POST", "/sandbox/calls/inbound", Some(json!({ "to": PID, "from": "+447700900124" })))
+        .await;
+    assert_eq!((s, v["error"]["code"].as_str()), (409, Some("concurrent_call_limit")));
+    h.call_action(json!({ "messaging_product": "whatsapp", "call_id": uic, "action": "reject" })).await;
+    // 138005: two initiations per 24 h
+    for user in [USER, "919876543299"] {
+        let mut b = connect_body(&offer);
+        b["to"] = json!(user);
+        let (s, v) = h.call_action(b).await;
+        assert_eq!(s, 200, "{v}");
+        let id = v["calls"][0]["id"].as_str().unwrap().to_string();
+        h.call_action(json!({ "messaging_product": "whatsapp", "call_id": id, "action": "terminate" })).await;
+    }
+    let (s, v) = h.call_action(connect_body(&offer)).await;
+    assert_eq!(s, 429);
+    assert_error(&v, 138005);
+    h.advance(86_400);
+    let (s, _) = h.call_action(connect_body(&offer)).await;
+    assert_eq!(s, 200);
+    // 613: permission checks per second
+    let path = format!("{PID}/call_permissions?user_wa_id={USER}");
+    assert_eq!(h.graph("GET", &path, None).await.0, 200);
+    assert_eq!(h.graph("GET", &path, None).await.0, 200);
+    let (s, v) = h.graph("GET", &path, None).await;
+    assert_eq!(s, 429);
+    assert_error(&v, 613);
+    h.advance(1);
+    assert_eq!(h.graph("GET", &path, None).await.0, 200);
+}
+
+#[tokio::test]
+async fn connect_can_target_a_bsuid_recipient() {
+    let h = Harness::new().await;
+    h.grant(USER, "permanent").await;
+    let user_id = h.permission_replies().await[0].clone();
+    assert_eq!(user_id["from"], USER);
+    let bsuid = h
+        .changes()
+        .await
+        .into_iter()
+        .find_map(|(f, v)| {
+            (f == "messages").then(|| v["contacts"][0]["user_id"].as_str().map(str::to_owned)).flatten()
+        })
+        .unwrap();
+    let (_p, offer) = business_offer();
+    let (s, v) = h
+        .call_action(json!({ "messaging_product": "whatsapp", "recipient": bsuid, "action": "connect",
+                              "session": { "sdp_type": "offer", "sdp": offer } }))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let id = v["calls"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(h.call_events(&id, "connect").await[0]["to"], USER);
+    let (_, v) = h
+        .call_action(json!({ "messaging_product": "whatsapp", "recipient": "US.1", "action": "connect",
+                              "session": { "sdp_type": "offer", "sdp": offer } }))
+        .await;
+    assert_error(&v, 100);
+}
+
+#[tokio::test]
+async fn meta_sandbox_limits_are_relaxed() {
+    let mut cfg = config();
+    cfg.limits = Limits::meta_sandbox();
+    let h = Harness::with(cfg).await;
+    for _ in 0..25 {
+        let (s, v) = h.request_permission(USER).await;
+        assert_eq!(s, 200, "{v}");
+    }
+    let (_, v) = h.request_permission(USER).await;
+    assert_error(&v, 138009);
+}

@@ -126,3 +126,42 @@ async fn business_initiated_call_carries_audio_both_ways() {
     assert_eq!(t["status"], "COMPLETED");
     assert!(t["duration"].is_u64());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_that_stops_ends_the_call_and_early_media_is_flagged() {
+    let mut cfg = real_time_config(false);
+    cfg.silence_timeout = Duration::from_millis(1500);
+    let h = Harness::with(cfg).await;
+    let id = h.inbound("+919876543210").await;
+    let offer = h.call_events(&id, "connect").await[0]["session"]["sdp"].as_str().unwrap().to_string();
+    let (business, answer) = Peer::answerer(PeerConfig { ice_lite: false }, &offer).unwrap();
+    let session = json!({ "sdp_type": "answer", "sdp": answer });
+    h.call_action(
+        json!({ "messaging_product": "whatsapp", "call_id": id, "action": "pre_accept", "session": session }),
+    )
+    .await;
+    // The bug Meta warns about: media before accept starts the caller's timer.
+    business.start_sending();
+    assert!(wait_for(|| h.sim.call(&id).unwrap().early_media, 10).await, "early media not detected");
+    let (s, _) = h
+        .call_action(
+            json!({ "messaging_product": "whatsapp", "call_id": id, "action": "accept", "session": session }),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert!(wait_for(|| h.sim.media_stats(&id).unwrap().rx_packets > 20, 10).await);
+    // the business goes silent (its peer stops): after the silence timeout the user drops the call
+    business.stop();
+    let mut terminate = None;
+    for _ in 0..100 {
+        if let Some(t) = h.call_events(&id, "terminate").await.pop() {
+            terminate = Some(t);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let t = terminate.expect("no terminate after silence");
+    assert_eq!(t["status"], "FAILED");
+    assert_eq!(t["errors"][0]["code"], 138021);
+    assert!(t["duration"].is_u64());
+}
