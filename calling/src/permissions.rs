@@ -163,6 +163,7 @@ pub struct PermissionRecord {
 }
 
 impl PermissionRecord {
+    /// A fact at `at` (unix ms).
     pub fn new(at: Millis, event: PermissionEvent) -> Self {
         PermissionRecord { at, event }
     }
@@ -236,7 +237,10 @@ impl Refusal {
         };
         match self.retry_at {
             Some(retry_at) => {
-                format!("{base} (Meta error {}); try again after {retry_at} (unix ms).", self.meta_code())
+                let when = chrono::DateTime::from_timestamp_millis(retry_at)
+                    .map(|when| when.format("%Y-%m-%d %H:%M UTC").to_string())
+                    .unwrap_or_else(|| retry_at.to_string());
+                format!("{base} (Meta error {}); try again after {when}.", self.meta_code())
             }
             None => format!("{base} (Meta error {}).", self.meta_code()),
         }
@@ -498,6 +502,11 @@ mod tests {
             (RefusalReason::NoPermission, 138006, None)
         );
         assert_eq!(refusal.into_error().code(), "permission_required");
+        let limited = Refusal { reason: RefusalReason::RequestLimit, retry_at: Some(T0) };
+        assert_eq!(
+            limited.message(),
+            "The call permission request limit for this contact is reached (Meta error 138009); try again after 2026-11-22 04:00 UTC."
+        );
     }
 
     #[test]
