@@ -168,6 +168,47 @@ pub(crate) async fn calls(
     }
 }
 
+/// `GET /{version}/{id}`: a phone number's fields (what a client reads to check credentials).
+pub(crate) async fn object(
+    State(engine): State<Arc<Engine>>,
+    Path((version, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> GraphResult<Json<Value>> {
+    check(&engine, &headers, &version)?;
+    let n = engine.number(&id)?;
+    Ok(Json(json!({
+        "id": n.phone_number_id,
+        "display_phone_number": n.display_phone_number,
+        "verified_name": n.verified_name,
+        "quality_rating": "GREEN",
+        "code_verification_status": "VERIFIED",
+        "platform_type": "CLOUD_API",
+        "throughput": { "level": "STANDARD" },
+    })))
+}
+
+/// `GET /{version}/{waba_id}/phone_numbers`
+pub(crate) async fn phone_numbers(
+    State(engine): State<Arc<Engine>>,
+    Path((version, waba)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> GraphResult<Json<Value>> {
+    check(&engine, &headers, &version)?;
+    if !engine.waba_exists(&waba) {
+        return Err(GraphError::unknown_object(&waba));
+    }
+    let data: Vec<Value> = engine
+        .numbers()
+        .into_iter()
+        .filter(|n| n.waba_id == waba)
+        .map(|n| {
+            json!({ "id": n.phone_number_id, "display_phone_number": n.display_phone_number,
+                    "verified_name": n.verified_name, "quality_rating": "GREEN" })
+        })
+        .collect();
+    Ok(Json(json!({ "data": data })))
+}
+
 /// `GET /{version}/{phone_number_id}/settings`
 pub(crate) async fn get_settings(
     State(engine): State<Arc<Engine>>,

@@ -110,6 +110,8 @@ impl Simulator {
     /// Graph base URL.
     pub fn graph_router(&self) -> Router {
         Router::new()
+            .route("/{version}/{id}", get(graph::object))
+            .route("/{version}/{id}/phone_numbers", get(graph::phone_numbers))
             .route("/{version}/{id}/calls", post(graph::calls))
             .route("/{version}/{id}/settings", get(graph::get_settings).post(graph::post_settings))
             .route("/{version}/{id}/call_permissions", get(graph::call_permissions))

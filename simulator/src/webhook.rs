@@ -18,6 +18,9 @@ use tokio::sync::mpsc;
 
 use crate::clock::Clock;
 
+/// Deliveries kept in the log.
+const MAX_LOG: usize = 2000;
+
 /// `sha256=<hex HMAC-SHA256(app_secret, raw_body)>`, the `X-Hub-Signature-256` value.
 pub fn sign(app_secret: &str, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(app_secret.as_bytes()).expect("HMAC accepts any key length");
@@ -329,6 +332,10 @@ impl Worker {
             created_ms: self.clock.now_ms(),
         };
         if let Ok(mut log) = self.hooks.log.lock() {
+            // Bounded, so a long-running sandbox does not grow without limit.
+            if log.len() >= MAX_LOG {
+                log.drain(..MAX_LOG / 4);
+            }
             log.push(delivery);
         }
         let Some(url) = settings.url.clone() else {

@@ -315,3 +315,17 @@ async fn graph_router_can_be_nested_under_a_prefix() {
     let r = http.get(format!("{base}/sandbox/numbers")).send().await.unwrap();
     assert_eq!(r.status(), 200);
 }
+
+#[tokio::test]
+async fn phone_number_and_waba_objects() {
+    let h = Harness::new().await;
+    let (s, v) = h.graph("GET", PID, None).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["display_phone_number"], "+44 7700 900001");
+    assert_eq!(v["verified_name"], "Switchboard Sandbox");
+    let (_, v) = h.graph("GET", &format!("{WABA}/phone_numbers"), None).await;
+    assert_eq!(v["data"][0]["id"], PID);
+    let (s, v) = h.graph("GET", "123", None).await;
+    assert_eq!(s, 400);
+    assert_error(&v, 100);
+}
