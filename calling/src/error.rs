@@ -25,6 +25,12 @@ pub enum Error {
     #[error("{message}")]
     Unavailable { message: String },
 
+    /// WhatsApp (Meta's Graph API) refused a request or could not be reached. `status` is the
+    /// HTTP status it answered with and `meta_code` Meta's error code (both absent when it never
+    /// answered); `details` carries `meta_code`, `fbtrace_id` and `error_data`.
+    #[error("{message}")]
+    WhatsApp { status: Option<u16>, meta_code: Option<i64>, message: String, details: Value },
+
     /// An unexpected failure. The cause goes to the log, never to the user.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -48,6 +54,13 @@ impl Error {
             Error::NotFound { .. } => "not_found",
             Error::Conflict { code, .. } => code,
             Error::Unavailable { .. } => "unavailable",
+            // Meta's permission refusals keep the codes the permission ledger gives the same rule.
+            Error::WhatsApp { meta_code: Some(138006), .. } => "permission_required",
+            Error::WhatsApp { meta_code: Some(138009), .. } => "permission_request_limit",
+            Error::WhatsApp { meta_code: Some(138012), .. } => "call_limit_reached",
+            Error::WhatsApp { meta_code: Some(138013), .. } => "calling_unavailable_in_country",
+            Error::WhatsApp { meta_code: Some(138017), .. } => "permission_already_granted",
+            Error::WhatsApp { .. } => "whatsapp_error",
             Error::Internal(_) => "internal_error",
         }
     }
@@ -64,6 +77,7 @@ impl Error {
     pub fn details(&self) -> Option<Value> {
         match self {
             Error::Validation { field, .. } => Some(serde_json::json!({ "field": field })),
+            Error::WhatsApp { details, .. } => Some(details.clone()),
             _ => None,
         }
     }
