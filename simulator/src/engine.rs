@@ -1029,6 +1029,8 @@ impl Engine {
         let no_media_ms = self.cfg.no_media_timeout.as_millis() as i64;
         let silence_ms = self.cfg.silence_timeout.as_millis() as i64;
         let mut state = self.lock();
+        // Forget calls that ended over an hour ago (a long-running sandbox must not grow forever).
+        state.calls.retain(|_, c| c.ended_ms.is_none_or(|t| now - t < 3_600_000));
         let ids: Vec<String> =
             state.calls.iter().filter(|(_, c)| c.phase != Phase::Ended).map(|(k, _)| k.clone()).collect();
         for id in ids {

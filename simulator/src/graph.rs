@@ -168,6 +168,18 @@ pub(crate) async fn calls(
     }
 }
 
+/// Any other Graph path: Meta's "Unknown path components" error.
+pub(crate) async fn unknown_path(uri: axum::http::Uri) -> GraphError {
+    GraphError {
+        status: axum::http::StatusCode::BAD_REQUEST,
+        code: 2500,
+        subcode: None,
+        kind: "OAuthException",
+        message: format!("Unknown path components: {}", uri.path()),
+        error_data: None,
+    }
+}
+
 /// `GET /{version}/{id}`: a phone number's fields (what a client reads to check credentials).
 pub(crate) async fn object(
     State(engine): State<Arc<Engine>>,

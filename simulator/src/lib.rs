@@ -120,6 +120,7 @@ impl Simulator {
                 "/{version}/{id}/message_templates",
                 post(graph::create_template).get(graph::list_templates),
             )
+            .fallback(graph::unknown_path)
             .with_state(self.engine.clone())
     }
 

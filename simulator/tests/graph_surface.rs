@@ -328,4 +328,7 @@ async fn phone_number_and_waba_objects() {
     let (s, v) = h.graph("GET", "123", None).await;
     assert_eq!(s, 400);
     assert_error(&v, 100);
+    let (s, v) = h.graph("POST", &format!("{PID}/call"), Some(json!({}))).await;
+    assert_eq!(s, 400);
+    assert_error(&v, 2500);
 }
