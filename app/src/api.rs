@@ -11,8 +11,25 @@ use serde::{Deserialize, Serialize};
 pub struct OverviewCard {
     /// The workspace's name; `None` on a fresh install that has none yet.
     pub workspace: Option<String>,
+    pub numbers: Vec<NumberBadge>,
     pub overview: Overview,
     pub latest_calls: Vec<CallSummary>,
+}
+
+/// A connected WhatsApp number as the header shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NumberBadge {
+    pub phone_number_id: String,
+    pub display: String,
+    pub country: Option<String>,
+    pub is_sandbox: bool,
+}
+
+impl OverviewCard {
+    /// Whether the workspace runs on the built-in simulator.
+    pub fn is_sandbox(&self) -> bool {
+        self.numbers.iter().any(|number| number.is_sandbox)
+    }
 }
 
 /// The header card and the latest calls for the current workspace.
@@ -25,13 +42,51 @@ pub async fn get_overview(period: OverviewPeriod) -> Result<OverviewCard, Server
         let since = calling::clock::start_of_utc_day(now) - (period.days() - 1) * calling::clock::DAY;
         return Ok(OverviewCard {
             workspace: None,
+            numbers: Vec::new(),
             overview: Overview { period, since, ..Overview::default() },
             latest_calls: Vec::new(),
         });
     };
     let overview = Overview::load(&services.db, &workspace.id, period, now).await.map_err(server_error)?;
     let latest_calls = calling::calls::recent(&services.db, &workspace.id, 5).await.map_err(server_error)?;
-    Ok(OverviewCard { workspace: Some(workspace.name), overview, latest_calls })
+    let numbers = calling::numbers::list(&services.db, &workspace.id)
+        .await
+        .map_err(server_error)?
+        .into_iter()
+        .map(|number| NumberBadge {
+            phone_number_id: number.phone_number_id,
+            display: number.display_phone_number,
+            country: number.country,
+            is_sandbox: number.is_sandbox,
+        })
+        .collect();
+    Ok(OverviewCard { workspace: Some(workspace.name), numbers, overview, latest_calls })
+}
+
+/// Sandbox only: makes the simulated WhatsApp user `from` call the sandbox number.
+#[server]
+pub async fn simulate_inbound_call(
+    from: String,
+    name: String,
+    cta_payload: String,
+) -> Result<String, ServerFnError> {
+    use self::ssr::*;
+    let Some(sandbox) = use_context::<simulator::Simulator>() else {
+        return Err(ServerFnError::new("The sandbox is not running: a real WhatsApp number is connected."));
+    };
+    let caller = calling::phone::PhoneNumber::parse(&from).map_err(server_error)?;
+    let business =
+        sandbox.numbers().into_iter().next().ok_or_else(|| ServerFnError::new("no sandbox number"))?;
+    let optional = |value: String| Some(value.trim().to_owned()).filter(|value| !value.is_empty());
+    sandbox
+        .place_inbound_call(simulator::InboundCall {
+            to: business.phone_number_id,
+            from: caller.e164().to_owned(),
+            name: optional(name),
+            cta_payload: optional(cta_payload),
+            deeplink_payload: None,
+        })
+        .map_err(|err| ServerFnError::new(err.to_string()))
 }
 
 /// The newest calls of the current workspace.
@@ -43,6 +98,15 @@ pub async fn list_calls(limit: i64) -> Result<Vec<CallSummary>, ServerFnError> {
         return Ok(Vec::new());
     };
     calling::calls::recent(&services.db, &workspace.id, limit).await.map_err(server_error)
+}
+
+/// What the user reads when a server function fails: the server's message without the
+/// transport's "error running server function" wrapper.
+pub fn error_text(err: &ServerFnError) -> String {
+    match err {
+        ServerFnError::ServerError(message) => message.clone(),
+        other => other.to_string(),
+    }
 }
 
 #[cfg(feature = "ssr")]

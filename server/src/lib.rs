@@ -69,10 +69,23 @@ pub fn router(state: AppState) -> Router {
         .merge(webhooks::routes())
         .merge(sandbox_routes(&state))
         .nest("/api/v1", Router::new().fallback(error::api_not_found))
-        .leptos_routes_with_context(&state, routes, move || provide_context(services.clone()), {
-            let options = state.leptos.clone();
-            move || shell(options.clone())
-        })
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            {
+                let sandbox = state.sandbox.clone();
+                move || {
+                    provide_context(services.clone());
+                    if let Some(sandbox) = &sandbox {
+                        provide_context(sandbox.clone());
+                    }
+                }
+            },
+            {
+                let options = state.leptos.clone();
+                move || shell(options.clone())
+            },
+        )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout))

@@ -20,7 +20,7 @@ pub fn CallsPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match calls.await {
                         Ok(calls) => view! { <CallsTable calls /> }.into_any(),
-                        Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
+                        Err(err) => view! { <p class="error" role="alert">{crate::api::error_text(&err)}</p> }.into_any(),
                     }
                 })}
             </Transition>

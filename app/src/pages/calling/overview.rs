@@ -5,13 +5,15 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::CallsTable;
-use crate::api::{OverviewCard, get_overview};
+use crate::api::{OverviewCard, SimulateInboundCall, get_overview};
 use crate::format;
 
 #[component]
 pub fn OverviewPage() -> impl IntoView {
     let period = RwSignal::new(OverviewPeriod::Today);
-    let card = Resource::new(move || period.get(), get_overview);
+    let simulate = ServerAction::<SimulateInboundCall>::new();
+    let card =
+        Resource::new(move || (period.get(), simulate.version().get()), |(period, _)| get_overview(period));
     let period_button = move |value: OverviewPeriod| {
         view! {
             <button
@@ -35,8 +37,8 @@ pub fn OverviewPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"Loading figures…"</p> }>
             {move || Suspend::new(async move {
                 match card.await {
-                    Ok(card) => view! { <OverviewFigures card /> }.into_any(),
-                    Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
+                    Ok(card) => view! { <OverviewFigures card simulate /> }.into_any(),
+                    Err(err) => view! { <p class="error" role="alert">{crate::api::error_text(&err)}</p> }.into_any(),
                 }
             })}
         </Transition>
@@ -44,14 +46,31 @@ pub fn OverviewPage() -> impl IntoView {
 }
 
 #[component]
-fn OverviewFigures(card: OverviewCard) -> impl IntoView {
+fn OverviewFigures(card: OverviewCard, simulate: ServerAction<SimulateInboundCall>) -> impl IntoView {
+    let sandbox = card.is_sandbox();
+    let numbers = card
+        .numbers
+        .iter()
+        .map(|number| {
+            let badge = number.is_sandbox.then(|| view! { <span class="badge sandbox">"Sandbox"</span> });
+            view! {
+                <li class="number">
+                    <span class="contact-number">{number.display.clone()}</span>
+                    {badge}
+                </li>
+            }
+        })
+        .collect_view();
     let o = card.overview;
     let answer_rate = o.answer_rate_percent().map_or_else(|| "—".to_owned(), |p| format!("{p}%"));
     let average = o.average_duration_seconds().map_or_else(|| "—".to_owned(), format::duration);
     let heading = format!("{} · since {}", o.period.label(), format::utc_date(o.since));
     view! {
         <section class="card overview" aria-labelledby="overview-heading">
-            <h2 id="overview-heading">{heading}</h2>
+            <div class="card-head">
+                <h2 id="overview-heading">{heading}</h2>
+                <ul class="numbers" aria-label="WhatsApp numbers">{numbers}</ul>
+            </div>
             <dl class="stats">
                 <Stat label="Calls" value=o.calls.to_string() />
                 <Stat label="Answered" value=o.answered.to_string() />
@@ -65,6 +84,7 @@ fn OverviewFigures(card: OverviewCard) -> impl IntoView {
                 <p class="muted">"No workspace yet: connect a WhatsApp number to start taking calls."</p>
             })}
         </section>
+        {sandbox.then(|| view! { <SandboxPanel simulate /> })}
         <section class="card" aria-labelledby="latest-heading">
             <div class="card-head">
                 <h2 id="latest-heading">"Latest calls"</h2>
@@ -82,5 +102,45 @@ fn Stat(label: &'static str, value: String) -> impl IntoView {
             <dt>{label}</dt>
             <dd data-stat=label>{value}</dd>
         </div>
+    }
+}
+
+/// Sandbox only: ring the sandbox number from a simulated WhatsApp user.
+#[component]
+fn SandboxPanel(simulate: ServerAction<SimulateInboundCall>) -> impl IntoView {
+    let result = move || match simulate.value().get() {
+        Some(Ok(call_id)) => {
+            view! { <p class="ok" role="status">"Ringing: " <code>{call_id}</code></p> }.into_any()
+        }
+        Some(Err(err)) => {
+            view! { <p class="error" role="alert">{crate::api::error_text(&err)}</p> }.into_any()
+        }
+        None => ().into_any(),
+    };
+    view! {
+        <section class="card sandbox-panel" aria-labelledby="sandbox-heading">
+            <h2 id="sandbox-heading">"Sandbox: simulate an inbound call"</h2>
+            <p class="muted">
+                "A simulated WhatsApp user calls your sandbox number, exactly as a real customer would."
+            </p>
+            <ActionForm action=simulate attr:class="inline-form">
+                <label>
+                    "Caller number"
+                    <input type="tel" name="from" value="+919876543210" required autocomplete="off" />
+                </label>
+                <label>
+                    "Caller name"
+                    <input type="text" name="name" value="Asha Rao" />
+                </label>
+                <label>
+                    "Button payload"
+                    <input type="text" name="cta_payload" placeholder="optional" />
+                </label>
+                <button class="button" type="submit" disabled=move || simulate.pending().get()>
+                    "Ring the sandbox number"
+                </button>
+            </ActionForm>
+            {result}
+        </section>
     }
 }
