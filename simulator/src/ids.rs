@@ -23,10 +23,17 @@ fn b64url(bytes: &[u8]) -> String {
 }
 
 fn random_bytes(n: usize) -> Vec<u8> {
-    let mut v = Vec::with_capacity(n + 16);
+    // uuid v7 = time + randomness; SplitMix64 spreads it so ids look as opaque as Meta's.
+    let seed = uuid::Uuid::now_v7().as_u128();
+    let mut x =
+        (seed as u64) ^ ((seed >> 64) as u64) ^ COUNTER.fetch_add(1, Ordering::Relaxed).rotate_left(32);
+    let mut v = Vec::with_capacity(n + 8);
     while v.len() < n {
-        v.extend_from_slice(uuid::Uuid::now_v7().as_bytes());
-        v.extend_from_slice(&COUNTER.fetch_add(1, Ordering::Relaxed).to_be_bytes());
+        x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        v.extend_from_slice(&(z ^ (z >> 31)).to_be_bytes());
     }
     v.truncate(n);
     v
