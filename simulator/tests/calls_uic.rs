@@ -295,3 +295,26 @@ async fn outside_call_hours_no_webhook_is_sent() {
     h.advance(10 * 3600);
     h.inbound("+919876543210").await;
 }
+
+#[tokio::test]
+async fn rejected_status_is_configurable() {
+    let mut cfg = config();
+    cfg.rejected_status = simulator::RejectedStatus::Completed;
+    let h = Harness::with(cfg).await;
+    let id = h.inbound("+919876543210").await;
+    h.call_action(json!({ "messaging_product": "whatsapp", "call_id": id, "action": "reject" })).await;
+    let t = &h.call_events(&id, "terminate").await[0];
+    assert_eq!(t["status"], "COMPLETED");
+    assert!(t.get("duration").is_none(), "never picked up: no duration");
+}
+
+#[tokio::test]
+async fn offer_uses_metas_payload_types() {
+    let h = Harness::new().await;
+    let id = h.inbound("+919876543210").await;
+    let offer = h.call_events(&id, "connect").await[0]["session"]["sdp"].as_str().unwrap().to_string();
+    assert!(offer.contains("a=rtpmap:111 opus/48000/2"), "{offer}");
+    assert!(offer.contains("a=rtpmap:126 telephone-event/8000"), "{offer}");
+    assert!(offer.contains("\r\n"));
+    assert_eq!(offer.matches("a=candidate:").count(), 1, "one inline loopback candidate");
+}
