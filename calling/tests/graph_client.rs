@@ -424,6 +424,8 @@ enum Failure {
     MetaTransient,
     /// Meta's 400 for a bad parameter (not transient).
     MetaInvalid,
+    /// Meta's 429 rate limit (613 on `call_permissions`, 138005 on `connect`).
+    RateLimited,
 }
 
 #[derive(Clone, Debug)]
@@ -493,6 +495,12 @@ async fn scripted(
                 StatusCode::BAD_REQUEST,
                 axum::Json(json!({ "error": { "message": "(#100) Invalid parameter", "type": "OAuthException",
                     "code": 100, "error_data": { "messaging_product": "whatsapp", "details": "bad" }, "fbtrace_id": "AtRaCe1" } })),
+            )
+                .into_response(),
+            Failure::RateLimited => (
+                StatusCode::TOO_MANY_REQUESTS,
+                axum::Json(json!({ "error": { "message": "(#613) Calls to this api have exceeded the rate limit.",
+                    "type": "OAuthException", "code": 613, "fbtrace_id": "AtRaCe3" } })),
             )
                 .into_response(),
         };
@@ -730,7 +738,7 @@ async fn requests_have_metas_exact_shape() {
 async fn repeatable_requests_are_retried_after_transient_failures() {
     let graph = client();
     for operation in REPEATABLE {
-        for failure in [Failure::GatewayPage, Failure::MetaTransient] {
+        for failure in [Failure::GatewayPage, Failure::MetaTransient, Failure::RateLimited] {
             let (script, target) = start_script(2, failure, Duration::ZERO).await;
             run(&graph, &target, operation)
                 .await
@@ -782,6 +790,13 @@ async fn requests_that_are_not_safe_to_repeat_fail_at_once() {
     let (_, target) = start_script(1, Failure::GatewayPage, Duration::ZERO).await;
     let err = run(&graph, &target, Operation::Connect).await.unwrap_err();
     assert!(err.to_string().contains("try again in about 30 seconds"), "{err}");
+    // a rate limit is transient too, but "try again in 30 s" would be bad advice
+    let (script, target) = start_script(1, Failure::RateLimited, Duration::ZERO).await;
+    let err = run(&graph, &target, Operation::Connect).await.unwrap_err();
+    assert_eq!(script.attempts(), 1);
+    meta_error(&err, 429, 613);
+    assert!(err.to_string().contains("rate-limiting connect"), "{err}");
+    assert!(!err.to_string().contains("30 seconds"), "{err}");
 }
 
 #[tokio::test]

@@ -144,7 +144,7 @@ pub enum GraphError {
         "WhatsApp refused {operation} (HTTP {status}, Meta error {code}): {described}{hint}",
         code = error.code,
         described = error.describe(),
-        hint = retry_hint(*operation, *status >= 500 || *status == 429 || error.is_transient == Some(true))
+        hint = retry_hint(*operation, *status >= 500 || *status == 429 || error.is_transient == Some(true), Some(*status))
     )]
     Meta { operation: Operation, status: u16, error: Box<MetaError> },
 
@@ -154,14 +154,14 @@ pub enum GraphError {
     Timeout { operation: Operation },
 
     /// WhatsApp could not be reached (DNS, refused or reset connection, TLS).
-    #[error("could not reach WhatsApp for {operation}: {message}{}", retry_hint(*operation, true))]
+    #[error("could not reach WhatsApp for {operation}: {message}{}", retry_hint(*operation, true, None))]
     Connection { operation: Operation, message: String },
 
     /// An answer that is not Graph API JSON: a gateway error page, or a success body without
     /// what the operation returns.
     #[error(
         "WhatsApp answered {operation} with HTTP {status} and an unexpected body: {snippet}{}",
-        retry_hint(*operation, *status >= 500 || *status == 429)
+        retry_hint(*operation, *status >= 500 || *status == 429, Some(*status))
     )]
     UnexpectedResponse { operation: Operation, status: u16, snippet: String },
 
@@ -224,18 +224,19 @@ impl GraphError {
 
 /// What to tell the user about repeating: for a failure worth repeating on an operation this
 /// client does not repeat by itself, say so and why.
-fn retry_hint(operation: Operation, transient: bool) -> String {
-    match (transient, operation) {
-        (false, _) => String::new(),
-        (true, Operation::Connect) => {
-            "; not retried automatically because a second connect could place a second call \
-             (Meta's dial gateway is occasionally flaky: try again in about 30 seconds)"
-                .to_owned()
+fn retry_hint(operation: Operation, transient: bool, status: Option<u16>) -> String {
+    if !transient || operation.is_repeatable() {
+        return String::new();
+    }
+    match (operation, status) {
+        // 138002 (concurrent calls), 138005 (initiations per day): waiting 30 s is no advice.
+        (_, Some(429)) => {
+            format!("; WhatsApp is rate-limiting {operation} for this number, so it was not retried automatically")
         }
-        (true, op) if !op.is_repeatable() => {
-            format!("; not retried automatically because {op} is not safe to repeat")
-        }
-        (true, _) => String::new(),
+        (Operation::Connect, _) => "; not retried automatically because a second connect could place a second \
+                                    call (Meta's dial gateway is occasionally flaky: try again in about 30 seconds)"
+            .to_owned(),
+        _ => format!("; not retried automatically because {operation} is not safe to repeat"),
     }
 }
 

@@ -586,6 +586,39 @@ mod tests {
     }
 
     #[test]
+    fn a_connected_number_is_its_own_target() {
+        let number = WhatsAppNumber {
+            id: "n1".into(),
+            workspace_id: "w1".into(),
+            phone_number_id: "100000000000001".into(),
+            waba_id: "200000000000001".into(),
+            display_phone_number: "+44 7700 900001".into(),
+            e164: "+447700900001".into(),
+            country: Some("GB".into()),
+            graph_api_version: "v23.0".into(),
+            graph_api_base_url: "http://127.0.0.1:3000/graph/".into(),
+            is_sandbox: true,
+            created_at: 0,
+        };
+        let credentials = NumberCredentials {
+            access_token: "sandbox-access-token".into(),
+            app_secret: "s".into(),
+            verify_token: "v".into(),
+        };
+        let target = GraphTarget::for_number(&number, &credentials);
+        assert_eq!(target.root, "http://127.0.0.1:3000/graph/v23.0");
+        assert_eq!(
+            target.url(&target.phone_number_id, "calls"),
+            "http://127.0.0.1:3000/graph/v23.0/100000000000001/calls"
+        );
+        assert_eq!(
+            target.url(&target.waba_id, "message_templates"),
+            "http://127.0.0.1:3000/graph/v23.0/200000000000001/message_templates"
+        );
+        assert!(!format!("{target:?}").contains("sandbox-access-token"));
+    }
+
+    #[test]
     fn snippets_are_one_short_line() {
         assert_eq!(
             snippet(b"<html>\n  <h1>502 Bad Gateway</h1>\n</html>"),
