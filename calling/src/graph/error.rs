@@ -137,7 +137,7 @@ impl MetaError {
 }
 
 /// A failed Graph API request.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum GraphError {
     /// Meta answered with its error envelope.
     #[error(
