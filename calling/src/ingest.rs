@@ -206,7 +206,6 @@ pub async fn apply_call_event(
             .fetch_one(&mut *tx)
             .await?;
 
-    let input = serde_json::to_string(&event.input).map_err(Error::internal)?;
     let details = json!({
         "from": event.from, "to": event.to, "contact": event.contact, "errors": event.errors,
         "biz_opaque_callback_data": event.biz_opaque_callback_data,
@@ -214,52 +213,100 @@ pub async fn apply_call_event(
         "sdp_type": event.session.as_ref().and_then(|s| s.sdp_type.clone()),
         "dedupe_key": envelope.dedupe_key,
     });
-    let inserted = sqlx::query(
-        "INSERT INTO call_events (id, workspace_id, call_id, kind, at, input, details, delivery_id, recorded_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (call_id, kind) DO NOTHING",
-    )
-    .bind(new_id())
-    .bind(&number.workspace_id)
-    .bind(&call_id)
-    .bind(event.input.kind().as_str())
-    .bind(at)
-    .bind(&input)
-    .bind(details.to_string())
-    .bind(delivery_id)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if inserted == 0 {
-        tx.commit().await?;
-        return Ok(false);
-    }
-
-    // The call record is a projection of all its facts, whatever order they came in.
-    let facts: Vec<(i64, String)> = sqlx::query_as("SELECT at, input FROM call_events WHERE call_id = $1")
-        .bind(&call_id)
-        .fetch_all(&mut *tx)
-        .await?;
-    let inputs: Vec<(i64, CallInput)> = facts
-        .into_iter()
-        .map(|(at, raw)| serde_json::from_str(&raw).map(|input| (at, input)).map_err(Error::internal))
-        .collect::<Result<_>>()?;
-    let state = CallState::replay(inputs.iter().map(|(at, input)| (*at, input)));
-    let termination = state.termination();
-    let failure_code = termination.and_then(|t| t.error_codes.first().copied());
     let sdp = event.session.as_ref().map(|session| session.sdp.clone());
     let (sdp_offer, sdp_answer) = match (&event.input, direction) {
         (CallInput::ConnectReceived { .. }, Direction::UserInitiated) => (sdp, None),
         (CallInput::ConnectReceived { .. }, Direction::BusinessInitiated) => (None, sdp),
         _ => (None, None),
     };
+    let fact = Fact { input: &event.input, at, details, delivery_id };
+    let extras = CallExtras {
+        sdp_offer,
+        sdp_answer,
+        contact_name: event.contact.as_ref().and_then(|contact| contact.name.clone()),
+        biz_opaque_callback_data: event.biz_opaque_callback_data.clone(),
+        cta_payload: event.cta_payload.clone(),
+        deeplink_payload: event.deeplink_payload.clone(),
+    };
+    let applied = apply_fact(&mut tx, &number.workspace_id, &call_id, &fact, &extras, now).await?;
+    tx.commit().await?;
+    if let Some(state) = &applied {
+        publish_call_update(services, &number.workspace_id, &call_id, state, fact.input, now).await;
+    }
+    Ok(applied.is_some())
+}
+
+/// One fact about a call, as stored in its timeline.
+pub struct Fact<'a> {
+    pub input: &'a CallInput,
+    /// When it happened.
+    pub at: i64,
+    /// What else came with it, for the call detail page.
+    pub details: serde_json::Value,
+    /// The webhook delivery that carried it, if any.
+    pub delivery_id: Option<&'a str>,
+}
+
+/// Call columns a fact may fill in (each only when not known yet).
+#[derive(Default)]
+pub struct CallExtras {
+    pub sdp_offer: Option<String>,
+    pub sdp_answer: Option<String>,
+    pub contact_name: Option<String>,
+    pub biz_opaque_callback_data: Option<String>,
+    pub cta_payload: Option<String>,
+    pub deeplink_payload: Option<String>,
+}
+
+/// Appends `fact` to the timeline of call `call_id` and recomputes the call record from all
+/// its facts, inside `tx`. Returns the new state, or `None` when the fact was already known.
+pub async fn apply_fact(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    workspace_id: &str,
+    call_id: &str,
+    fact: &Fact<'_>,
+    extras: &CallExtras,
+    now: i64,
+) -> Result<Option<CallState>> {
+    let input = serde_json::to_string(fact.input).map_err(Error::internal)?;
+    let inserted = sqlx::query(
+        "INSERT INTO call_events (id, workspace_id, call_id, kind, at, input, details, delivery_id, recorded_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (call_id, kind) DO NOTHING",
+    )
+    .bind(new_id())
+    .bind(workspace_id)
+    .bind(call_id)
+    .bind(fact.input.kind().as_str())
+    .bind(fact.at)
+    .bind(&input)
+    .bind(fact.details.to_string())
+    .bind(fact.delivery_id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Ok(None);
+    }
+
+    // The call record is a projection of all its facts, whatever order they came in.
+    let facts: Vec<(i64, String)> = sqlx::query_as("SELECT at, input FROM call_events WHERE call_id = $1")
+        .bind(call_id)
+        .fetch_all(&mut **tx)
+        .await?;
+    let inputs: Vec<(i64, CallInput)> = facts
+        .into_iter()
+        .map(|(at, raw)| serde_json::from_str(&raw).map(|input| (at, input)).map_err(Error::internal))
+        .collect::<Result<_>>()?;
+    let state = CallState::replay(inputs.iter().map(|(at, input)| (*at, input)));
+    let failure_code = state.termination().and_then(|t| t.error_codes.first().copied());
     sqlx::query(
         "UPDATE calls SET status = $1, phase = $2, started_at = COALESCE($3, started_at), answered_at = $4, \
            ended_at = $5, duration_seconds = $6, failure_code = COALESCE($7, failure_code), \
-           answer_deadline = $8, sdp_offer = COALESCE($9, sdp_offer), sdp_answer = COALESCE($10, sdp_answer), \
-           contact_name = COALESCE($11, contact_name), \
-           biz_opaque_callback_data = COALESCE($12, biz_opaque_callback_data), \
-           cta_payload = COALESCE($13, cta_payload), deeplink_payload = COALESCE($14, deeplink_payload), \
+           answer_deadline = $8, sdp_offer = COALESCE(sdp_offer, $9), sdp_answer = COALESCE(sdp_answer, $10), \
+           contact_name = COALESCE(contact_name, $11), \
+           biz_opaque_callback_data = COALESCE(biz_opaque_callback_data, $12), \
+           cta_payload = COALESCE(cta_payload, $13), deeplink_payload = COALESCE(deeplink_payload, $14), \
            updated_at = $15 \
          WHERE id = $16",
     )
@@ -271,35 +318,76 @@ pub async fn apply_call_event(
     .bind(state.duration_seconds())
     .bind(failure_code)
     .bind(state.answer_deadline())
-    .bind(sdp_offer)
-    .bind(sdp_answer)
-    .bind(event.contact.as_ref().and_then(|contact| contact.name.clone()))
-    .bind(&event.biz_opaque_callback_data)
-    .bind(&event.cta_payload)
-    .bind(&event.deeplink_payload)
+    .bind(&extras.sdp_offer)
+    .bind(&extras.sdp_answer)
+    .bind(&extras.contact_name)
+    .bind(&extras.biz_opaque_callback_data)
+    .bind(&extras.cta_payload)
+    .bind(&extras.deeplink_payload)
     .bind(now)
-    .bind(&call_id)
-    .execute(&mut *tx)
+    .bind(call_id)
+    .execute(&mut **tx)
     .await?;
-    tx.commit().await?;
+    Ok(Some(state))
+}
 
+/// Tells the workspace's browsers that a call changed. The record is already committed; a
+/// browser that misses the notice catches up when it reloads.
+async fn publish_call_update(
+    services: &Services,
+    workspace_id: &str,
+    call_id: &str,
+    state: &CallState,
+    input: &CallInput,
+    now: i64,
+) {
     let live = LiveEvent {
-        workspace_id: number.workspace_id.clone(),
+        workspace_id: workspace_id.to_owned(),
         topic: "call.updated".into(),
-        subject: call_id,
+        subject: call_id.to_owned(),
         data: json!({
             "status": state.status(),
             "phase": state.phase(),
             "ringing": state.is_ringing_for_agents(now),
-            "fact": event.input.kind(),
+            "fact": input.kind(),
         }),
         at: now,
     };
     if let Err(err) = services.bus.publish(live).await {
-        // The record is committed; a browser that misses the notice catches up on reload.
         tracing::warn!(error = %err, "could not publish a live call event");
     }
-    Ok(true)
+}
+
+/// Closes calls that still ring past their answer window with no word from Meta: they are
+/// missed (a late terminate from Meta still has the last word). Returns how many were closed.
+pub async fn expire_unanswered(services: &Services) -> Result<usize> {
+    let now = services.clock.now();
+    let due: Vec<(String, String)> = sqlx::query_as(
+        "SELECT id, workspace_id FROM calls WHERE status = 'ringing' AND answer_deadline IS NOT NULL \
+           AND answer_deadline <= $1 ORDER BY answer_deadline LIMIT 500",
+    )
+    .bind(now)
+    .fetch_all(services.db.pool())
+    .await?;
+    let mut closed = 0;
+    for (call_id, workspace_id) in due {
+        let input = CallInput::AnswerWindowExpired;
+        let fact = Fact {
+            input: &input,
+            at: now,
+            details: json!({ "reason": "answer window passed" }),
+            delivery_id: None,
+        };
+        let mut tx = services.db.pool().begin().await?;
+        let applied =
+            apply_fact(&mut tx, &workspace_id, &call_id, &fact, &CallExtras::default(), now).await?;
+        tx.commit().await?;
+        if let Some(state) = applied {
+            closed += 1;
+            publish_call_update(services, &workspace_id, &call_id, &state, &input, now).await;
+        }
+    }
+    Ok(closed)
 }
 
 /// Without an explicit direction, a call whose caller is the business number is outbound.

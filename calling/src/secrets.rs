@@ -124,15 +124,15 @@ mod tests {
 
     #[test]
     fn tampering_or_another_key_is_refused() {
-        let key = key();
-        let sealed = key.seal("app-secret").unwrap();
+        let ours = key();
+        let sealed = ours.seal("app-secret").unwrap();
         assert!(key().open(&sealed).is_err());
         let mut tampered = sealed.clone().into_bytes();
         let last = tampered.len() - 2;
         tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
-        assert!(key.open(std::str::from_utf8(&tampered).unwrap()).is_err());
-        assert!(key.open("plaintext").is_err());
-        assert!(key.open("v1:").is_err());
+        assert!(ours.open(std::str::from_utf8(&tampered).unwrap()).is_err());
+        assert!(ours.open("plaintext").is_err());
+        assert!(ours.open("v1:").is_err());
     }
 
     #[test]

@@ -79,6 +79,16 @@ pub fn with_database(url: &str, name: &str) -> String {
     }
 }
 
+/// Services over `db` for a test: an in-process bus, a fresh secret key, the given clock.
+pub fn services(db: &Db, clock: Clock) -> Services {
+    Services {
+        db: db.clone(),
+        clock,
+        bus: EventBus::in_process(),
+        secret_key: SecretKey::from_hex(&SecretKey::generate_hex()).expect("a generated key is valid"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::with_database;
@@ -91,15 +101,5 @@ mod tests {
             with_database("postgres://u@h/postgres?host=/tmp/x", "t1"),
             "postgres://u@h/t1?host=/tmp/x"
         );
-    }
-}
-
-/// Services over `db` for a test: an in-process bus, a fresh secret key, the given clock.
-pub fn services(db: &Db, clock: Clock) -> Services {
-    Services {
-        db: db.clone(),
-        clock,
-        bus: EventBus::in_process(),
-        secret_key: SecretKey::from_hex(&SecretKey::generate_hex()).expect("a generated key is valid"),
     }
 }

@@ -77,6 +77,7 @@ pub async fn start(config: &Config, listening_on: std::net::SocketAddr) -> Start
     };
     let services = Services { db, clock: Clock::System, bus, secret_key };
     let sandbox = crate::sandbox::start(&services, config.sandbox, listening_on).await?;
+    crate::sweeper::start(services.clone());
     Ok(AppState {
         sandbox,
         webhooks: Webhooks::start(services.clone()),

@@ -10,6 +10,7 @@ pub mod error;
 mod health;
 mod middleware;
 pub mod sandbox;
+pub mod sweeper;
 pub mod telemetry;
 pub mod webhooks;
 

@@ -5,6 +5,9 @@ mod support;
 
 use std::time::Duration;
 
+use calling::clock::Clock;
+use calling::ingest::expire_unanswered;
+use calling::testing;
 use calling::webhook::signature::sign;
 use simulator::{Faults, InboundCall};
 use support::{Sandbox, VERIFY_TOKEN, eventually};
@@ -247,4 +250,26 @@ async fn bad_deliveries_get_clear_errors_and_store_nothing() {
         post(padded.clone().into_bytes(), Some(sign(secret.as_bytes(), padded.as_bytes()))).await.unwrap();
     assert_eq!(reply.status(), 200);
     eventually(10, "the padded delivery's call", || call_row(&sandbox, "wacid.bad-input")).await;
+}
+
+#[tokio::test]
+async fn a_call_nobody_answers_is_closed_as_missed_when_its_window_passes() {
+    let db = testing::sqlite().await;
+    let clock = Clock::manual(Clock::System.now());
+    let services = testing::services(&db.db, clock.clone());
+    // WhatsApp itself never gives up here, so only our own answer window can end the call.
+    let sandbox = Sandbox::start_with(services, Some(db), |config| {
+        config.answer_window = Duration::from_secs(3600);
+    })
+    .await;
+    let call_id = sandbox.sim.sim.place_inbound_call(inbound(&sandbox, "+447700900130")).unwrap();
+    eventually(10, "the ringing call", || call_row(&sandbox, &call_id)).await;
+
+    assert_eq!(expire_unanswered(sandbox.services()).await.unwrap(), 0, "still inside the window");
+    clock.advance(61_000);
+    assert_eq!(expire_unanswered(sandbox.services()).await.unwrap(), 1);
+    assert_eq!(expire_unanswered(sandbox.services()).await.unwrap(), 0, "closing is idempotent");
+    let row = call_row(&sandbox, &call_id).await.unwrap();
+    assert_eq!(row.status, "missed");
+    assert_eq!(row.events, vec!["answer_window_expired", "connect_received"]);
 }
