@@ -139,6 +139,8 @@ struct NumberState {
 }
 
 struct State {
+    /// Behaviour of users without their own (starts as `SimConfig::default_behaviour`).
+    default_behaviour: Behaviour,
     /// Per number: BIC initiation times (138005) and permission checks in the current second (613).
     initiations: HashMap<String, Vec<i64>>,
     permission_checks: HashMap<String, (i64, u32)>,
@@ -303,9 +305,8 @@ impl Engine {
             .collect();
         Self {
             clock: cfg.clock.clone(),
-            cfg,
-            hooks,
             state: Mutex::new(State {
+                default_behaviour: cfg.default_behaviour,
                 initiations: HashMap::new(),
                 permission_checks: HashMap::new(),
                 numbers,
@@ -314,6 +315,8 @@ impl Engine {
                 users: HashMap::new(),
                 templates: Vec::new(),
             }),
+            cfg,
+            hooks,
         }
     }
 
@@ -764,8 +767,7 @@ impl Engine {
         initiations.push(now);
         let (peer, answer) = Peer::answerer(self.peer_config(), sdp)
             .map_err(|e| GraphError::invalid_parameter(format!("SDP offer could not be applied: {e}")))?;
-        let behaviour =
-            state.users.get(&user).and_then(|u| u.behaviour).unwrap_or(self.cfg.default_behaviour);
+        let behaviour = state.users.get(&user).and_then(|u| u.behaviour).unwrap_or(state.default_behaviour);
         let action_at = now + (behaviour.after_seconds.max(0.0) * 1000.0) as i64;
         let id = crate::ids::wacid();
         let call = Call {
@@ -1242,7 +1244,23 @@ impl Engine {
         let state = self.lock();
         normalize_phone(user)
             .and_then(|u| state.users.get(&u).and_then(|u| u.behaviour))
-            .unwrap_or(self.cfg.default_behaviour)
+            .unwrap_or(state.default_behaviour)
+    }
+
+    pub(crate) fn set_default_behaviour(&self, b: Behaviour) -> Result<(), SandboxError> {
+        if !(0.0..=3600.0).contains(&b.after_seconds) {
+            return Err(SandboxError::new(
+                400,
+                "invalid_behaviour",
+                "after_seconds must be between 0 and 3600",
+            ));
+        }
+        self.lock().default_behaviour = b;
+        Ok(())
+    }
+
+    pub(crate) fn default_behaviour(&self) -> Behaviour {
+        self.lock().default_behaviour
     }
 
     /// The user hangs up.

@@ -139,6 +139,10 @@ impl Simulator {
                 put(sandbox::put_behaviour).get(sandbox::get_behaviour),
             )
             .route("/sandbox/users/{phone}/permission", post(sandbox::permission))
+            .route(
+                "/sandbox/behaviour",
+                put(sandbox::put_default_behaviour).get(sandbox::get_default_behaviour),
+            )
             .route("/sandbox/webhooks", get(sandbox::webhooks))
             .route("/sandbox/webhooks/flush", post(sandbox::flush))
             .route("/sandbox/webhooks/faults", get(sandbox::get_faults).put(sandbox::put_faults))
@@ -165,6 +169,16 @@ impl Simulator {
     /// Script how a user treats business-initiated calls.
     pub fn set_behaviour(&self, user: &str, behaviour: Behaviour) -> Result<(), SandboxError> {
         self.engine.set_behaviour(user, behaviour)
+    }
+
+    /// Set how users without their own behaviour treat business calls.
+    pub fn set_default_behaviour(&self, behaviour: Behaviour) -> Result<(), SandboxError> {
+        self.engine.set_default_behaviour(behaviour)
+    }
+
+    /// How users without their own behaviour treat business calls.
+    pub fn default_behaviour(&self) -> Behaviour {
+        self.engine.default_behaviour()
     }
 
     /// A user's current behaviour (the default if never set).

@@ -52,6 +52,19 @@ pub(crate) async fn put_behaviour(
     Ok(Json(json!({ "user": phone, "behaviour": b })))
 }
 
+pub(crate) async fn put_default_behaviour(
+    State(sim): State<Simulator>,
+    body: axum::body::Bytes,
+) -> SbResult<Json<Value>> {
+    let b: Behaviour = parse(&body)?;
+    sim.set_default_behaviour(b)?;
+    Ok(Json(json!({ "behaviour": b })))
+}
+
+pub(crate) async fn get_default_behaviour(State(sim): State<Simulator>) -> Json<Value> {
+    Json(json!({ "behaviour": sim.default_behaviour() }))
+}
+
 pub(crate) async fn get_behaviour(State(sim): State<Simulator>, Path(phone): Path<String>) -> Json<Value> {
     Json(json!({ "user": phone, "behaviour": sim.behaviour(&phone) }))
 }

@@ -425,3 +425,20 @@ async fn meta_sandbox_limits_are_relaxed() {
     let (_, v) = h.request_permission(USER).await;
     assert_error(&v, 138009);
 }
+
+#[tokio::test]
+async fn default_behaviour_applies_to_users_without_their_own() {
+    let h = Harness::new().await;
+    h.grant(USER, "permanent").await;
+    let (s, _) = h
+        .sandbox("PUT", "/sandbox/behaviour", Some(json!({ "on_call": "reject", "after_seconds": 1 })))
+        .await;
+    assert_eq!(s, 200);
+    let (_, v) = h.sandbox("GET", "/sandbox/behaviour", None).await;
+    assert_eq!(v["behaviour"]["on_call"], "reject");
+    let (_p, offer) = business_offer();
+    let (_, v) = h.call_action(connect_body(&offer)).await;
+    let id = v["calls"][0]["id"].as_str().unwrap().to_string();
+    h.advance(1);
+    assert_eq!(h.statuses(&id).await, vec!["RINGING", "REJECTED"]);
+}
