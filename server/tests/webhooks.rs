@@ -23,18 +23,23 @@ struct CallRow {
     events: Vec<String>,
 }
 
+/// id, status, phase, contact number, contact name, CTA payload, SDP offer.
+type RawCallRow = (String, String, String, String, Option<String>, Option<String>, Option<String>);
+
+/// (what, body, signature header, expected status, expected error code)
+type BadCase = (&'static str, Vec<u8>, Option<String>, u16, &'static str);
+
 async fn call_row(sandbox: &Sandbox, wa_call_id: &str) -> Option<CallRow> {
     let db = &sandbox.services().db;
-    let row: Option<(String, String, String, String, Option<String>, Option<String>, Option<String>)> =
-        sqlx::query_as(
-            "SELECT id, status, phase, contact_number, contact_name, cta_payload, sdp_offer FROM calls \
+    let row: Option<RawCallRow> = sqlx::query_as(
+        "SELECT id, status, phase, contact_number, contact_name, cta_payload, sdp_offer FROM calls \
          WHERE workspace_id = $1 AND wa_call_id = $2",
-        )
-        .bind(&sandbox.workspace.id)
-        .bind(wa_call_id)
-        .fetch_optional(db.pool())
-        .await
-        .unwrap();
+    )
+    .bind(&sandbox.workspace.id)
+    .bind(wa_call_id)
+    .fetch_optional(db.pool())
+    .await
+    .unwrap();
     let (id, status, phase, contact_number, contact_name, cta_payload, offer) = row?;
     let events: Vec<(String,)> =
         sqlx::query_as("SELECT kind FROM call_events WHERE call_id = $1 ORDER BY kind")
@@ -193,7 +198,7 @@ async fn bad_deliveries_get_clear_errors_and_store_nothing() {
     })
     .to_string();
 
-    let cases: Vec<(&str, Vec<u8>, Option<String>, u16, &str)> = vec![
+    let cases: Vec<BadCase> = vec![
         ("no signature", valid_shape.clone().into_bytes(), None, 401, "invalid_signature"),
         (
             "wrong secret",
