@@ -352,6 +352,8 @@ impl Worker {
                 .post(&url)
                 .timeout(settings.attempt_timeout)
                 .header("content-type", "application/json")
+                // Meta's webhook requests identify themselves this way.
+                .header("user-agent", "facebookexternalua")
                 .header("x-hub-signature-256", &signature)
                 .body(raw.clone())
                 .send()

@@ -251,13 +251,13 @@ pub fn business_offer() -> (simulator::media::Peer, String) {
     simulator::media::Peer::offerer(simulator::media::PeerConfig { ice_lite: false }).unwrap()
 }
 
-/// A business answer to the simulator's offer.
+/// A business answer to the simulator's offer. (str0m answers an actpass offer with
+/// `a=setup:passive`, browsers with `active`; the simulator accepts both, as DTLS works either way.)
 pub fn business_answer(offer: &str) -> (simulator::media::Peer, String) {
     simulator::media::Peer::answerer(simulator::media::PeerConfig { ice_lite: false }, offer).unwrap()
 }
 
-/// str0m answers with `a=setup:passive` when the offer is actpass; Meta wants the business to be
-/// the DTLS client, and browsers answer `active`. Both are accepted by the simulator.
+/// Assert Meta's Graph error envelope with the given code.
 pub fn assert_error(v: &Value, code: u64) {
     assert_eq!(v["error"]["code"], code, "{v}");
     assert!(v["error"]["message"].is_string(), "{v}");
