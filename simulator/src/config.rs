@@ -113,7 +113,7 @@ pub enum OnCall {
     Ignore,
 }
 
-/// A simulated user's behaviour for business-initiated calls.
+/// A simulated user's behaviour for business-initiated calls and permission requests.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
 pub struct Behaviour {
     /// Answer, reject or ignore.
@@ -121,11 +121,15 @@ pub struct Behaviour {
     /// Seconds of ringing before answering or rejecting.
     #[serde(default)]
     pub after_seconds: f64,
+    /// How the user answers a call permission request as soon as it is delivered; `None`
+    /// (the default) leaves it pending until `POST /sandbox/users/{phone}/permission`.
+    #[serde(default)]
+    pub on_permission_request: Option<crate::engine::Grant>,
 }
 
 impl Default for Behaviour {
     fn default() -> Self {
-        Self { on_call: OnCall::Answer, after_seconds: 2.0 }
+        Self { on_call: OnCall::Answer, after_seconds: 2.0, on_permission_request: None }
     }
 }
 

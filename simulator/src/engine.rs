@@ -1343,8 +1343,19 @@ impl Engine {
         if is_request {
             self.record_permission_request(&mut state, pid, &msg.to, &wamid)?;
         }
+        let auto_reply = is_request
+            .then(|| {
+                let behaviour = state.users.get(&msg.to).and_then(|u| u.behaviour);
+                behaviour.unwrap_or(state.default_behaviour).on_permission_request
+            })
+            .flatten();
         drop(state);
         self.emit_message_statuses(&n, &wamid, &msg.to);
+        if let Some(grant) = auto_reply
+            && let Err(e) = self.user_permission(Some(pid), &msg.to, grant)
+        {
+            tracing::warn!(error = %e, "simulated user could not answer the permission request");
+        }
         Ok((wamid, msg.to))
     }
 

@@ -442,3 +442,24 @@ async fn default_behaviour_applies_to_users_without_their_own() {
     h.advance(1);
     assert_eq!(h.statuses(&id).await, vec!["RINGING", "REJECTED"]);
 }
+
+#[tokio::test]
+async fn a_user_can_answer_permission_requests_automatically() {
+    let h = Harness::new().await;
+    let (s, _) = h
+        .sandbox(
+            "PUT",
+            &format!("/sandbox/users/{USER}/behaviour"),
+            Some(json!({ "on_call": "answer", "after_seconds": 1, "on_permission_request": "temporary" })),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (_, v) = h.request_permission(USER).await;
+    let wamid = v["messages"][0]["id"].as_str().unwrap().to_string();
+    let r = h.permission_replies().await.pop().expect("automatic reply");
+    assert_eq!(r["context"]["id"], wamid.as_str());
+    assert_eq!(r["interactive"]["call_permission_reply"]["response_source"], "user_action");
+    let (_p, offer) = business_offer();
+    let (s, v) = h.call_action(connect_body(&offer)).await;
+    assert_eq!(s, 200, "{v}");
+}
