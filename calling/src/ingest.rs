@@ -16,10 +16,13 @@ use crate::bus::LiveEvent;
 use crate::call_state::{CallInput, CallState};
 use crate::calls::Direction;
 use crate::ids::new_id;
+use crate::ledger::{self, Pair, Source};
 use crate::numbers::{self, WhatsAppNumber};
+use crate::permissions::{PermissionEvent, PermissionRecord};
+use crate::phone::PhoneNumber;
 use crate::storage::{Db, Dialect};
 use crate::webhook::payload::Delivery;
-use crate::webhook::{CallEngineEvent, CallEvent, EngineEvent, events_from_delivery};
+use crate::webhook::{CallEngineEvent, CallEvent, EngineEvent, PermissionReply, events_from_delivery};
 use crate::{Error, Result, Services};
 
 /// The only `object` Meta sends for WhatsApp Business webhooks.
@@ -146,14 +149,22 @@ async fn apply_delivery(services: &Services, delivery_id: &str, body: &[u8]) -> 
             processed.ignored += 1;
             continue;
         };
-        match &event.event {
+        let fresh = match &event.event {
             EngineEvent::Call(call) => {
-                match apply_call_event(services, number, &event, call, Some(delivery_id)).await? {
-                    true => processed.applied += 1,
-                    false => processed.duplicates += 1,
-                }
+                apply_call_event(services, number, &event, call, Some(delivery_id)).await?
             }
-            _ => processed.ignored += 1,
+            EngineEvent::PermissionReply(reply) => {
+                apply_permission_reply(services, number, &event, reply).await?
+            }
+            _ => {
+                processed.ignored += 1;
+                continue;
+            }
+        };
+        if fresh {
+            processed.applied += 1;
+        } else {
+            processed.duplicates += 1;
         }
     }
     Ok(processed)
@@ -199,12 +210,13 @@ pub async fn apply_call_event(
         Dialect::Postgres => " FOR UPDATE",
         Dialect::Sqlite => "",
     };
-    let (call_id,): (String,) =
-        sqlx::query_as(&format!("SELECT id FROM calls WHERE workspace_id = $1 AND wa_call_id = $2{lock}"))
-            .bind(&number.workspace_id)
-            .bind(&event.call_id)
-            .fetch_one(&mut *tx)
-            .await?;
+    let (call_id, contact_number): (String, String) = sqlx::query_as(&format!(
+        "SELECT id, contact_number FROM calls WHERE workspace_id = $1 AND wa_call_id = $2{lock}"
+    ))
+    .bind(&number.workspace_id)
+    .bind(&event.call_id)
+    .fetch_one(&mut *tx)
+    .await?;
 
     let details = json!({
         "from": event.from, "to": event.to, "contact": event.contact, "errors": event.errors,
@@ -229,9 +241,32 @@ pub async fn apply_call_event(
         deeplink_payload: event.deeplink_payload.clone(),
     };
     let applied = apply_fact(&mut tx, &number.workspace_id, &call_id, &fact, &extras, now).await?;
+    let mut permission_changed = false;
+    if let Some(state) = &applied
+        && let Some(event) = PermissionEvent::from_finished_call(state)
+        && let Ok(contact) = PhoneNumber::parse(&contact_number)
+    {
+        // A connected call resets Meta's request quota; unanswered business calls count
+        // toward revocation. Once per call, whichever fact finished it.
+        let pair = Pair { workspace_id: &number.workspace_id, number_id: &number.id, contact: &contact };
+        let at = state.ended_at().unwrap_or(at);
+        let dedupe_key = format!("call:{call_id}:finished");
+        permission_changed = ledger::record(
+            &mut *tx,
+            &pair,
+            &PermissionRecord::new(at, event),
+            Source::Call,
+            &dedupe_key,
+            now,
+        )
+        .await?;
+    }
     tx.commit().await?;
     if let Some(state) = &applied {
         publish_call_update(services, &number.workspace_id, &call_id, state, fact.input, now).await;
+    }
+    if permission_changed {
+        publish_permission_update(services, &number.workspace_id, &contact_number, now).await;
     }
     Ok(applied.is_some())
 }
@@ -329,6 +364,43 @@ pub async fn apply_fact(
     .execute(&mut **tx)
     .await?;
     Ok(Some(state))
+}
+
+/// Records a user's (or Meta's automatic) answer to a permission request in the ledger.
+/// Returns `false` when it was already recorded.
+async fn apply_permission_reply(
+    services: &Services,
+    number: &WhatsAppNumber,
+    envelope: &CallEngineEvent,
+    reply: &PermissionReply,
+) -> Result<bool> {
+    let now = services.clock.now();
+    let Some(contact) = reply.from.as_deref().and_then(|from| PhoneNumber::parse(from).ok()) else {
+        tracing::warn!(dedupe_key = %envelope.dedupe_key, "permission reply without a usable user number");
+        return Ok(false);
+    };
+    let pair = Pair { workspace_id: &number.workspace_id, number_id: &number.id, contact: &contact };
+    let fact = PermissionRecord::new(envelope.occurred_at.unwrap_or(now), PermissionEvent::from_reply(reply));
+    let fresh =
+        ledger::record(services.db.pool(), &pair, &fact, Source::Webhook, &envelope.dedupe_key, now).await?;
+    if fresh {
+        publish_permission_update(services, &number.workspace_id, contact.e164(), now).await;
+    }
+    Ok(fresh)
+}
+
+/// Tells the workspace's browsers that a user's call permission changed.
+async fn publish_permission_update(services: &Services, workspace_id: &str, contact: &str, now: i64) {
+    let live = LiveEvent {
+        workspace_id: workspace_id.to_owned(),
+        topic: "permission.updated".into(),
+        subject: contact.to_owned(),
+        data: serde_json::Value::Null,
+        at: now,
+    };
+    if let Err(err) = services.bus.publish(live).await {
+        tracing::warn!(error = %err, "could not publish a live permission event");
+    }
 }
 
 /// Tells the workspace's browsers that a call changed. The record is already committed; a

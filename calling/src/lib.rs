@@ -28,6 +28,8 @@ pub mod ids;
 #[cfg(feature = "server")]
 pub mod ingest;
 #[cfg(feature = "server")]
+pub mod ledger;
+#[cfg(feature = "server")]
 pub mod numbers;
 #[cfg(feature = "server")]
 pub mod secrets;
