@@ -20,6 +20,8 @@ use crate::ledger::{self, Pair, Source};
 use crate::numbers::{self, WhatsAppNumber};
 use crate::permissions::{PermissionEvent, PermissionRecord};
 use crate::phone::PhoneNumber;
+use crate::settings::CallingSettings;
+use crate::settings_sync;
 use crate::storage::{Db, Dialect};
 use crate::webhook::payload::Delivery;
 use crate::webhook::{CallEngineEvent, CallEvent, EngineEvent, PermissionReply, events_from_delivery};
@@ -155,6 +157,12 @@ async fn apply_delivery(services: &Services, delivery_id: &str, body: &[u8]) -> 
             }
             EngineEvent::PermissionReply(reply) => {
                 apply_permission_reply(services, number, &event, reply).await?
+            }
+            EngineEvent::SettingsChanged { calling } => {
+                // WhatsApp's own word on the number's settings: the remote side of the drift.
+                let remote = CallingSettings::from_get_response(calling)?;
+                settings_sync::record_remote(&services.db, number, &remote, services.clock.now()).await?;
+                true
             }
             _ => {
                 processed.ignored += 1;

@@ -36,6 +36,8 @@ pub mod secrets;
 #[cfg(feature = "server")]
 pub mod services;
 #[cfg(feature = "server")]
+pub mod settings_sync;
+#[cfg(feature = "server")]
 pub mod storage;
 #[cfg(feature = "testing")]
 pub mod testing;
