@@ -333,15 +333,7 @@ pub async fn apply_fact(
     }
 
     // The call record is a projection of all its facts, whatever order they came in.
-    let facts: Vec<(i64, String)> = sqlx::query_as("SELECT at, input FROM call_events WHERE call_id = $1")
-        .bind(call_id)
-        .fetch_all(&mut **tx)
-        .await?;
-    let inputs: Vec<(i64, CallInput)> = facts
-        .into_iter()
-        .map(|(at, raw)| serde_json::from_str(&raw).map(|input| (at, input)).map_err(Error::internal))
-        .collect::<Result<_>>()?;
-    let state = CallState::replay(inputs.iter().map(|(at, input)| (*at, input)));
+    let state = replay_call(&mut **tx, call_id).await?;
     let failure_code = state.termination().and_then(|t| t.error_codes.first().copied());
     sqlx::query(
         "UPDATE calls SET status = $1, phase = $2, started_at = COALESCE($3, started_at), answered_at = $4, \
@@ -372,6 +364,43 @@ pub async fn apply_fact(
     .execute(&mut **tx)
     .await?;
     Ok(Some(state))
+}
+
+/// Rebuilds a call's state from all its stored facts.
+pub async fn replay_call<'c, E>(executor: E, call_id: &str) -> Result<CallState>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    let facts: Vec<(i64, String)> = sqlx::query_as("SELECT at, input FROM call_events WHERE call_id = $1")
+        .bind(call_id)
+        .fetch_all(executor)
+        .await?;
+    let inputs: Vec<(i64, CallInput)> = facts
+        .into_iter()
+        .map(|(at, raw)| serde_json::from_str(&raw).map(|input| (at, input)).map_err(Error::internal))
+        .collect::<Result<_>>()?;
+    Ok(CallState::replay(inputs.iter().map(|(at, input)| (*at, input))))
+}
+
+/// Records one of our own actions (which WhatsApp acknowledged) on a call and tells the
+/// browsers. Returns the call's new state, or `None` if the action was already recorded.
+pub async fn record_own_fact(
+    services: &Services,
+    workspace_id: &str,
+    call_id: &str,
+    input: &CallInput,
+    details: serde_json::Value,
+    extras: &CallExtras,
+) -> Result<Option<CallState>> {
+    let now = services.clock.now();
+    let fact = Fact { input, at: now, details, delivery_id: None };
+    let mut tx = services.db.pool().begin().await?;
+    let applied = apply_fact(&mut tx, workspace_id, call_id, &fact, extras, now).await?;
+    tx.commit().await?;
+    if let Some(state) = &applied {
+        publish_call_update(services, workspace_id, call_id, state, input, now).await;
+    }
+    Ok(applied)
 }
 
 /// Records a user's (or Meta's automatic) answer to a permission request in the ledger.

@@ -20,6 +20,8 @@ pub mod webhook;
 #[cfg(feature = "server")]
 pub mod bus;
 #[cfg(feature = "server")]
+pub mod call_actions;
+#[cfg(feature = "server")]
 pub mod clock;
 #[cfg(feature = "server")]
 pub mod graph;

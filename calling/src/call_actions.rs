@@ -1,0 +1,173 @@
+//! What the business does to calls through WhatsApp: place a business-initiated call, and
+//! pre-accept, accept, reject or end a call. Each action is checked against the call's state
+//! and Meta's rules *before* anything is sent, and recorded in the call's timeline only after
+//! WhatsApp accepted it.
+
+use serde_json::json;
+
+use crate::call_state::{CallAction, CallInput, CallState};
+use crate::calls::{CallStatus, Direction};
+use crate::graph::{GraphClient, GraphTarget};
+use crate::ids::new_id;
+use crate::ingest::{CallExtras, record_own_fact, replay_call};
+use crate::ledger;
+use crate::numbers::{self, WhatsAppNumber};
+use crate::permissions::{self, PermissionLimits};
+use crate::phone::PhoneNumber;
+use crate::{Error, Result, Services};
+
+/// A call as the actions need it.
+#[derive(Clone, Debug)]
+pub struct CallRef {
+    pub id: String,
+    pub wa_call_id: String,
+    pub number: WhatsAppNumber,
+    pub state: CallState,
+}
+
+/// Loads a call of `workspace_id` (a call of another workspace is "not found").
+pub async fn load(services: &Services, workspace_id: &str, call_id: &str) -> Result<CallRef> {
+    let row: Option<(Option<String>, Option<String>)> =
+        sqlx::query_as("SELECT wa_call_id, number_id FROM calls WHERE workspace_id = $1 AND id = $2")
+            .bind(workspace_id)
+            .bind(call_id)
+            .fetch_optional(services.db.pool())
+            .await?;
+    let (Some(wa_call_id), Some(number_id)) = row.ok_or(Error::NotFound { what: "call" })? else {
+        return Err(Error::Conflict {
+            code: "call_not_actionable",
+            message: "the call is not a WhatsApp call".into(),
+        });
+    };
+    let number = numbers::get(&services.db, workspace_id, &number_id).await?;
+    let state = replay_call(services.db.pool(), call_id).await?;
+    Ok(CallRef { id: call_id.to_owned(), wa_call_id, number, state })
+}
+
+async fn target(services: &Services, number: &WhatsAppNumber) -> Result<GraphTarget> {
+    let credentials = numbers::credentials(&services.db, &services.secret_key, &number.id).await?;
+    Ok(GraphTarget::for_number(number, &credentials))
+}
+
+/// Sends `pre_accept` with the browser's SDP answer for an inbound call that still rings.
+pub async fn pre_accept(
+    services: &Services,
+    client: &GraphClient,
+    call: &CallRef,
+    sdp_answer: &str,
+) -> Result<CallState> {
+    call.state.check_action(CallAction::PreAccept)?;
+    client.pre_accept(&target(services, &call.number).await?, &call.wa_call_id, sdp_answer).await?;
+    let extras = CallExtras { sdp_answer: Some(sdp_answer.to_owned()), ..CallExtras::default() };
+    own_fact(services, call, CallInput::PreAcceptSent, json!({}), &extras).await
+}
+
+/// Sends `accept` with the same SDP as `pre_accept` (Meta refuses any other).
+pub async fn accept(
+    services: &Services,
+    client: &GraphClient,
+    call: &CallRef,
+    sdp_answer: &str,
+) -> Result<CallState> {
+    call.state.check_action(CallAction::Accept)?;
+    client.accept(&target(services, &call.number).await?, &call.wa_call_id, sdp_answer, None).await?;
+    let extras = CallExtras { sdp_answer: Some(sdp_answer.to_owned()), ..CallExtras::default() };
+    own_fact(services, call, CallInput::AcceptSent, json!({}), &extras).await
+}
+
+/// Declines an inbound call that still rings.
+pub async fn reject(services: &Services, client: &GraphClient, call: &CallRef) -> Result<CallState> {
+    call.state.check_action(CallAction::Reject)?;
+    client.reject(&target(services, &call.number).await?, &call.wa_call_id).await?;
+    own_fact(services, call, CallInput::RejectSent, json!({}), &CallExtras::default()).await
+}
+
+/// Ends a call in either direction.
+pub async fn terminate(services: &Services, client: &GraphClient, call: &CallRef) -> Result<CallState> {
+    call.state.check_action(CallAction::Terminate)?;
+    client.terminate(&target(services, &call.number).await?, &call.wa_call_id).await?;
+    own_fact(services, call, CallInput::TerminateSent, json!({}), &CallExtras::default()).await
+}
+
+async fn own_fact(
+    services: &Services,
+    call: &CallRef,
+    input: CallInput,
+    details: serde_json::Value,
+    extras: &CallExtras,
+) -> Result<CallState> {
+    let applied =
+        record_own_fact(services, &call.number.workspace_id, &call.id, &input, details, extras).await?;
+    match applied {
+        Some(state) => Ok(state),
+        // Already recorded (a retried request): report where the call stands.
+        None => replay_call(services.db.pool(), &call.id).await,
+    }
+}
+
+/// A business-initiated call that was placed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Placed {
+    /// Our call id.
+    pub call_id: String,
+    /// WhatsApp's call id (`wacid.…`).
+    pub wa_call_id: String,
+}
+
+/// Places a business-initiated call from `number` to `to` with the browser's SDP offer.
+///
+/// Refused before anything reaches WhatsApp when the business number's country cannot place
+/// calls (138013) or the ledger shows no permission or a spent daily quota (138006, 138012).
+pub async fn place(
+    services: &Services,
+    client: &GraphClient,
+    number: &WhatsAppNumber,
+    to: &PhoneNumber,
+    sdp_offer: &str,
+    limits: &PermissionLimits,
+) -> Result<Placed> {
+    let now = services.clock.now();
+    let business = PhoneNumber::parse(&number.e164)?;
+    let history = ledger::history(&services.db, &number.id, to).await?;
+    permissions::ensure_business_call_allowed(&business, &history, now, limits)?;
+
+    let wa_call_id = client.connect(&target(services, number).await?, to, sdp_offer, None).await?;
+
+    // The connect webhook may have arrived (and created the call) before this point.
+    sqlx::query(
+        "INSERT INTO calls (id, workspace_id, wa_call_id, phone_number_id, number_id, direction, status, phase, \
+           contact_number, business_number, started_at, sdp_offer, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'dialing', $8, $9, $10, $11, $10, $10) \
+         ON CONFLICT (workspace_id, wa_call_id) DO NOTHING",
+    )
+    .bind(new_id())
+    .bind(&number.workspace_id)
+    .bind(&wa_call_id)
+    .bind(&number.phone_number_id)
+    .bind(&number.id)
+    .bind(Direction::BusinessInitiated.as_str())
+    .bind(CallStatus::Ringing.as_str())
+    .bind(to.e164())
+    .bind(&number.e164)
+    .bind(now)
+    .bind(sdp_offer)
+    .execute(services.db.pool())
+    .await?;
+    let (call_id,): (String,) =
+        sqlx::query_as("SELECT id FROM calls WHERE workspace_id = $1 AND wa_call_id = $2")
+            .bind(&number.workspace_id)
+            .bind(&wa_call_id)
+            .fetch_one(services.db.pool())
+            .await?;
+    let extras = CallExtras { sdp_offer: Some(sdp_offer.to_owned()), ..CallExtras::default() };
+    record_own_fact(
+        services,
+        &number.workspace_id,
+        &call_id,
+        &CallInput::ConnectSent,
+        json!({ "to": to.e164() }),
+        &extras,
+    )
+    .await?;
+    Ok(Placed { call_id, wa_call_id })
+}
