@@ -103,6 +103,86 @@ pub struct CallSummary {
     pub cost_micros: i64,
 }
 
+/// Which calls the history shows. Every field narrows the list; `None` means "any".
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallFilter {
+    #[serde(default)]
+    pub status: Option<CallStatus>,
+    #[serde(default)]
+    pub direction: Option<Direction>,
+    /// Part of the contact's number or name.
+    #[serde(default)]
+    pub search: Option<String>,
+    /// Started at or after (unix ms).
+    #[serde(default)]
+    pub from: Option<i64>,
+    /// Started before (unix ms).
+    #[serde(default)]
+    pub to: Option<i64>,
+    /// Where the previous page ended ([`CallPage::next_cursor`]).
+    #[serde(default)]
+    pub cursor: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+/// One page of the call history, newest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallPage {
+    pub calls: Vec<CallSummary>,
+    /// Pass as `cursor` for the next (older) page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Everything the call detail page shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallDetail {
+    pub summary: CallSummary,
+    /// WhatsApp's call id.
+    pub wa_call_id: Option<String>,
+    pub answered_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    /// WhatsApp's error code and what it means.
+    pub failure_code: Option<i64>,
+    pub failure_reason: Option<String>,
+    pub cta_payload: Option<String>,
+    pub deeplink_payload: Option<String>,
+    pub biz_opaque_callback_data: Option<String>,
+    /// Every fact of the call, oldest first.
+    pub timeline: Vec<TimelineItem>,
+}
+
+/// One line of a call's timeline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineItem {
+    /// The fact's kind (`connect_received`, `accept_sent`, …).
+    pub kind: String,
+    pub at: i64,
+    /// What came with it, JSON.
+    pub details: String,
+}
+
+impl TimelineItem {
+    /// How the fact reads in the timeline.
+    pub fn label(&self) -> &'static str {
+        match self.kind.as_str() {
+            "connect_received" => "WhatsApp connected the call",
+            "status_ringing" => "Ringing on the customer's phone",
+            "status_accepted" => "The customer answered",
+            "status_rejected" => "The customer declined",
+            "terminate_received" => "WhatsApp ended the call",
+            "connect_sent" => "Call placed",
+            "pre_accept_sent" => "Agent picked up (pre-accept)",
+            "accept_sent" => "Agent answered",
+            "reject_sent" => "Agent declined",
+            "terminate_sent" => "Agent hung up",
+            "answer_window_expired" => "Nobody answered in time",
+            _ => "Other event",
+        }
+    }
+}
+
 #[cfg(feature = "server")]
 pub use store::*;
 
@@ -161,6 +241,143 @@ mod store {
     }
 
     type SummaryRow = (String, String, String, String, Option<String>, String, i64, Option<i64>, i64);
+
+    const SUMMARY_COLUMNS: &str = "id, direction, status, contact_number, contact_name, business_number, \
+                                   started_at, duration_seconds, cost_micros";
+
+    /// The largest page [`list`] returns.
+    pub const MAX_PAGE: i64 = 200;
+
+    fn parse_cursor(cursor: &str) -> Result<(i64, String)> {
+        cursor
+            .split_once('_')
+            .and_then(|(at, id)| Some((at.parse().ok()?, id.to_owned())))
+            .filter(|(_, id)| !id.is_empty())
+            .ok_or_else(|| Error::validation("cursor", "not a cursor this API returned"))
+    }
+
+    /// A page of a workspace's calls matching `filter`, newest first (keyset pagination, so
+    /// deep pages cost the same as the first).
+    pub async fn list(db: &Db, workspace_id: &str, filter: &CallFilter) -> Result<CallPage> {
+        let limit = filter.limit.unwrap_or(50);
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(Error::validation("limit", format!("must be between 1 and {MAX_PAGE}")));
+        }
+        let mut sql = format!("SELECT {SUMMARY_COLUMNS} FROM calls WHERE workspace_id = $1");
+        let mut binds: Vec<Bind> = vec![Bind::Text(workspace_id.to_owned())];
+        let mut push = |sql: &mut String, clause: &str, value: Bind| {
+            binds.push(value);
+            sql.push_str(&clause.replace('?', &format!("${}", binds.len())));
+        };
+        if let Some(status) = filter.status {
+            push(&mut sql, " AND status = ?", Bind::Text(status.as_str().into()));
+        }
+        if let Some(direction) = filter.direction {
+            push(&mut sql, " AND direction = ?", Bind::Text(direction.as_str().into()));
+        }
+        if let Some(search) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            let pattern = format!("%{}%", search.to_lowercase().replace(['%', '_'], ""));
+            push(&mut sql, " AND (LOWER(contact_number) LIKE ?", Bind::Text(pattern.clone()));
+            push(&mut sql, " OR LOWER(COALESCE(contact_name, '')) LIKE ?)", Bind::Text(pattern));
+        }
+        if let Some(from) = filter.from {
+            push(&mut sql, " AND started_at >= ?", Bind::Int(from));
+        }
+        if let Some(to) = filter.to {
+            push(&mut sql, " AND started_at < ?", Bind::Int(to));
+        }
+        if let Some(cursor) = filter.cursor.as_deref() {
+            let (at, id) = parse_cursor(cursor)?;
+            push(&mut sql, " AND (started_at < ?", Bind::Int(at));
+            push(&mut sql, " OR (started_at = ?", Bind::Int(at));
+            push(&mut sql, " AND id < ?))", Bind::Text(id));
+        }
+        push(&mut sql, " ORDER BY started_at DESC, id DESC LIMIT ?", Bind::Int(limit + 1));
+
+        let mut query = sqlx::query_as::<_, SummaryRow>(&sql);
+        for bind in binds {
+            query = match bind {
+                Bind::Text(text) => query.bind(text),
+                Bind::Int(int) => query.bind(int),
+            };
+        }
+        let mut calls = query
+            .fetch_all(db.pool())
+            .await?
+            .into_iter()
+            .map(summary_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        let next_cursor = if calls.len() as i64 > limit {
+            calls.truncate(limit as usize);
+            calls.last().map(|last| format!("{}_{}", last.started_at, last.id))
+        } else {
+            None
+        };
+        Ok(CallPage { calls, next_cursor })
+    }
+
+    enum Bind {
+        Text(String),
+        Int(i64),
+    }
+
+    type DetailRow = (
+        Option<String>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+
+    /// One call of a workspace with its whole timeline; another workspace's call is "not found".
+    pub async fn detail(db: &Db, workspace_id: &str, call_id: &str) -> Result<CallDetail> {
+        let summary: SummaryRow = sqlx::query_as(&format!(
+            "SELECT {SUMMARY_COLUMNS} FROM calls WHERE workspace_id = $1 AND id = $2"
+        ))
+        .bind(workspace_id)
+        .bind(call_id)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or(Error::NotFound { what: "call" })?;
+        let (
+            wa_call_id,
+            answered_at,
+            ended_at,
+            failure_code,
+            cta_payload,
+            deeplink_payload,
+            biz_opaque_callback_data,
+        ): DetailRow = sqlx::query_as(
+            "SELECT wa_call_id, answered_at, ended_at, failure_code, cta_payload, deeplink_payload, \
+                        biz_opaque_callback_data FROM calls WHERE id = $1",
+        )
+        .bind(call_id)
+        .fetch_one(db.pool())
+        .await?;
+        let timeline: Vec<(String, i64, Option<String>)> = sqlx::query_as(
+            "SELECT kind, at, details FROM call_events WHERE call_id = $1 ORDER BY at, recorded_at, id",
+        )
+        .bind(call_id)
+        .fetch_all(db.pool())
+        .await?;
+        Ok(CallDetail {
+            summary: summary_from_row(summary)?,
+            wa_call_id,
+            answered_at,
+            ended_at,
+            failure_code,
+            failure_reason: failure_code.map(|code| crate::meta_errors::plain_reason(code).to_owned()),
+            cta_payload,
+            deeplink_payload,
+            biz_opaque_callback_data,
+            timeline: timeline
+                .into_iter()
+                .map(|(kind, at, details)| TimelineItem { kind, at, details: details.unwrap_or_default() })
+                .collect(),
+        })
+    }
 
     /// The newest calls of a workspace, newest first.
     pub async fn recent(db: &Db, workspace_id: &str, limit: i64) -> Result<Vec<CallSummary>> {

@@ -11,6 +11,7 @@
 pub mod call_state;
 pub mod calls;
 pub mod error;
+pub mod meta_errors;
 pub mod overview;
 pub mod permissions;
 pub mod phone;
