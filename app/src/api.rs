@@ -1,7 +1,7 @@
 //! Server functions: the browser's door to `calling::…`. Each one is thin: find the services
 //! and the workspace, call the domain, map its error.
 
-use calling::calls::CallSummary;
+use calling::calls::{CallDetail, CallFilter, CallPage, CallSummary};
 use calling::overview::{Overview, OverviewPeriod};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -89,15 +89,33 @@ pub async fn simulate_inbound_call(
         .map_err(|err| ServerFnError::new(err.to_string()))
 }
 
-/// The newest calls of the current workspace.
-#[server]
-pub async fn list_calls(limit: i64) -> Result<Vec<CallSummary>, ServerFnError> {
+/// A page of the current workspace's call history.
+#[server(input = leptos::server_fn::codec::Json)]
+pub async fn list_calls(filter: CallFilter) -> Result<CallPage, ServerFnError> {
     use self::ssr::*;
     let services = services()?;
     let Some(workspace) = current_workspace(&services).await? else {
-        return Ok(Vec::new());
+        return Ok(CallPage::default());
     };
-    calling::calls::recent(&services.db, &workspace.id, limit).await.map_err(server_error)
+    calling::calls::list(&services.db, &workspace.id, &filter).await.map_err(server_error)
+}
+
+/// One call with its timeline.
+#[server]
+pub async fn get_call(id: String) -> Result<CallDetail, ServerFnError> {
+    use self::ssr::*;
+    let services = services()?;
+    let Some(workspace) = current_workspace(&services).await? else {
+        return Err(server_error(calling::Error::NotFound { what: "call" }));
+    };
+    calling::calls::detail(&services.db, &workspace.id, &id).await.map_err(|err| {
+        if matches!(err, calling::Error::NotFound { .. })
+            && let Some(response) = use_context::<leptos_axum::ResponseOptions>()
+        {
+            response.set_status(http::StatusCode::NOT_FOUND);
+        }
+        server_error(err)
+    })
 }
 
 /// What the user reads when a server function fails: the server's message without the

@@ -14,7 +14,8 @@ use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
 use crate::pages::calling::{
-    AnalyticsPage, CallingLayout, CallsPage, OverviewPage, PermissionsPage, SettingsPage, TemplatesPage,
+    AnalyticsPage, CallDetailPage, CallingLayout, CallsPage, OverviewPage, PermissionsPage, SettingsPage,
+    TemplatesPage,
 };
 use crate::pages::not_found::NotFound;
 
@@ -57,6 +58,7 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("/calling") view=CallingLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=OverviewPage ssr=SsrMode::Async />
                     <Route path=path!("calls") view=CallsPage ssr=SsrMode::Async />
+                    <Route path=path!("calls/:id") view=CallDetailPage ssr=SsrMode::Async />
                     <Route path=path!("templates") view=TemplatesPage ssr=SsrMode::Async />
                     <Route path=path!("settings") view=SettingsPage ssr=SsrMode::Async />
                     <Route path=path!("analytics") view=AnalyticsPage ssr=SsrMode::Async />

@@ -28,6 +28,39 @@ test("the sandbox number rings when a simulated customer calls", async ({ page }
   await expect(row).toContainText("Inbound");
 });
 
+test("the call history filters, pages and opens a call with its timeline", async ({ page }) => {
+  await openHydrated(page, "/calling/calls");
+  const filters = page.getByRole("form", { name: "Filter calls" });
+  await filters.getByLabel("Search").fill("oliver");
+  await filters.getByLabel("Status").selectOption("ringing");
+  await filters.getByRole("button", { name: "Apply" }).click();
+  await expect(page).toHaveURL(/status=ringing/);
+  await expect(page).toHaveURL(/q=oliver/);
+  const rows = page.locator("table.calls tbody tr");
+  await expect(rows).toHaveCount(1);
+  await expect(rows.first()).toContainText("Oliver Bennett");
+
+  await filters.getByLabel("Status").selectOption("missed");
+  await filters.getByRole("button", { name: "Apply" }).click();
+  await expect(page.getByText("No calls yet.")).toBeVisible();
+
+  await page.goto("/calling/calls?q=oliver");
+  await page.getByRole("link", { name: /Oliver Bennett/ }).click();
+  await expect(page).toHaveURL(/\/calling\/calls\/[0-9a-f-]+$/);
+  await expect(page.getByRole("heading", { level: 1, name: "Oliver Bennett" })).toBeVisible();
+  const details = page.getByRole("region", { name: "Call details" });
+  await expect(details).toContainText("order-2048");
+  await expect(details).toContainText("Inbound");
+  await expect(page.locator("ol.timeline li[data-kind='connect_received']")).toContainText("WhatsApp connected the call");
+});
+
+test("an unknown call id is a 404 with a way back", async ({ page }) => {
+  const response = await page.goto("/calling/calls/00000000-0000-7000-8000-000000000000");
+  expect(response?.status()).toBe(404);
+  await expect(page.getByRole("heading", { name: "Call not found" })).toBeVisible();
+  await expect(page.getByRole("link", { name: "← All calls" })).toBeVisible();
+});
+
 test("a bad caller number is refused with a clear message", async ({ page }) => {
   await openHydrated(page, "/calling");
   const panel = page.getByRole("region", { name: "Sandbox: simulate an inbound call" });

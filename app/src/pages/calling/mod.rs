@@ -4,7 +4,7 @@ mod calls;
 mod overview;
 mod sections;
 
-pub use calls::{CallsPage, CallsTable};
+pub use calls::{CallDetailPage, CallsPage, CallsTable};
 pub use overview::OverviewPage;
 pub use sections::{AnalyticsPage, PermissionsPage, SettingsPage, TemplatesPage};
 
