@@ -8,6 +8,7 @@
 //! Without the `server` feature the crate is only its types (no database, no runtime) and
 //! compiles to wasm32, which lets the browser share them with the server.
 
+pub mod analytics;
 pub mod call_state;
 pub mod calls;
 pub mod error;

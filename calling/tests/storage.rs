@@ -156,3 +156,50 @@ async fn call_history_filters_and_pages_the_same_on_every_dialect() {
         assert_eq!(calls::detail(db, &acme.id, &mine).await.unwrap().summary.id, mine);
     }
 }
+
+#[tokio::test]
+async fn analytics_series_has_every_day_and_agrees_on_every_dialect() {
+    use calling::analytics::{Analytics, AnalyticsPeriod};
+    for test_db in every_database().await {
+        let db = &test_db.db;
+        let dialect = test_db.dialect();
+        let acme = workspace::create(db, "Acme", NOW).await.unwrap();
+        for (i, (status, started, duration)) in [
+            (CallStatus::Completed, TODAY + 1_000, Some(60)),
+            (CallStatus::Completed, TODAY + 2_000, Some(31)),
+            (CallStatus::Failed, TODAY + 3_000, None),
+            (CallStatus::Missed, TODAY - 2 * DAY, None),
+            (CallStatus::Completed, TODAY - 40 * DAY, Some(10)), // outside 30 days
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut c = call(&acme.id, status, started, duration);
+            c.wa_call_id = Some(format!("wacid.analytics-{i}"));
+            calls::record(db, &c).await.unwrap();
+        }
+        let month = Analytics::load(db, &acme.id, AnalyticsPeriod::ThirtyDays, NOW).await.unwrap();
+        assert_eq!(month.daily_series.len(), 30, "{dialect:?}");
+        assert_eq!(month.daily_series.last().unwrap().date, "2026-11-22");
+        assert_eq!(month.daily_series.first().unwrap().date, "2026-10-24");
+        assert_eq!(
+            (month.total_calls, month.answered_calls, month.missed_calls, month.failed_calls),
+            (4, 2, 1, 1),
+            "{dialect:?}"
+        );
+        assert_eq!(month.answer_rate_percent, Some(50));
+        let today = month.daily_series.last().unwrap();
+        assert_eq!(
+            (today.count, today.failed_count, today.average_duration_seconds),
+            (3, 1, Some(46)),
+            "{dialect:?}"
+        );
+        assert_eq!(today.cost_micros, 25_000);
+        let two_days_ago = &month.daily_series[27];
+        assert_eq!((two_days_ago.date.as_str(), two_days_ago.missed_count), ("2026-11-20", 1));
+        assert!(month.daily_series[..27].iter().all(|day| day.count == 0));
+
+        let one_day = Analytics::load(db, &acme.id, AnalyticsPeriod::Today, NOW).await.unwrap();
+        assert_eq!((one_day.daily_series.len(), one_day.total_calls), (1, 3), "{dialect:?}");
+    }
+}

@@ -1,0 +1,203 @@
+//! Call analytics: totals and a day-by-day series over a period, for the analytics page, the
+//! REST API (`analytics.daily_series[]` with `date`, `count`, `failed_count`, …) and the CLI.
+//! Days are UTC days.
+
+use serde::{Deserialize, Serialize};
+
+/// The window analytics cover.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnalyticsPeriod {
+    Today,
+    #[serde(rename = "7d")]
+    SevenDays,
+    #[default]
+    #[serde(rename = "30d")]
+    ThirtyDays,
+}
+
+impl AnalyticsPeriod {
+    /// Every period, in the order the selector lists them.
+    pub const ALL: [AnalyticsPeriod; 3] =
+        [AnalyticsPeriod::Today, AnalyticsPeriod::SevenDays, AnalyticsPeriod::ThirtyDays];
+
+    /// Parses the API spelling: `today`, `7d`, `30d`.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "today" => Some(AnalyticsPeriod::Today),
+            "7d" => Some(AnalyticsPeriod::SevenDays),
+            "30d" => Some(AnalyticsPeriod::ThirtyDays),
+            _ => None,
+        }
+    }
+
+    /// The API spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnalyticsPeriod::Today => "today",
+            AnalyticsPeriod::SevenDays => "7d",
+            AnalyticsPeriod::ThirtyDays => "30d",
+        }
+    }
+
+    /// Days covered, today included.
+    pub fn days(self) -> i64 {
+        match self {
+            AnalyticsPeriod::Today => 1,
+            AnalyticsPeriod::SevenDays => 7,
+            AnalyticsPeriod::ThirtyDays => 30,
+        }
+    }
+
+    /// How the period reads in the UI.
+    pub fn label(self) -> &'static str {
+        match self {
+            AnalyticsPeriod::Today => "Today",
+            AnalyticsPeriod::SevenDays => "Last 7 days",
+            AnalyticsPeriod::ThirtyDays => "Last 30 days",
+        }
+    }
+}
+
+/// One day of the series. Every day of the period is present, calls or not.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DailyPoint {
+    /// `YYYY-MM-DD` (UTC).
+    pub date: String,
+    /// Calls that started that day.
+    pub count: i64,
+    pub answered_count: i64,
+    pub missed_count: i64,
+    pub rejected_count: i64,
+    pub failed_count: i64,
+    /// Mean talk time of that day's answered calls, seconds.
+    pub average_duration_seconds: Option<i64>,
+    /// What the day's calls cost, micro-units.
+    pub cost_micros: i64,
+}
+
+/// Totals and the daily series of one period.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Analytics {
+    pub period: AnalyticsPeriod,
+    /// Start of the first day, unix ms.
+    pub since: i64,
+    pub total_calls: i64,
+    pub answered_calls: i64,
+    pub missed_calls: i64,
+    pub failed_calls: i64,
+    /// Answered share in whole percent; `None` without calls.
+    pub answer_rate_percent: Option<i64>,
+    pub average_duration_seconds: Option<i64>,
+    pub cost_micros: i64,
+    pub daily_series: Vec<DailyPoint>,
+}
+
+/// `YYYY-MM-DD` of a day number (days since 1970-01-01).
+pub fn date_of_day(day: i64) -> String {
+    // Howard Hinnant's civil_from_days.
+    let z = day + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+fn rounded_ratio(numerator: i64, denominator: i64) -> Option<i64> {
+    (denominator > 0).then(|| (numerator + denominator / 2) / denominator)
+}
+
+#[cfg(feature = "server")]
+mod load {
+    use super::*;
+    use crate::clock::{DAY, start_of_utc_day};
+    use crate::storage::Db;
+
+    type DayRow = (i64, i64, i64, i64, i64, i64, i64, i64);
+
+    impl Analytics {
+        /// Reads a workspace's analytics for `period` ending today.
+        pub async fn load(
+            db: &Db,
+            workspace_id: &str,
+            period: AnalyticsPeriod,
+            now: i64,
+        ) -> crate::Result<Analytics> {
+            let first_day = start_of_utc_day(now) / DAY - (period.days() - 1);
+            let since = first_day * DAY;
+            // Integer division buckets by UTC day on both dialects.
+            let rows: Vec<DayRow> = sqlx::query_as(
+                "SELECT started_at / 86400000 AS day, CAST(COUNT(*) AS BIGINT), \
+                   CAST(SUM(CASE WHEN answered_at IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT), \
+                   CAST(SUM(CASE WHEN status = 'missed' THEN 1 ELSE 0 END) AS BIGINT), \
+                   CAST(SUM(CASE WHEN status = 'rejected' THEN 1 ELSE 0 END) AS BIGINT), \
+                   CAST(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS BIGINT), \
+                   CAST(SUM(CASE WHEN answered_at IS NOT NULL THEN COALESCE(duration_seconds, 0) ELSE 0 END) AS BIGINT), \
+                   CAST(SUM(cost_micros) AS BIGINT) \
+                 FROM calls WHERE workspace_id = $1 AND started_at >= $2 \
+                 GROUP BY started_at / 86400000 ORDER BY 1",
+            )
+            .bind(workspace_id)
+            .bind(since)
+            .fetch_all(db.pool())
+            .await?;
+            let mut analytics = Analytics { period, since, ..Analytics::default() };
+            let mut talk_seconds = 0;
+            let mut rows = rows.into_iter().peekable();
+            for day in first_day..first_day + period.days() {
+                let mut point = DailyPoint { date: date_of_day(day), ..DailyPoint::default() };
+                if let Some((_, count, answered, missed, rejected, failed, talk, cost)) =
+                    rows.next_if(|row| row.0 == day)
+                {
+                    point = DailyPoint {
+                        count,
+                        answered_count: answered,
+                        missed_count: missed,
+                        rejected_count: rejected,
+                        failed_count: failed,
+                        average_duration_seconds: rounded_ratio(talk, answered),
+                        cost_micros: cost,
+                        ..point
+                    };
+                    talk_seconds += talk;
+                }
+                analytics.total_calls += point.count;
+                analytics.answered_calls += point.answered_count;
+                analytics.missed_calls += point.missed_count;
+                analytics.failed_calls += point.failed_count;
+                analytics.cost_micros += point.cost_micros;
+                analytics.daily_series.push(point);
+            }
+            analytics.answer_rate_percent =
+                rounded_ratio(analytics.answered_calls * 100, analytics.total_calls);
+            analytics.average_duration_seconds = rounded_ratio(talk_seconds, analytics.answered_calls);
+            Ok(analytics)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_parse_their_api_spelling() {
+        for period in AnalyticsPeriod::ALL {
+            assert_eq!(AnalyticsPeriod::parse(period.as_str()), Some(period));
+        }
+        assert_eq!(AnalyticsPeriod::parse("90d"), None);
+        assert_eq!(serde_json::to_string(&AnalyticsPeriod::SevenDays).unwrap(), "\"7d\"");
+    }
+
+    #[test]
+    fn day_numbers_become_dates() {
+        assert_eq!(date_of_day(0), "1970-01-01");
+        assert_eq!(date_of_day(20_779), "2026-11-22");
+        assert_eq!(date_of_day(11_016), "2000-02-29");
+    }
+}
