@@ -31,6 +31,20 @@ pub enum Error {
     #[error("{message}")]
     WhatsApp { status: Option<u16>, meta_code: Option<i64>, message: String, details: Value },
 
+    /// No valid credentials: no or an expired session, a wrong password, a bad token or key.
+    /// `code` is `unauthenticated`, `invalid_credentials` or `invalid_token`.
+    #[error("{message}")]
+    Unauthenticated { code: &'static str, message: String },
+
+    /// Authenticated, but not allowed: `forbidden` (the role lacks a permission) or
+    /// `csrf_failed` (a cookie-authenticated change from another origin).
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
+
+    /// Too many attempts (logins); try again after `retry_after_seconds`.
+    #[error("too many attempts; try again in {retry_after_seconds} s")]
+    RateLimited { retry_after_seconds: u64 },
+
     /// An unexpected failure. The cause goes to the log, never to the user.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -40,6 +54,16 @@ impl Error {
     /// A validation error for `field`.
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
         Error::Validation { field: field.into(), message: message.into() }
+    }
+
+    /// Missing or expired credentials (401 `unauthenticated`).
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        Error::Unauthenticated { code: "unauthenticated", message: message.into() }
+    }
+
+    /// A permission the caller's role lacks (403 `forbidden`).
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Error::Forbidden { code: "forbidden", message: message.into() }
     }
 
     /// Wraps any unexpected failure.
@@ -54,6 +78,8 @@ impl Error {
             Error::NotFound { .. } => "not_found",
             Error::Conflict { code, .. } => code,
             Error::Unavailable { .. } => "unavailable",
+            Error::Unauthenticated { code, .. } | Error::Forbidden { code, .. } => code,
+            Error::RateLimited { .. } => "rate_limited",
             // Meta's permission refusals keep the codes the permission ledger gives the same rule.
             Error::WhatsApp { meta_code: Some(138006), .. } => "permission_required",
             Error::WhatsApp { meta_code: Some(138009), .. } => "permission_request_limit",
@@ -78,6 +104,9 @@ impl Error {
         match self {
             Error::Validation { field, .. } => Some(serde_json::json!({ "field": field })),
             Error::WhatsApp { details, .. } => Some(details.clone()),
+            Error::RateLimited { retry_after_seconds } => {
+                Some(serde_json::json!({ "retry_after_seconds": retry_after_seconds }))
+            }
             _ => None,
         }
     }

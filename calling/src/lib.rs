@@ -20,6 +20,8 @@ pub mod settings;
 pub mod webhook;
 
 #[cfg(feature = "server")]
+pub mod accounts;
+#[cfg(feature = "server")]
 pub mod bus;
 #[cfg(feature = "server")]
 pub mod call_actions;

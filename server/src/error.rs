@@ -42,6 +42,9 @@ impl ApiError {
                 (_, Some(100 | 131008 | 131009 | 132000)) => StatusCode::UNPROCESSABLE_ENTITY,
                 _ => StatusCode::CONFLICT,
             },
+            calling::Error::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
+            calling::Error::Forbidden { .. } => StatusCode::FORBIDDEN,
+            calling::Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             calling::Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -62,7 +65,12 @@ impl IntoResponse for ApiError {
         if let (calling::Error::Internal(_), Some(id)) = (&self.0, &request_id) {
             message = format!("{message} Quote request id {id} when reporting it.");
         }
-        error_response(status, self.0.code(), &message, self.0.details(), request_id.as_deref())
+        let mut response =
+            error_response(status, self.0.code(), &message, self.0.details(), request_id.as_deref());
+        if let calling::Error::RateLimited { retry_after_seconds } = &self.0 {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, (*retry_after_seconds).into());
+        }
+        response
     }
 }
 

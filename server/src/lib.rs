@@ -4,6 +4,8 @@
 //! Business rules live in `calling`; handlers here only translate between HTTP and it.
 //! [`router`] builds the whole application so tests can drive it without a socket.
 
+pub mod accounts;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod error;
@@ -69,7 +71,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .merge(webhooks::routes())
         .merge(sandbox_routes(&state))
-        .nest("/api/v1", Router::new().fallback(error::api_not_found))
+        .nest("/api/v1", accounts::routes().fallback(error::api_not_found))
         .leptos_routes_with_context(
             &state,
             routes,

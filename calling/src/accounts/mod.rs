@@ -1,0 +1,199 @@
+//! Accounts: who may use a workspace and how they prove it.
+//!
+//! This module owns users and their workspace memberships, the first-run setup, roles and the
+//! permission matrix, passwords (argon2id), browser sessions, invitations, password resets,
+//! API keys and the append-only audit log. It stores only hashes of every secret it hands out.
+//! Nothing here knows about HTTP: cookies, CSRF and rate limits are the server's business.
+
+pub mod api_keys;
+pub mod audit;
+pub mod invitations;
+pub mod passwords;
+pub mod resets;
+pub mod roles;
+pub mod sessions;
+pub mod tokens;
+pub mod users;
+
+pub use roles::{Permission, Role};
+pub use users::{Member, Membership, User};
+
+use sqlx::AnyConnection;
+
+use crate::ids::new_id;
+use crate::storage::Db;
+use crate::workspace::{self, Workspace};
+use crate::{Error, Result};
+
+/// What the first owner gives at setup (and the CLI's `admin create-owner`).
+#[derive(Clone, Debug)]
+pub struct NewOwner {
+    pub email: String,
+    pub display_name: Option<String>,
+    pub password: String,
+    /// Used only when a workspace has to be created.
+    pub workspace_name: Option<String>,
+}
+
+/// Whether the install still waits for its first user (`POST /api/v1/setup` is open).
+pub async fn setup_needed(db: &Db) -> Result<bool> {
+    Ok(users::count(db).await? == 0)
+}
+
+/// First run: creates the owner account and makes it owner of the install's first workspace,
+/// creating one when there is none. Refused once any user exists.
+pub async fn setup(db: &Db, owner: NewOwner, now: i64) -> Result<(User, Workspace)> {
+    let (email, normalized) = users::parse_email(&owner.email)?;
+    let display_name = users::parse_display_name(owner.display_name.as_deref(), &email)?;
+    let workspace_name = workspace::parse_name(owner.workspace_name.as_deref().unwrap_or("My workspace"))?;
+    passwords::check_policy(&owner.password)?;
+    if !setup_needed(db).await? {
+        return Err(already_set_up());
+    }
+    let hash = passwords::hash(&owner.password).await?;
+
+    let mut tx = db.pool().begin().await?;
+    // The single-row table makes a second, concurrent setup fail here rather than create a
+    // second owner.
+    let claimed =
+        sqlx::query("INSERT INTO install_setup (id, completed_at) VALUES (1, $1) ON CONFLICT DO NOTHING")
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+    let (users,): (i64,) =
+        sqlx::query_as("SELECT CAST(COUNT(*) AS BIGINT) FROM users").fetch_one(&mut *tx).await?;
+    if claimed != 1 || users != 0 {
+        return Err(already_set_up());
+    }
+    let user = users::insert(&mut tx, &email, &normalized, &display_name, &hash, now).await?;
+    let workspace = first_or_new_workspace(&mut tx, &workspace_name, now).await?;
+    users::upsert_membership(&mut tx, &workspace.id, &user.id, Role::Owner, now).await?;
+    audit::record_in(
+        &mut tx,
+        audit::NewEntry {
+            workspace_id: Some(&workspace.id),
+            actor: &format!("user:{}", user.id),
+            action: "install.setup",
+            target: Some(&format!("user:{}", user.id)),
+            details: serde_json::json!({ "email": user.email, "workspace": workspace.name }),
+            ip: None,
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((user, workspace))
+}
+
+fn already_set_up() -> Error {
+    Error::Conflict {
+        code: "already_set_up",
+        message: "Switchboard is already set up; ask an owner for an invitation".into(),
+    }
+}
+
+async fn first_or_new_workspace(conn: &mut AnyConnection, name: &str, now: i64) -> Result<Workspace> {
+    let first: Option<Workspace> =
+        sqlx::query_as("SELECT id, name, created_at FROM workspaces ORDER BY created_at, id LIMIT 1")
+            .fetch_optional(&mut *conn)
+            .await?;
+    match first {
+        Some(workspace) => Ok(workspace),
+        None => insert_workspace(conn, name, now).await,
+    }
+}
+
+async fn insert_workspace(conn: &mut AnyConnection, name: &str, now: i64) -> Result<Workspace> {
+    let workspace = Workspace { id: new_id(), name: workspace::parse_name(name)?, created_at: now };
+    sqlx::query("INSERT INTO workspaces (id, name, created_at) VALUES ($1, $2, $3)")
+        .bind(&workspace.id)
+        .bind(&workspace.name)
+        .bind(workspace.created_at)
+        .execute(conn)
+        .await?;
+    Ok(workspace)
+}
+
+/// The workspace an operator names on the command line: by exact name (or id). Several
+/// workspaces with that name are refused rather than guessed between.
+pub async fn workspace_by_name(db: &Db, name: &str) -> Result<Option<Workspace>> {
+    let found: Vec<Workspace> = sqlx::query_as(
+        "SELECT id, name, created_at FROM workspaces WHERE name = $1 OR id = $1 ORDER BY created_at, id",
+    )
+    .bind(name.trim())
+    .fetch_all(db.pool())
+    .await?;
+    if found.len() > 1 {
+        return Err(Error::validation("workspace", "several workspaces have this name; give its id instead"));
+    }
+    Ok(found.into_iter().next())
+}
+
+/// The operator's `admin create-owner`: the workspace named `workspace_name` (created when
+/// missing) gets `owner.email` as an owner. A new user gets `owner.password`; an existing one
+/// has their password replaced by it, which doubles as the operator's recovery path.
+pub async fn create_owner(
+    db: &Db,
+    owner: NewOwner,
+    workspace_name: &str,
+    now: i64,
+) -> Result<(User, Workspace)> {
+    let (email, normalized) = users::parse_email(&owner.email)?;
+    let display_name = users::parse_display_name(owner.display_name.as_deref(), &email)?;
+    let workspace_name = workspace::parse_name(workspace_name)?;
+    passwords::check_policy(&owner.password)?;
+    let hash = passwords::hash(&owner.password).await?;
+    let existing_workspace = workspace_by_name(db, &workspace_name).await?;
+
+    let mut tx = db.pool().begin().await?;
+    let workspace = match existing_workspace {
+        Some(workspace) => workspace,
+        None => insert_workspace(&mut tx, &workspace_name, now).await?,
+    };
+    let existing: Option<(String,)> = sqlx::query_as("SELECT id FROM users WHERE email_normalized = $1")
+        .bind(&normalized)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let user_id = match existing {
+        Some((id,)) => {
+            sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+                .bind(&hash)
+                .bind(now)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+            id
+        }
+        None => users::insert(&mut tx, &email, &normalized, &display_name, &hash, now).await?.id,
+    };
+    users::upsert_membership(&mut tx, &workspace.id, &user_id, Role::Owner, now).await?;
+    sqlx::query("INSERT INTO install_setup (id, completed_at) VALUES (1, $1) ON CONFLICT DO NOTHING")
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    audit::record_in(
+        &mut tx,
+        audit::NewEntry {
+            workspace_id: Some(&workspace.id),
+            actor: "cli",
+            action: "owner.created",
+            target: Some(&format!("user:{user_id}")),
+            details: serde_json::json!({ "email": email, "workspace": workspace.name }),
+            ip: None,
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((users::get(db, &user_id).await?, workspace))
+}
+
+/// A workspace by id.
+pub async fn workspace(db: &Db, id: &str) -> Result<Workspace> {
+    sqlx::query_as("SELECT id, name, created_at FROM workspaces WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or(Error::NotFound { what: "workspace" })
+}
