@@ -5,6 +5,7 @@
 
 use serde_json::json;
 
+use crate::billing::{self, Billable};
 use crate::call_state::{CallAction, CallInput, CallState};
 use crate::calls::{CallStatus, Direction};
 use crate::graph::{GraphClient, GraphTarget};
@@ -117,7 +118,9 @@ pub struct Placed {
 /// Places a business-initiated call from `number` to `to` with the browser's SDP offer.
 ///
 /// Refused before anything reaches WhatsApp when the business number's country cannot place
-/// calls (138013) or the ledger shows no permission or a spent daily quota (138006, 138012).
+/// calls (138013), the ledger shows no permission or a spent daily quota (138006, 138012), or
+/// billing's preflight refuses (`subscription_expired`, `insufficient_balance`); the preflight's
+/// hold is released if `connect` fails and settled when the call ends.
 pub async fn place(
     services: &Services,
     client: &GraphClient,
@@ -131,7 +134,27 @@ pub async fn place(
     let history = ledger::history(&services.db, &number.id, to).await?;
     permissions::ensure_business_call_allowed(&business, &history, now, limits)?;
 
-    let wa_call_id = client.connect(&target(services, number).await?, to, sdp_offer, None).await?;
+    // The billing gate, after the free checks and before anything reaches WhatsApp.
+    let paid = billing::preflight(
+        &services.db,
+        number,
+        &Billable::Call { callee: to },
+        now,
+        &billing::Policy::default(),
+    )
+    .await?;
+    let connected: Result<String> =
+        async { Ok(client.connect(&target(services, number).await?, to, sdp_offer, None).await?) }.await;
+    let wa_call_id = match connected {
+        Ok(wa_call_id) => wa_call_id,
+        Err(err) => {
+            // WhatsApp placed no call: give the hold back (if this fails, expiry will).
+            if let Err(release_err) = billing::release(&services.db, &paid, services.clock.now()).await {
+                tracing::error!(error = %release_err, "could not release the hold of a failed connect");
+            }
+            return Err(err);
+        }
+    };
 
     // The connect webhook may have arrived (and created the call) before this point.
     sqlx::query(
@@ -169,5 +192,6 @@ pub async fn place(
         &extras,
     )
     .await?;
+    billing::attach_call(&services.db, &paid, &call_id, services.clock.now()).await?;
     Ok(Placed { call_id, wa_call_id })
 }

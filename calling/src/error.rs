@@ -25,6 +25,12 @@ pub enum Error {
     #[error("{message}")]
     Unavailable { message: String },
 
+    /// A paid action refused before anything was sent: `subscription_expired` or
+    /// `insufficient_balance`. `details` says what was required, what is available and how to
+    /// fix it (the top-up hint).
+    #[error("{message}")]
+    PaymentRequired { code: &'static str, message: String, details: Value },
+
     /// WhatsApp (Meta's Graph API) refused a request or could not be reached. `status` is the
     /// HTTP status it answered with and `meta_code` Meta's error code (both absent when it never
     /// answered); `details` carries `meta_code`, `fbtrace_id` and `error_data`.
@@ -77,6 +83,7 @@ impl Error {
             Error::Validation { .. } => "validation_failed",
             Error::NotFound { .. } => "not_found",
             Error::Conflict { code, .. } => code,
+            Error::PaymentRequired { code, .. } => code,
             Error::Unavailable { .. } => "unavailable",
             Error::Unauthenticated { code, .. } | Error::Forbidden { code, .. } => code,
             Error::RateLimited { .. } => "rate_limited",
@@ -103,6 +110,7 @@ impl Error {
     pub fn details(&self) -> Option<Value> {
         match self {
             Error::Validation { field, .. } => Some(serde_json::json!({ "field": field })),
+            Error::PaymentRequired { details, .. } => Some(details.clone()),
             Error::WhatsApp { details, .. } => Some(details.clone()),
             Error::RateLimited { retry_after_seconds } => {
                 Some(serde_json::json!({ "retry_after_seconds": retry_after_seconds }))

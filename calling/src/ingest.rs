@@ -269,6 +269,8 @@ pub async fn apply_call_event(
         )
         .await?;
     }
+    // A business-initiated call that ended is charged from its hold in this transaction.
+    crate::billing::on_call_fact(&mut tx, &number.workspace_id, &call_id, applied.as_ref(), now).await?;
     tx.commit().await?;
     if let Some(state) = &applied {
         publish_call_update(services, &number.workspace_id, &call_id, state, fact.input, now).await;

@@ -22,6 +22,8 @@ pub mod webhook;
 #[cfg(feature = "server")]
 pub mod accounts;
 #[cfg(feature = "server")]
+pub mod billing;
+#[cfg(feature = "server")]
 pub mod bus;
 #[cfg(feature = "server")]
 pub mod call_actions;

@@ -29,6 +29,7 @@ impl ApiError {
             calling::Error::NotFound { .. } => StatusCode::NOT_FOUND,
             calling::Error::Conflict { .. } => StatusCode::CONFLICT,
             calling::Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            calling::Error::PaymentRequired { .. } => StatusCode::PAYMENT_REQUIRED,
             // WhatsApp failed us: no Meta verdict (timeout, connection, a gateway's error page)
             // or Meta's own 5xx is 502; Meta's rate limits stay 429; a parameter Meta rejected
             // (100, 131008, 131009, 132000) is 422; any other refusal (no permission, calling

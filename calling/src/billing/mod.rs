@@ -1,0 +1,25 @@
+//! Billing: money, subscriptions, the wallet and its ledger, the rate card, the preflight every
+//! paid action passes, and settlement.
+//!
+//! - [`money`]: integer micro-units ([`Micros`]), currencies, display.
+//! - [`subscription`]: plan, status, period end; whether paid actions are allowed.
+//! - [`wallet`]: the append-only double-entry ledger and the balance derived from it.
+//! - [`rates`]: versioned rate cards (per-pulse call rates by callee country, message rates).
+//! - [`holds`]: [`preflight`], [`estimate`], holds, [`settle_call`], [`expire_holds`].
+//!
+//! Inbound (user-initiated) calls never touch billing: answering is free and always allowed.
+
+pub mod holds;
+pub mod money;
+pub mod rates;
+pub mod subscription;
+pub mod wallet;
+
+pub use holds::{
+    Billable, CallOutcome, Estimate, Hold, Policy, Preflight, Settlement, attach_call, charge_message,
+    estimate, expire_holds, on_call_fact, preflight, release, settle_call, settle_call_in,
+};
+pub use money::{Currency, Micros, Money};
+pub use rates::{MessageKind, NewRateCard, Rate, RateCard, pulses};
+pub use subscription::{Subscription, SubscriptionStatus};
+pub use wallet::{Verification, Wallet};
