@@ -1,6 +1,7 @@
 //! Server functions: the browser's door to `calling::…`. Each one is thin: find the services
 //! and the workspace, call the domain, map its error.
 
+use calling::analytics::{Analytics, AnalyticsPeriod};
 use calling::calls::{CallDetail, CallFilter, CallPage, CallSummary};
 use calling::overview::{Overview, OverviewPeriod};
 use leptos::prelude::*;
@@ -87,6 +88,18 @@ pub async fn simulate_inbound_call(
             deeplink_payload: None,
         })
         .map_err(|err| ServerFnError::new(err.to_string()))
+}
+
+/// Totals and the daily series of the current workspace.
+#[server]
+pub async fn get_analytics(period: AnalyticsPeriod) -> Result<Analytics, ServerFnError> {
+    use self::ssr::*;
+    let services = services()?;
+    let now = services.clock.now();
+    let Some(workspace) = current_workspace(&services).await? else {
+        return Ok(Analytics { period, ..Analytics::default() });
+    };
+    Analytics::load(&services.db, &workspace.id, period, now).await.map_err(server_error)
 }
 
 /// A page of the current workspace's call history.

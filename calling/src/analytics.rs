@@ -108,6 +108,7 @@ pub fn date_of_day(day: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
+#[cfg(feature = "server")]
 fn rounded_ratio(numerator: i64, denominator: i64) -> Option<i64> {
     (denominator > 0).then(|| (numerator + denominator / 2) / denominator)
 }

@@ -54,6 +54,24 @@ test("the call history filters, pages and opens a call with its timeline", async
   await expect(page.locator("ol.timeline li[data-kind='connect_received']")).toContainText("WhatsApp connected the call");
 });
 
+test("analytics count today's sandbox calls and switch periods", async ({ page }) => {
+  await openHydrated(page, "/calling/analytics");
+  await expect(page).toHaveTitle("Analytics · Switchboard");
+  const total = page.getByRole("region", { name: "Totals" }).locator("[data-stat='Calls']");
+  await expect(total).not.toHaveText("0");
+  const calls = await total.textContent();
+  const rows = page.locator("table.daily tbody tr");
+  await expect(rows).toHaveCount(7);
+  // Every sandbox call of this run rang today: the newest row holds them all.
+  await expect(rows.first().locator("td").nth(1)).toHaveText(calls!);
+  await expect(page.getByRole("img", { name: new RegExp(`^${calls} calls over 7 days`) })).toBeVisible();
+
+  await page.getByRole("link", { name: "Last 30 days" }).click();
+  await expect(page).toHaveURL(/period=30d/);
+  await expect(rows).toHaveCount(30);
+  await expect(page.getByRole("link", { name: "Last 30 days" })).toHaveAttribute("aria-current", "page");
+});
+
 test("an unknown call id is a 404 with a way back", async ({ page }) => {
   const response = await page.goto("/calling/calls/00000000-0000-7000-8000-000000000000");
   expect(response?.status()).toBe(404);

@@ -1,12 +1,14 @@
 //! The `/calling` dashboard: the shared layout and one module per section.
 
+mod analytics;
 mod calls;
 mod overview;
 mod sections;
 
+pub use analytics::AnalyticsPage;
 pub use calls::{CallDetailPage, CallsPage, CallsTable};
 pub use overview::OverviewPage;
-pub use sections::{AnalyticsPage, PermissionsPage, SettingsPage, TemplatesPage};
+pub use sections::{PermissionsPage, SettingsPage, TemplatesPage};
 
 use leptos::prelude::*;
 use leptos_router::components::{A, Outlet};

@@ -41,17 +41,6 @@ pub fn SettingsPage() -> impl IntoView {
 }
 
 #[component]
-pub fn AnalyticsPage() -> impl IntoView {
-    view! {
-        <Section
-            title="Analytics"
-            lead="Call volume, answer rate, duration and spend over time."
-            empty="No calls in this period."
-        />
-    }
-}
-
-#[component]
 pub fn PermissionsPage() -> impl IntoView {
     view! {
         <Section

@@ -1,0 +1,161 @@
+//! `/calling/analytics`: how calls went over a period — totals, a daily chart stacked by
+//! outcome (an SVG drawn here, no chart library), and the same numbers as a table.
+
+use calling::analytics::{Analytics, AnalyticsPeriod, DailyPoint};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+use crate::api::{error_text, get_analytics};
+use crate::format;
+
+#[component]
+pub fn AnalyticsPage() -> impl IntoView {
+    let query = use_query_map();
+    let period = move || {
+        query.with(|q| {
+            q.get("period").and_then(|p| AnalyticsPeriod::parse(&p)).unwrap_or(AnalyticsPeriod::SevenDays)
+        })
+    };
+    let analytics = Resource::new(period, get_analytics);
+    view! {
+        <Title text="Analytics" />
+        <div class="page-head">
+            <h1>"Analytics"</h1>
+            <nav class="segmented" aria-label="Period">
+                {AnalyticsPeriod::ALL
+                    .into_iter()
+                    .map(|p| {
+                        view! {
+                            <a href=format!("/calling/analytics?period={}", p.as_str())
+                                aria-current=move || (period() == p).then_some("page")>
+                                {p.label()}
+                            </a>
+                        }
+                    })
+                    .collect_view()}
+            </nav>
+        </div>
+        <Transition fallback=|| view! { <p class="muted">"Loading analytics…"</p> }>
+            {move || Suspend::new(async move {
+                match analytics.await {
+                    Ok(analytics) => view! { <AnalyticsView analytics /> }.into_any(),
+                    Err(err) => view! { <p class="error" role="alert">{error_text(&err)}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn AnalyticsView(analytics: Analytics) -> impl IntoView {
+    let rate = analytics.answer_rate_percent.map_or_else(|| "—".to_owned(), |p| format!("{p}%"));
+    let average = analytics.average_duration_seconds.map_or_else(|| "—".to_owned(), format::duration);
+    view! {
+        <section class="card" aria-label="Totals">
+            <dl class="stats">
+                <div class="stat"><dt>"Calls"</dt><dd data-stat="Calls">{analytics.total_calls}</dd></div>
+                <div class="stat"><dt>"Answered"</dt><dd data-stat="Answered">{analytics.answered_calls}</dd></div>
+                <div class="stat"><dt>"Missed"</dt><dd data-stat="Missed">{analytics.missed_calls}</dd></div>
+                <div class="stat"><dt>"Failed"</dt><dd data-stat="Failed">{analytics.failed_calls}</dd></div>
+                <div class="stat"><dt>"Answer rate"</dt><dd data-stat="Answer rate">{rate}</dd></div>
+                <div class="stat"><dt>"Average duration"</dt><dd data-stat="Average duration">{average}</dd></div>
+                <div class="stat"><dt>"Spend"</dt><dd data-stat="Spend">{format::money(analytics.cost_micros)}</dd></div>
+            </dl>
+        </section>
+        <section class="card" aria-labelledby="daily-heading">
+            <h2 id="daily-heading">"Calls per day"</h2>
+            <DailyChart days=analytics.daily_series.clone() />
+            <ul class="legend" aria-hidden="true">
+                <li class="answered">"Answered"</li>
+                <li class="missed">"Missed"</li>
+                <li class="rejected">"Rejected"</li>
+                <li class="failed">"Failed"</li>
+            </ul>
+            <div class="table-wrap">
+                <table class="daily">
+                    <caption class="visually-hidden">"Calls per day"</caption>
+                    <thead>
+                        <tr>
+                            <th scope="col">"Date"</th>
+                            <th scope="col" class="num">"Calls"</th>
+                            <th scope="col" class="num">"Answered"</th>
+                            <th scope="col" class="num">"Missed"</th>
+                            <th scope="col" class="num">"Failed"</th>
+                            <th scope="col" class="num">"Average duration"</th>
+                            <th scope="col" class="num">"Cost"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {analytics
+                            .daily_series
+                            .into_iter()
+                            .rev()
+                            .map(|day| {
+                                let date = day.date.clone();
+                                view! {
+                                <tr data-date=date>
+                                    <td>{day.date}</td>
+                                    <td class="num">{day.count}</td>
+                                    <td class="num">{day.answered_count}</td>
+                                    <td class="num">{day.missed_count}</td>
+                                    <td class="num">{day.failed_count}</td>
+                                    <td class="num">{day.average_duration_seconds.map(format::duration).unwrap_or_else(|| "—".into())}</td>
+                                    <td class="num">{format::money(day.cost_micros)}</td>
+                                </tr>
+                                }
+                            })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </section>
+    }
+}
+
+/// Bars per day, stacked answered / missed / rejected / failed, scaled to the busiest day.
+#[component]
+fn DailyChart(days: Vec<DailyPoint>) -> impl IntoView {
+    const HEIGHT: f64 = 160.0;
+    const SLOT: f64 = 24.0;
+    let width = SLOT * days.len().max(1) as f64;
+    let busiest = days.iter().map(|d| d.count).max().unwrap_or(0).max(1) as f64;
+    let total: i64 = days.iter().map(|d| d.count).sum();
+    let label = format!("{total} calls over {} days; busiest day {} calls", days.len(), busiest as i64);
+    let bars = days
+        .into_iter()
+        .enumerate()
+        .map(|(i, day)| {
+            let x = i as f64 * SLOT + 4.0;
+            let mut top = HEIGHT;
+            let unexplained =
+                day.count - day.answered_count - day.missed_count - day.rejected_count - day.failed_count;
+            let segments = [
+                ("answered", day.answered_count),
+                ("missed", day.missed_count),
+                ("rejected", day.rejected_count),
+                ("failed", day.failed_count),
+                ("other", unexplained.max(0)),
+            ]
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(class, n)| {
+                let h = n as f64 / busiest * (HEIGHT - 8.0);
+                top -= h;
+                view! { <rect class=class x=x y=top width=SLOT - 8.0 height=h rx="2" /> }
+            })
+            .collect_view();
+            let tip = format!(
+                "{}: {} calls, {} answered, {} missed, {} failed",
+                day.date, day.count, day.answered_count, day.missed_count, day.failed_count
+            );
+            view! { <g><title>{tip}</title>{segments}</g> }
+        })
+        .collect_view();
+    view! {
+        <svg class="chart" viewBox=format!("0 0 {width} {HEIGHT}") preserveAspectRatio="none" role="img" aria-label=label>
+            <line class="axis" x1="0" y1=HEIGHT x2=width y2=HEIGHT />
+            {bars}
+        </svg>
+    }
+}
