@@ -71,6 +71,7 @@ fn AnalyticsView(analytics: Analytics) -> impl IntoView {
                 <li class="missed">"Missed"</li>
                 <li class="rejected">"Rejected"</li>
                 <li class="failed">"Failed"</li>
+                <li class="other">"Ringing or in progress"</li>
             </ul>
             <div class="table-wrap">
                 <table class="daily">

@@ -189,7 +189,7 @@ fn CallDetailView(call: CallDetail) -> impl IntoView {
     let summary = call.summary;
     let heading = summary.contact_name.clone().unwrap_or_else(|| summary.contact_number.clone());
     let row = |label: &'static str, value: Option<String>| {
-        value.map(|value| view! { <div class="stat"><dt>{label}</dt><dd>{value}</dd></div> })
+        value.map(|value| view! { <div><dt>{label}</dt><dd>{value}</dd></div> })
     };
     let timeline = call
         .timeline
@@ -215,7 +215,7 @@ fn CallDetailView(call: CallDetail) -> impl IntoView {
             </p>
         })}
         <section class="card" aria-label="Call details">
-            <dl class="stats">
+            <dl class="facts">
                 {row("Number", Some(summary.contact_number.clone()))}
                 {row("Direction", Some(direction_label(summary.direction).to_owned()))}
                 {row("Business number", Some(summary.business_number.clone()))}
