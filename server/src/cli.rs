@@ -1,4 +1,4 @@
-//! The `switchboard` command line: `serve` (the default) and `migrate`.
+//! The `switchboard` command line: `serve` (the default), `migrate` and the operator's `admin …`.
 
 use std::process::ExitCode;
 
@@ -30,6 +30,11 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Operator commands: create owners and API keys without the web UI.
+    Admin {
+        #[command(subcommand)]
+        command: crate::accounts_cli::AdminCommand,
+    },
 }
 
 /// Parses the command line, runs the command, and turns failures into an exit code.
@@ -47,6 +52,7 @@ pub fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(&cli.config).await,
             Command::Migrate => migrate(&cli.config).await,
+            Command::Admin { command } => crate::accounts_cli::run(&cli.config, command).await,
         }
     });
     match result {
@@ -93,7 +99,9 @@ async fn serve(config: &Config) -> StartResult<()> {
     let state = start(config, address).await?;
     let db = state.services.db.clone();
     tracing::info!(url = %format!("http://{address}/calling"), "Switchboard is listening");
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    // Connection info gives the login rate limit and the audit log the peer's address.
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     db.close().await;
     tracing::info!("stopped cleanly");
     Ok(())

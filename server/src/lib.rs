@@ -5,6 +5,7 @@
 //! [`router`] builds the whole application so tests can drive it without a socket.
 
 pub mod accounts;
+pub mod accounts_cli;
 pub mod auth;
 pub mod cli;
 pub mod config;
