@@ -6,8 +6,16 @@
 //! [`process_pending`] finishes whatever a crash interrupted when the server starts again.
 //! Processing is idempotent (a call holds at most one fact of each kind), so running it twice
 //! — after a crash, or because Meta delivered twice — changes nothing.
+//!
+//! The webhook endpoint screens with [`named_numbers`] against its cached
+//! [`connected_phone_number_ids`] and stores through a [`DeliveryWriter`], which commits many
+//! deliveries per transaction (group commit) under the same contract as [`store_delivery`].
 
-use std::collections::HashMap;
+mod writer;
+
+pub use writer::DeliveryWriter;
+
+use std::collections::{HashMap, HashSet};
 
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -42,20 +50,47 @@ pub enum Stored {
 /// Checks that a (signature-verified) body is a WhatsApp Business delivery concerning at least
 /// one connected number. Returns the parsed delivery for [`store_delivery`].
 pub async fn screen_delivery(db: &Db, raw_body: &[u8]) -> Result<Delivery> {
-    let delivery = Delivery::parse(raw_body)?;
-    if delivery.object.as_deref() != Some(WHATSAPP_OBJECT) {
-        return Err(Error::validation("object", format!("expected \"{WHATSAPP_OBJECT}\"")));
-    }
-    let mut phone_number_ids: Vec<String> =
-        events_from_delivery(&delivery).into_iter().map(|event| event.phone_number_id).collect();
-    phone_number_ids.sort();
-    phone_number_ids.dedup();
-    for id in phone_number_ids.iter().filter(|id| !id.is_empty()) {
+    let (delivery, phone_number_ids) = parse_screened(raw_body)?;
+    for id in &phone_number_ids {
         if numbers::by_phone_number_id(db, id).await?.is_some() {
             return Ok(delivery);
         }
     }
-    Err(Error::NotFound { what: "WhatsApp number named by the delivery" })
+    Err(no_connected_number())
+}
+
+/// The distinct, non-empty `phone_number_id`s a (signature-verified) WhatsApp Business
+/// delivery names, without touching the database: the webhook endpoint checks them against
+/// its cached [`connected_phone_number_ids`]. Same validation errors as [`screen_delivery`].
+pub fn named_numbers(raw_body: &[u8]) -> Result<Vec<String>> {
+    parse_screened(raw_body).map(|(_, ids)| ids)
+}
+
+/// The error for a delivery that names no number connected here (404).
+pub fn no_connected_number() -> Error {
+    Error::NotFound { what: "WhatsApp number named by the delivery" }
+}
+
+/// Every connected number's `phone_number_id`, for screening deliveries from a cache.
+pub async fn connected_phone_number_ids(db: &Db) -> Result<HashSet<String>> {
+    let rows: Vec<(String,)> =
+        sqlx::query_as("SELECT phone_number_id FROM whatsapp_numbers").fetch_all(db.pool()).await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+fn parse_screened(raw_body: &[u8]) -> Result<(Delivery, Vec<String>)> {
+    let delivery = Delivery::parse(raw_body)?;
+    if delivery.object.as_deref() != Some(WHATSAPP_OBJECT) {
+        return Err(Error::validation("object", format!("expected \"{WHATSAPP_OBJECT}\"")));
+    }
+    let mut phone_number_ids: Vec<String> = events_from_delivery(&delivery)
+        .into_iter()
+        .map(|event| event.phone_number_id)
+        .filter(|id| !id.is_empty())
+        .collect();
+    phone_number_ids.sort();
+    phone_number_ids.dedup();
+    Ok((delivery, phone_number_ids))
 }
 
 /// Stores a delivery's raw body, deduplicated by its SHA-256.

@@ -5,7 +5,13 @@
 //! (401), a JSON `whatsapp_business_account` body (400), at least one connected number named
 //! (404). Then the raw body is stored durably and only then answered 200; processing happens
 //! after the answer, on the ingest worker (Meta times out after ~20 s and would retry).
+//!
+//! The hot path touches the database once: secrets and connected numbers come from a cache
+//! (re-read at most every [`SECRETS_TTL`], and at once on a miss older than a second, so a
+//! just-connected number is accepted), and the row is stored through the group-commit
+//! [`DeliveryWriter`], which answers only after the transaction holding the row committed.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,7 +21,7 @@ use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use calling::ingest::{self, Stored};
+use calling::ingest::{self, DeliveryWriter, Stored};
 use calling::numbers::{self, WebhookSecrets};
 use calling::webhook::signature::{SIGNATURE_HEADER, SignatureError, verify_signature};
 use calling::{Error, Services};
@@ -30,7 +36,8 @@ use crate::middleware::current_request_id;
 /// Meta's deliveries are at most 3 MB; a little headroom, then 413.
 pub const MAX_DELIVERY_BYTES: usize = 4 * 1024 * 1024;
 
-/// How long the decrypted webhook secrets are trusted before being re-read.
+/// How long the decrypted webhook secrets and the connected numbers are trusted before being
+/// re-read.
 const SECRETS_TTL: Duration = Duration::from_secs(30);
 
 /// The webhook routes.
@@ -40,17 +47,27 @@ pub fn routes() -> Router<AppState> {
         .layer(DefaultBodyLimit::max(MAX_DELIVERY_BYTES))
 }
 
-/// Shared by the webhook handlers: the secrets cache and the queue to the ingest worker.
+/// Shared by the webhook handlers: the secrets and numbers cache, the delivery writer and the
+/// queue to the ingest worker.
 #[derive(Clone)]
 pub struct Webhooks {
-    secrets: Arc<RwLock<Option<(Instant, WebhookSecrets)>>>,
+    known: Arc<RwLock<Option<Arc<Known>>>>,
+    writer: DeliveryWriter,
     queue: mpsc::UnboundedSender<String>,
+}
+
+/// What deliveries are checked against, as read at `loaded`.
+struct Known {
+    loaded: Instant,
+    secrets: WebhookSecrets,
+    phone_number_ids: HashSet<String>,
 }
 
 impl Webhooks {
     /// Starts the ingest worker: it first finishes deliveries a previous run stored but did not
     /// process, then processes each new delivery in arrival order.
     pub fn start(services: Services) -> Self {
+        let writer = DeliveryWriter::start(services.db.clone());
         let (queue, mut deliveries) = mpsc::unbounded_channel::<String>();
         tokio::spawn(async move {
             match ingest::process_pending(&services).await {
@@ -64,22 +81,25 @@ impl Webhooks {
                 }
             }
         });
-        Webhooks { secrets: Arc::new(RwLock::new(None)), queue }
+        Webhooks { known: Arc::new(RwLock::new(None)), writer, queue }
     }
 
-    /// Forgets the cached secrets (after a number is connected or edited).
+    /// Forgets the cached secrets and numbers (after a number is connected or edited).
     pub async fn invalidate(&self) {
-        *self.secrets.write().await = None;
+        *self.known.write().await = None;
     }
 
-    async fn secrets(&self, services: &Services, max_age: Duration) -> Result<WebhookSecrets, Error> {
-        if let Some((loaded, secrets)) = &*self.secrets.read().await
-            && loaded.elapsed() < max_age
+    async fn known(&self, services: &Services, max_age: Duration) -> Result<Arc<Known>, Error> {
+        if let Some(known) = &*self.known.read().await
+            && known.loaded.elapsed() < max_age
         {
-            return Ok(secrets.clone());
+            return Ok(known.clone());
         }
-        let fresh = numbers::webhook_secrets(&services.db, &services.secret_key).await?;
-        *self.secrets.write().await = Some((Instant::now(), fresh.clone()));
+        let loaded = Instant::now();
+        let secrets = numbers::webhook_secrets(&services.db, &services.secret_key).await?;
+        let phone_number_ids = ingest::connected_phone_number_ids(&services.db).await?;
+        let fresh = Arc::new(Known { loaded, secrets, phone_number_ids });
+        *self.known.write().await = Some(fresh.clone());
         Ok(fresh)
     }
 }
@@ -110,12 +130,12 @@ async fn verify(State(state): State<AppState>, Query(handshake): Query<Handshake
     else {
         return forbidden("expected hub.mode=subscribe with hub.verify_token and hub.challenge");
     };
-    let secrets = match state.webhooks.secrets(&state.services, Duration::ZERO).await {
-        Ok(secrets) => secrets,
+    let known = match state.webhooks.known(&state.services, Duration::ZERO).await {
+        Ok(known) => known,
         Err(err) => return ApiError(err).into_response(),
     };
     let matches =
-        secrets.verify_tokens.iter().any(|ours| bool::from(ours.as_bytes().ct_eq(token.as_bytes())));
+        known.secrets.verify_tokens.iter().any(|ours| bool::from(ours.as_bytes().ct_eq(token.as_bytes())));
     if !matches {
         tracing::warn!("webhook verification with an unknown verify token");
         return forbidden("hub.verify_token does not match any connected number");
@@ -141,7 +161,7 @@ async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
         Err(Err(err)) => return ApiError(err).into_response(),
     }
     let services = &state.services;
-    if let Err(err) = ingest::screen_delivery(&services.db, &body).await {
+    if let Err(err) = screen(&state, &body).await {
         // A body that is not a WhatsApp delivery is a bad request here, not a form error.
         let api = ApiError(err);
         let status =
@@ -154,7 +174,7 @@ async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
             current_request_id().as_deref(),
         );
     }
-    match ingest::store_delivery(&services.db, &body, services.clock.now()).await {
+    match state.webhooks.writer.store(&body, services.clock.now()).await {
         Ok(Stored::New { delivery_id }) => {
             // The worker lives as long as the server; if it is gone we are shutting down and
             // the row stays pending for the next start.
@@ -169,6 +189,19 @@ async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
     }
 }
 
+/// Checks that the body is a WhatsApp Business delivery naming a connected number, from the
+/// cache; a miss re-reads the numbers once (one may have just been connected) before refusing.
+async fn screen(state: &AppState, body: &[u8]) -> Result<(), Error> {
+    let named = ingest::named_numbers(body)?;
+    for max_age in [SECRETS_TTL, Duration::from_secs(1)] {
+        let known = state.webhooks.known(&state.services, max_age).await?;
+        if named.iter().any(|id| known.phone_number_ids.contains(id)) {
+            return Ok(());
+        }
+    }
+    Err(ingest::no_connected_number())
+}
+
 /// Accepts a body signed with any connected number's app secret. A miss re-reads the secrets
 /// once (a number may have just been connected) before refusing.
 async fn authenticate(
@@ -178,8 +211,8 @@ async fn authenticate(
 ) -> Result<(), Result<SignatureError, Error>> {
     let mut last = SignatureError::Missing;
     for max_age in [SECRETS_TTL, Duration::from_secs(1)] {
-        let secrets = state.webhooks.secrets(&state.services, max_age).await.map_err(Err)?;
-        for secret in &secrets.app_secrets {
+        let known = state.webhooks.known(&state.services, max_age).await.map_err(Err)?;
+        for secret in &known.secrets.app_secrets {
             match verify_signature(secret.as_bytes(), body, signature) {
                 Ok(()) => return Ok(()),
                 Err(err @ (SignatureError::Missing | SignatureError::Malformed)) => return Err(Ok(err)),
