@@ -459,6 +459,9 @@ async fn a_new_wallet_can_choose_its_currency_and_rates_follow_it() {
     let db = &test_db.db;
     let number = workspace_with_number(db).await;
     let eur = Currency::parse("EUR").unwrap();
+    // An estimate before the wallet exists seeds the rate card in the default currency...
+    assert_eq!(rates::current(db, &number.workspace_id, NOW).await.unwrap().currency, Currency::usd());
+    // ...and choosing the currency while nothing was charged relabels it.
     assert_eq!(wallet::open(db, &number.workspace_id, &eur, NOW).await.unwrap().currency, eur);
     assert_eq!(rates::current(db, &number.workspace_id, NOW).await.unwrap().currency, eur);
     let err = billing::preflight(db, &number, &Billable::Call { callee: &callee() }, NOW, &Policy::default())
@@ -585,5 +588,44 @@ proptest! {
             }
             Ok::<(), TestCaseError>(())
         })?;
+    }
+}
+
+#[tokio::test]
+async fn pay_for_send_charges_a_delivered_send_releases_a_failed_one_and_never_sends_unpaid() {
+    for test_db in testing::every_database().await {
+        let db = &test_db.db;
+        let number = workspace_with_number(db).await;
+        let ws = number.workspace_id.clone();
+        let kind = MessageKind::Template;
+        let price = billing::estimate(db, &ws, &Billable::Message { kind }, NOW).await.unwrap().amount;
+
+        // Empty wallet: refused, and the send is never attempted.
+        let sent = std::sync::atomic::AtomicBool::new(false);
+        let err = billing::pay_for_send(db, &number, kind, NOW, &Policy::default(), || async {
+            sent.store(true, std::sync::atomic::Ordering::SeqCst);
+            Ok("wamid.never".to_owned())
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(err.code(), "insufficient_balance");
+        assert!(!sent.load(std::sync::atomic::Ordering::SeqCst), "nothing left for WhatsApp");
+
+        wallet::top_up(db, &ws, "pay-1", price.checked_mul(2).unwrap(), None, NOW).await.unwrap();
+        let id = billing::pay_for_send(db, &number, kind, NOW, &Policy::default(), || async {
+            Ok("wamid.ok".to_owned())
+        })
+        .await
+        .unwrap();
+        assert_eq!(id, "wamid.ok");
+        let err = billing::pay_for_send(db, &number, kind, NOW, &Policy::default(), || async {
+            Err(calling::Error::Unavailable { message: "WhatsApp down".into() })
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(err.code(), "unavailable");
+        let wallet = wallet::get(db, &ws).await.unwrap();
+        assert_eq!((wallet.balance, wallet.held), (price, Micros::ZERO), "one send paid, the failed one not");
+        assert_consistent(db, &ws).await;
     }
 }

@@ -336,6 +336,36 @@ pub async fn charge_message(db: &Db, preflight: &Preflight, message_id: &str, no
     Ok(())
 }
 
+/// A paid send from start to end: [`preflight`] for a message of `kind`, then `send` (which
+/// talks to WhatsApp and returns the message id), then the charge; if `send` fails, the hold
+/// is released and its error returned. The one way sends should pay.
+pub async fn pay_for_send<F, Fut>(
+    db: &Db,
+    number: &WhatsAppNumber,
+    kind: MessageKind,
+    now: i64,
+    policy: &Policy,
+    send: F,
+) -> Result<String>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<String>>,
+{
+    let paid = preflight(db, number, &Billable::Message { kind }, now, policy).await?;
+    match send().await {
+        Ok(message_id) => {
+            charge_message(db, &paid, &message_id, now).await?;
+            Ok(message_id)
+        }
+        Err(err) => {
+            if let Err(release_err) = release(db, &paid, now).await {
+                tracing::error!(error = %release_err, "could not release the hold of a failed send");
+            }
+            Err(err)
+        }
+    }
+}
+
 /// Links a call's hold to the call WhatsApp accepted. If the call already ended (its
 /// terminate webhook can beat `connect`'s response), it is settled now.
 pub async fn attach_call(db: &Db, preflight: &Preflight, call_id: &str, now: i64) -> Result<()> {

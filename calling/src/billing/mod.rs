@@ -17,7 +17,7 @@ pub mod wallet;
 
 pub use holds::{
     Billable, CallOutcome, Estimate, Hold, Policy, Preflight, Settlement, attach_call, charge_message,
-    estimate, expire_holds, on_call_fact, preflight, release, settle_call, settle_call_in,
+    estimate, expire_holds, on_call_fact, pay_for_send, preflight, release, settle_call, settle_call_in,
 };
 pub use money::{Currency, Micros, Money};
 pub use rates::{MessageKind, NewRateCard, Rate, RateCard, pulses};

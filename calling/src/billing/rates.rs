@@ -201,16 +201,26 @@ impl RateCard {
 /// [`defaults`] if it has none yet.
 pub async fn current(db: &Db, workspace_id: &str, now: i64) -> Result<RateCard> {
     let mut conn = db.pool().acquire().await?;
-    current_in(&mut conn, workspace_id, now).await
+    if let Some(card) = newest(&mut conn, workspace_id).await? {
+        return Ok(card);
+    }
+    drop(conn);
+    // The card and its lines in one transaction, so a crash can never leave a card without
+    // prices (which would make everything free). Its first statement is the write.
+    let mut tx = db.pool().begin().await?;
+    insert(&mut tx, workspace_id, 1, &defaults(), None, now, true).await?;
+    tx.commit().await?;
+    let mut conn = db.pool().acquire().await?;
+    newest(&mut conn, workspace_id).await?.ok_or(Error::NotFound { what: "rate card" })
 }
 
+/// [`current`] inside a transaction that already holds its write lock (the preflight's).
 pub(crate) async fn current_in(conn: &mut AnyConnection, workspace_id: &str, now: i64) -> Result<RateCard> {
     if let Some(card) = newest(conn, workspace_id).await? {
         return Ok(card);
     }
-    let currency = super::wallet::currency_in(conn, workspace_id).await?;
     // Two first uses at once: the unique (workspace_id, version) lets one of them seed.
-    insert(conn, workspace_id, 1, &currency, &defaults(), None, now, true).await?;
+    insert(conn, workspace_id, 1, &defaults(), None, now, true).await?;
     newest(conn, workspace_id).await?.ok_or(Error::NotFound { what: "rate card" })
 }
 
@@ -232,7 +242,7 @@ pub async fn publish(
         .await?;
     let current = current_in(&mut tx, workspace_id, now).await?;
     let version = current.version + 1;
-    insert(&mut tx, workspace_id, version, &current.currency, card, actor_user_id, now, false).await?;
+    insert(&mut tx, workspace_id, version, card, actor_user_id, now, false).await?;
     tx.commit().await?;
     tracing::info!(workspace_id, version, actor_user_id, "rate card published");
     by_version(db, workspace_id, version).await
@@ -333,7 +343,6 @@ async fn insert(
     conn: &mut AnyConnection,
     workspace_id: &str,
     version: i64,
-    currency: &Currency,
     card: &NewRateCard,
     created_by: Option<&str>,
     now: i64,
@@ -343,12 +352,12 @@ async fn insert(
     let conflict = if if_absent { " ON CONFLICT (workspace_id, version) DO NOTHING" } else { "" };
     let inserted = sqlx::query(&format!(
         "INSERT INTO rate_cards (id, workspace_id, version, currency, call_estimate_minutes, created_by, note, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8){conflict}"
+         VALUES ($1, $2, $3, COALESCE((SELECT currency FROM wallets WHERE workspace_id = $2), 'USD'), \
+           $4, $5, $6, $7){conflict}"
     ))
     .bind(&id)
     .bind(workspace_id)
     .bind(version)
-    .bind(currency.as_str())
     .bind(card.call_estimate_minutes)
     .bind(created_by)
     .bind(&card.note)

@@ -174,10 +174,6 @@ pub(crate) async fn read(conn: &mut AnyConnection, workspace_id: &str) -> Result
     })
 }
 
-pub(crate) async fn currency_in(conn: &mut AnyConnection, workspace_id: &str) -> Result<Currency> {
-    Ok(read(conn, workspace_id).await?.currency)
-}
-
 /// Appends one entry and moves the wallet cache with it. Returns `false` (and changes nothing)
 /// when an entry with the same dedupe key exists. The caller holds the wallet lock.
 pub(crate) async fn post(
@@ -274,6 +270,13 @@ pub async fn open(db: &Db, workspace_id: &str, currency: &Currency, now: i64) ->
             });
         }
         sqlx::query("UPDATE wallets SET currency = $1 WHERE workspace_id = $2")
+            .bind(currency.as_str())
+            .bind(workspace_id)
+            .execute(&mut *tx)
+            .await?;
+        // Rate cards are priced in the wallet's currency. With an empty ledger nothing was ever
+        // charged at them, so relabelling them rewrites no history.
+        sqlx::query("UPDATE rate_cards SET currency = $1 WHERE workspace_id = $2")
             .bind(currency.as_str())
             .bind(workspace_id)
             .execute(&mut *tx)
