@@ -629,3 +629,64 @@ async fn pay_for_send_charges_a_delivered_send_releases_a_failed_one_and_never_s
         assert_consistent(db, &ws).await;
     }
 }
+
+/// A business-initiated call row, as `place` stores it.
+async fn call_row(db: &Db, workspace_id: &str, call_id: &str) {
+    sqlx::query(
+        "INSERT INTO calls (id, workspace_id, wa_call_id, phone_number_id, direction, status, contact_number, \
+           business_number, started_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, '123', 'business_initiated', 'ringing', '+919876543210', '+447700900001', $4, $4, $4)",
+    )
+    .bind(call_id)
+    .bind(workspace_id)
+    .bind(format!("wacid.{call_id}"))
+    .bind(NOW)
+    .execute(db.pool())
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_terminate_that_beats_connects_response_is_settled_when_the_hold_is_attached() {
+    use calling::call_state::{CallInput, TerminateOutcome, Termination};
+    use calling::ingest::{CallExtras, record_own_fact};
+
+    for test_db in testing::every_database().await {
+        let db = &test_db.db;
+        let services = testing::services(db, calling::clock::Clock::manual(NOW));
+        let number = workspace_with_number(db).await;
+        let ws = number.workspace_id.clone();
+        wallet::top_up(db, &ws, "pay-1", Micros::from_units(10).unwrap(), None, NOW).await.unwrap();
+        let to = callee();
+        let paid = billing::preflight(db, &number, &Billable::Call { callee: &to }, NOW, &Policy::default())
+            .await
+            .unwrap();
+
+        // The call's whole life is recorded before `place` gets to link its hold.
+        call_row(db, &ws, "early").await;
+        let termination = Termination {
+            outcome: TerminateOutcome::Completed,
+            started_at: Some(NOW + 1_000),
+            ended_at: Some(NOW + 57_000),
+            duration_seconds: Some(56),
+            error_codes: vec![],
+        };
+        for input in [CallInput::ConnectSent, CallInput::TerminateReceived { termination }] {
+            record_own_fact(&services, &ws, "early", &input, serde_json::json!({}), &CallExtras::default())
+                .await
+                .unwrap();
+        }
+        billing::attach_call(db, &paid, "early", NOW).await.unwrap();
+
+        let settlement =
+            billing::holds::settlement(db, &ws, "early").await.unwrap().expect("settled on attach");
+        assert_eq!(settlement.pulses, 10);
+        let (cost,): (i64,) = sqlx::query_as("SELECT cost_micros FROM calls WHERE id = 'early'")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(cost, settlement.charged.get());
+        assert_eq!(wallet::get(db, &ws).await.unwrap().held, Micros::ZERO);
+        assert_consistent(db, &ws).await;
+    }
+}
