@@ -40,12 +40,16 @@ impl Drop for Server {
 }
 
 async fn serve(db: TestDb) -> Server {
+    serve_with(db, None).await
+}
+
+async fn serve_with(db: TestDb, sandbox: Option<simulator::Simulator>) -> Server {
     let clock = Clock::manual(1_800_000_000_000);
     let services = testing::services(&db.db, clock.clone());
     let cli = Cli::parse_from(["switchboard", "--site-root", "/nonexistent-site"]);
     let state = AppState {
         webhooks: Webhooks::start(services.clone()),
-        sandbox: None,
+        sandbox,
         services,
         leptos: leptos_options(&cli.config),
         limits: cli.config.limits(),
@@ -845,4 +849,49 @@ async fn another_workspace_is_invisible() {
         let invitations = owner_a.get("/invitations").await.expect(StatusCode::OK);
         assert_eq!(invitations["invitations"][0]["revoked_at"], Value::Null);
     }
+}
+
+/// Log lines written while the guard lives (this test's thread only: `#[tokio::test]` runs
+/// the server's tasks on it too).
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn sandbox_mode_logs_the_reset_link() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let server =
+        serve_with(testing::sqlite().await, Some(simulator::Simulator::new(Default::default()))).await;
+    let _ = set_up(&server).await;
+    let anonymous = Client::new(&server);
+    anonymous
+        .post("/password/reset", json!({ "email": "owner@example.com" }))
+        .await
+        .expect(StatusCode::ACCEPTED);
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let line = text.lines().find(|line| line.contains("password reset link")).expect("the link is logged");
+    let token = line.split("/reset-password?token=").nth(1).unwrap().split_whitespace().next().unwrap();
+    assert!(line.contains(&server.url), "{line}");
+    let confirm = json!({ "token": token, "new_password": "from-the-log-123" });
+    assert_eq!(anonymous.post("/password/reset/confirm", confirm).await.status, StatusCode::NO_CONTENT);
+    Client::login(&server, OWNER_EMAIL, "from-the-log-123").await;
 }
