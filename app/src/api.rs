@@ -4,6 +4,7 @@
 use calling::analytics::{Analytics, AnalyticsPeriod};
 use calling::calls::{CallDetail, CallFilter, CallPage, CallSummary};
 use calling::overview::{Overview, OverviewPeriod};
+use calling::permissions::PermissionLookup;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -102,6 +103,34 @@ pub async fn get_analytics(period: AnalyticsPeriod) -> Result<Analytics, ServerF
     Analytics::load(&services.db, &workspace.id, period, now).await.map_err(server_error)
 }
 
+/// Where a WhatsApp user stands with the workspace's (first) number: permission, quotas, and
+/// whether a call or a permission request would go through now.
+#[server]
+pub async fn lookup_permission(phone: String) -> Result<PermissionLookup, ServerFnError> {
+    use self::ssr::*;
+    let services = services()?;
+    let user = calling::phone::PhoneNumber::parse(&phone).map_err(server_error)?;
+    let number = first_number(&services).await?;
+    let limits = calling::permissions::PermissionLimits::PRODUCTION;
+    calling::ledger::lookup(&services.db, &number.id, &user, services.clock.now(), &limits)
+        .await
+        .map_err(server_error)
+}
+
+/// Everyone the workspace's (first) number may call now.
+#[server]
+pub async fn list_permissions() -> Result<Vec<PermissionLookup>, ServerFnError> {
+    use self::ssr::*;
+    let services = services()?;
+    let Ok(number) = first_number(&services).await else {
+        return Ok(Vec::new());
+    };
+    let limits = calling::permissions::PermissionLimits::PRODUCTION;
+    calling::ledger::granted(&services.db, &number.id, services.clock.now(), &limits)
+        .await
+        .map_err(server_error)
+}
+
 /// A page of the current workspace's call history.
 #[server(input = leptos::server_fn::codec::Json)]
 pub async fn list_calls(filter: CallFilter) -> Result<CallPage, ServerFnError> {
@@ -158,6 +187,21 @@ pub mod ssr {
     /// it with the signed-in member's current workspace.
     pub async fn current_workspace(services: &Services) -> Result<Option<Workspace>, ServerFnError> {
         calling::workspace::first(&services.db).await.map_err(server_error)
+    }
+
+    /// The workspace's first connected number (the per-number picker comes with settings).
+    pub async fn first_number(
+        services: &Services,
+    ) -> Result<calling::numbers::WhatsAppNumber, ServerFnError> {
+        let workspace = current_workspace(services)
+            .await?
+            .ok_or_else(|| server_error(calling::Error::NotFound { what: "workspace" }))?;
+        calling::numbers::list(&services.db, &workspace.id)
+            .await
+            .map_err(server_error)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| ServerFnError::new("Connect a WhatsApp number first."))
     }
 
     /// A domain error as the browser sees it: the public message only; internal causes are

@@ -6,7 +6,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::ids::new_id;
-use crate::permissions::{self, PermissionEvent, PermissionLimits, PermissionRecord, PermissionView};
+pub use crate::permissions::PermissionLookup;
+use crate::permissions::{self, PermissionEvent, PermissionLimits, PermissionRecord};
 use crate::phone::PhoneNumber;
 use crate::storage::Db;
 use crate::{Error, Result};
@@ -92,16 +93,6 @@ pub async fn history(db: &Db, number_id: &str, contact: &PhoneNumber) -> Result<
             Ok(PermissionRecord::new(at, event))
         })
         .collect()
-}
-
-/// Where a pair stands at `now`, with what Meta would say to a request or a call.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PermissionLookup {
-    pub contact_number: String,
-    pub view: PermissionView,
-    /// `None` when a call would go through; else Meta's code and when it would next be allowed.
-    pub call_refusal: Option<permissions::Refusal>,
-    pub request_refusal: Option<permissions::Refusal>,
 }
 
 /// The pair's permission and quotas at `now`.

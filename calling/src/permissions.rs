@@ -276,6 +276,18 @@ pub struct PermissionView {
     pub revoked_for_unanswered_calls: bool,
 }
 
+/// Where a (business number, user) pair stands at one instant, with what Meta would say to a
+/// call or a permission request (as the ledger reports it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PermissionLookup {
+    /// The user's number, E.164.
+    pub contact_number: String,
+    pub view: PermissionView,
+    /// `None` when a call would go through; else Meta's code and when it would next be allowed.
+    pub call_refusal: Option<Refusal>,
+    pub request_refusal: Option<Refusal>,
+}
+
 /// Evaluates the history at `now`. Records after `now` are ignored; records with the same
 /// time apply in the order given.
 pub fn evaluate(history: &[PermissionRecord], now: Millis, limits: &PermissionLimits) -> PermissionView {

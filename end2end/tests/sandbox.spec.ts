@@ -72,6 +72,28 @@ test("analytics count today's sandbox calls and switch periods", async ({ page }
   await expect(page.getByRole("link", { name: "Last 30 days" })).toHaveAttribute("aria-current", "page");
 });
 
+test("the permissions page follows a customer's grant", async ({ page, request }) => {
+  const user = "+919876543299";
+  await openHydrated(page, "/calling/permissions");
+  const lookup = page.getByRole("form", { name: "Look up a number" });
+  await lookup.getByLabel("WhatsApp number").fill(user);
+  await lookup.getByRole("button", { name: "Look up" }).click();
+  await expect(page).toHaveURL(/phone=%2B919876543299/);
+  await expect(page.locator("[data-field='status']")).toHaveText("No permission");
+  await expect(page.locator("[data-field='call']")).toContainText("has not allowed calls");
+  await expect(page.locator("[data-field='request']")).toHaveText("Can be sent");
+
+  // The simulated customer allows calls; WhatsApp's signed webhook reaches the ledger.
+  const granted = await request.post(`/sandbox/users/${encodeURIComponent(user)}/permission`, { data: { grant: "temporary" } });
+  expect(granted.status(), await granted.text()).toBe(200);
+  await expect(async () => {
+    await page.reload();
+    await expect(page.locator("[data-field='status']")).toContainText("Allowed until", { timeout: 1000 });
+  }).toPass({ timeout: 15_000 });
+  await expect(page.locator("[data-field='call']")).toHaveText("Would go through");
+  await expect(page.getByRole("region", { name: "Who allows calls" })).toContainText(user);
+});
+
 test("an unknown call id is a 404 with a way back", async ({ page }) => {
   const response = await page.goto("/calling/calls/00000000-0000-7000-8000-000000000000");
   expect(response?.status()).toBe(404);

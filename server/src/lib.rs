@@ -71,7 +71,6 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .merge(webhooks::routes())
-        .merge(sandbox_routes(&state))
         .nest("/api/v1", accounts::routes().fallback(error::api_not_found))
         .leptos_routes_with_context(
             &state,
@@ -90,20 +89,22 @@ pub fn router(state: AppState) -> Router {
                 move || shell(options.clone())
             },
         )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
+    let sandbox = state.sandbox.clone();
+    let router = with_sandbox(router.with_state(state), sandbox.as_ref())
         .layer(CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout))
         .layer(RequestBodyLimitLayer::new(limits.max_request_bytes));
-    middleware::with_request_tracing(router).with_state(state)
+    middleware::with_request_tracing(router)
 }
 
-/// The simulator's Graph API and scenario API, in sandbox mode only.
-fn sandbox_routes(state: &AppState) -> Router<AppState> {
-    match &state.sandbox {
-        // The scenario routes carry their own `/sandbox/…` prefix, so they get the full path.
-        Some(sim) => Router::new()
-            .nest_service(sandbox::GRAPH_MOUNT, sim.graph_router())
-            .route_service("/sandbox/{*scenario}", sim.sandbox_router()),
-        None => Router::new(),
+/// Adds the simulator's Graph API and scenario API, in sandbox mode only. They are merged as
+/// finished routers (they carry their own state), so their path parameters stay their own.
+fn with_sandbox(router: Router, sandbox: Option<&simulator::Simulator>) -> Router {
+    match sandbox {
+        Some(sim) => {
+            router.nest_service(sandbox::GRAPH_MOUNT, sim.graph_router()).merge(sim.sandbox_router())
+        }
+        None => router,
     }
 }

@@ -3,12 +3,14 @@
 mod analytics;
 mod calls;
 mod overview;
+mod permissions;
 mod sections;
 
 pub use analytics::AnalyticsPage;
 pub use calls::{CallDetailPage, CallsPage, CallsTable};
 pub use overview::OverviewPage;
-pub use sections::{PermissionsPage, SettingsPage, TemplatesPage};
+pub use permissions::PermissionsPage;
+pub use sections::{SettingsPage, TemplatesPage};
 
 use leptos::prelude::*;
 use leptos_router::components::{A, Outlet};

@@ -39,14 +39,3 @@ pub fn SettingsPage() -> impl IntoView {
         />
     }
 }
-
-#[component]
-pub fn PermissionsPage() -> impl IntoView {
-    view! {
-        <Section
-            title="Permissions"
-            lead="Who has allowed your business to call them, until when, and how many requests and calls WhatsApp still allows."
-            empty="No call permissions recorded yet."
-        />
-    }
-}
