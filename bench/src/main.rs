@@ -137,7 +137,10 @@ async fn ceiling_server(bind: SocketAddr) -> Result<()> {
     Ok(())
 }
 
-async fn webhooks(args: WebhookArgs) -> Result<()> {
+async fn webhooks(mut args: WebhookArgs) -> Result<()> {
+    // The server runs in a temporary directory, so a relative path would not resolve there.
+    args.server = std::fs::canonicalize(&args.server)
+        .map_err(|err| format!("--server {}: {err}", args.server.display()))?;
     let targets: Vec<&str> = args.targets.split(',').map(str::trim).collect();
     let mut outcomes = Vec::new();
     for target in &targets {
