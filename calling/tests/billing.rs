@@ -690,3 +690,40 @@ async fn a_terminate_that_beats_connects_response_is_settled_when_the_hold_is_at
         assert_consistent(db, &ws).await;
     }
 }
+
+#[tokio::test]
+async fn the_statement_lists_money_in_and_out_and_exports_csv() {
+    for test_db in testing::every_database().await {
+        let db = &test_db.db;
+        let number = workspace_with_number(db).await;
+        let ws = number.workspace_id.clone();
+        wallet::top_up(db, &ws, "pay-1", Micros::from_units(10).unwrap(), Some("owner"), NOW).await.unwrap();
+        let to = callee();
+        let paid = billing::preflight(db, &number, &Billable::Call { callee: &to }, NOW, &Policy::default())
+            .await
+            .unwrap();
+        billing::attach_call(db, &paid, "call-1", NOW).await.unwrap();
+        let outcome = CallOutcome { answered: true, duration_seconds: Some(7) };
+        let settlement = billing::settle_call(db, &ws, "call-1", outcome, NOW).await.unwrap().unwrap();
+        wallet::adjust(db, &ws, Micros(-1), "=cmd, \"quoted\"", "admin", NOW).await.unwrap();
+
+        let lines = billing::statement::lines(db, &ws, NOW, NOW + 1).await.unwrap();
+        let summary: Vec<(&str, i64)> = lines.iter().map(|l| (l.kind.as_str(), l.amount.get())).collect();
+        assert_eq!(
+            summary,
+            [("top_up", 10_000_000), ("call_charge", -settlement.charged.get()), ("adjustment", -1)],
+            "holds and releases stay inside the wallet"
+        );
+        let total: i64 = lines.iter().map(|l| l.amount.get()).sum();
+        assert_eq!(total, wallet::get(db, &ws).await.unwrap().balance.get());
+
+        let csv = billing::statement::csv(db, &ws, NOW, NOW + 1).await.unwrap();
+        let rows: Vec<&str> = csv.split("\r\n").filter(|row| !row.is_empty()).collect();
+        assert_eq!(rows.len(), 4);
+        assert!(rows[0].starts_with("at_unix_ms,kind,amount,currency"));
+        assert!(rows[1].contains(",top_up,10.00,USD,"), "{}", rows[1]);
+        assert!(rows[2].contains(",call_charge,-0.0024,USD,call-1,"), "{}", rows[2]);
+        assert!(rows[3].ends_with(",admin,\"'=cmd, \"\"quoted\"\"\""), "{}", rows[3]);
+        assert!(billing::statement::lines(db, &ws, NOW + 1, NOW + 2).await.unwrap().is_empty());
+    }
+}

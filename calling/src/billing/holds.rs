@@ -166,7 +166,7 @@ pub async fn preflight(
     let current = wallet::read(&mut tx, workspace_id).await?;
     let available = if has_wallet { current.available() } else { Micros::ZERO };
     if available < estimate.amount {
-        tracing::info!(
+        tracing::debug!(
             workspace_id,
             required = estimate.amount.get(),
             available = available.get(),

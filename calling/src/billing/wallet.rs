@@ -442,58 +442,75 @@ pub async fn refund(
     Ok(wallet)
 }
 
+type EntryRow = (
+    String,
+    String,
+    String,
+    String,
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    i64,
+);
+
+const ENTRY_COLUMNS: &str = "id, kind, from_account, to_account, amount_micros, hold_id, call_id, message_id, \
+    top_up_id, actor_user_id, reason, created_at";
+
+fn entry(
+    (
+        id,
+        kind,
+        from_account,
+        to_account,
+        amount,
+        hold_id,
+        call_id,
+        message_id,
+        top_up_id,
+        actor_user_id,
+        reason,
+        created_at,
+    ): EntryRow,
+) -> Entry {
+    Entry {
+        id,
+        kind,
+        from_account,
+        to_account,
+        amount: Micros(amount),
+        cause: Cause { hold_id, call_id, message_id, top_up_id, actor_user_id, reason },
+        created_at,
+    }
+}
+
 /// The newest `limit` ledger entries of the workspace, newest first.
 pub async fn entries(db: &Db, workspace_id: &str, limit: i64) -> Result<Vec<Entry>> {
-    type Row = (
-        String,
-        String,
-        String,
-        String,
-        i64,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        i64,
-    );
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT id, kind, from_account, to_account, amount_micros, hold_id, call_id, message_id, top_up_id, \
-           actor_user_id, reason, created_at FROM ledger_entries WHERE workspace_id = $1 \
-         ORDER BY created_at DESC, id DESC LIMIT $2",
-    )
+    let rows: Vec<EntryRow> = sqlx::query_as(&format!(
+        "SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE workspace_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
+    ))
     .bind(workspace_id)
     .bind(limit.clamp(1, 1000))
     .fetch_all(db.pool())
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(
-                id,
-                kind,
-                from_account,
-                to_account,
-                amount,
-                hold_id,
-                call_id,
-                message_id,
-                top_up_id,
-                actor_user_id,
-                reason,
-                created_at,
-            )| Entry {
-                id,
-                kind,
-                from_account,
-                to_account,
-                amount: Micros(amount),
-                cause: Cause { hold_id, call_id, message_id, top_up_id, actor_user_id, reason },
-                created_at,
-            },
-        )
-        .collect())
+    Ok(rows.into_iter().map(entry).collect())
+}
+
+/// The ledger entries with `from <= created_at < to`, oldest first (at most 100 000).
+pub async fn entries_between(db: &Db, workspace_id: &str, from: i64, to: i64) -> Result<Vec<Entry>> {
+    let rows: Vec<EntryRow> = sqlx::query_as(&format!(
+        "SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE workspace_id = $1 AND created_at >= $2 AND created_at < $3 \
+         ORDER BY created_at, id LIMIT 100000"
+    ))
+    .bind(workspace_id)
+    .bind(from)
+    .bind(to)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows.into_iter().map(entry).collect())
 }
 
 /// The result of [`verify`].
