@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod accounts_cli;
+pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod config;
@@ -71,7 +72,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .merge(webhooks::routes())
-        .nest("/api/v1", accounts::routes().fallback(error::api_not_found))
+        .nest("/api/v1", accounts::routes().merge(api::routes()).fallback(error::api_not_found))
         .leptos_routes_with_context(
             &state,
             routes,

@@ -1,0 +1,247 @@
+//! `/api/v1/app/calling/…`: what the `/calling` page shows, for integrators and the CLI.
+
+use axum::extract::{Path, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use calling::accounts::Permission;
+use calling::calls::{self, CallDetail, CallFilter, CallPage, CallStatus, Direction};
+use calling::ledger::{self, PermissionLookup};
+use calling::numbers::{self, WhatsAppNumber};
+use calling::overview::{Overview, OverviewPeriod};
+use calling::permissions::PermissionLimits;
+use calling::phone::PhoneNumber;
+use calling::settings_sync::{self, NumberSettings};
+use calling::{Error, Services};
+use serde::{Deserialize, Serialize};
+
+use super::ApiQuery;
+use crate::AppState;
+use crate::auth::Auth;
+use crate::error::ApiError;
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/overview", get(overview))
+        .route("/calls", get(list_calls))
+        .route("/calls/{call_id}", get(call_detail))
+        .route("/calls/{call_id}/status", get(call_status))
+        .route("/permission-status", get(permission_status))
+        .route("/permissions", get(permissions))
+        .route("/settings", get(settings))
+}
+
+#[derive(Deserialize)]
+struct OverviewQuery {
+    period: Option<String>,
+}
+
+#[derive(Serialize)]
+struct OverviewResponse {
+    numbers: Vec<WhatsAppNumber>,
+    overview: Overview,
+    answer_rate_percent: Option<i64>,
+    average_duration_seconds: Option<i64>,
+}
+
+/// `GET /overview?period=today|7d`: the page-header card.
+async fn overview(
+    auth: Auth,
+    State(services): State<Services>,
+    ApiQuery(query): ApiQuery<OverviewQuery>,
+) -> ApiResult<OverviewResponse> {
+    auth.require(Permission::ViewCalls)?;
+    let period = match query.period.as_deref() {
+        None | Some("today") => OverviewPeriod::Today,
+        Some("7d") => OverviewPeriod::SevenDays,
+        Some(other) => {
+            return Err(Error::validation("period", format!("{other:?} is not one of today, 7d")).into());
+        }
+    };
+    let overview = Overview::load(&services.db, &auth.workspace_id, period, services.clock.now()).await?;
+    Ok(Json(OverviewResponse {
+        numbers: numbers::list(&services.db, &auth.workspace_id).await?,
+        answer_rate_percent: overview.answer_rate_percent(),
+        average_duration_seconds: overview.average_duration_seconds(),
+        overview,
+    }))
+}
+
+#[derive(Deserialize)]
+struct CallsQuery {
+    limit: Option<i64>,
+    status: Option<String>,
+    direction: Option<String>,
+    q: Option<String>,
+    from: Option<i64>,
+    to: Option<i64>,
+    cursor: Option<String>,
+}
+
+/// `GET /calls?limit=&status=&direction=&q=&from=&to=&cursor=`: the call history, newest first.
+async fn list_calls(
+    auth: Auth,
+    State(services): State<Services>,
+    ApiQuery(query): ApiQuery<CallsQuery>,
+) -> ApiResult<CallPage> {
+    auth.require(Permission::ViewCalls)?;
+    let status = query
+        .status
+        .as_deref()
+        .map(|raw| {
+            CallStatus::parse(raw).ok_or_else(|| {
+                let known: Vec<&str> = CallStatus::ALL.iter().map(|s| s.as_str()).collect();
+                Error::validation("status", format!("{raw:?} is not one of {}", known.join(", ")))
+            })
+        })
+        .transpose()?;
+    let direction = query
+        .direction
+        .as_deref()
+        .map(|raw| {
+            Direction::parse(raw).ok_or_else(|| {
+                Error::validation(
+                    "direction",
+                    format!("{raw:?} is not one of user_initiated, business_initiated"),
+                )
+            })
+        })
+        .transpose()?;
+    let filter = CallFilter {
+        status,
+        direction,
+        search: query.q,
+        from: query.from,
+        to: query.to,
+        cursor: query.cursor,
+        limit: query.limit,
+    };
+    Ok(Json(calls::list(&services.db, &auth.workspace_id, &filter).await?))
+}
+
+/// `GET /calls/:call_id`: one call with its timeline.
+async fn call_detail(
+    auth: Auth,
+    State(services): State<Services>,
+    Path(call_id): Path<String>,
+) -> ApiResult<CallDetail> {
+    auth.require(Permission::ViewCalls)?;
+    Ok(Json(calls::detail(&services.db, &auth.workspace_id, &call_id).await?))
+}
+
+#[derive(Serialize)]
+struct CallStatusResponse {
+    call_id: String,
+    status: CallStatus,
+    failure_code: Option<i64>,
+    failure_reason: Option<String>,
+    duration_seconds: Option<i64>,
+    /// The last thing WhatsApp (or we) did to the call.
+    last_event: Option<String>,
+    last_event_at: Option<i64>,
+}
+
+/// `GET /calls/:call_id/status`: where the call stands now, as the seed's "watch a call ring
+/// through" loop polls it.
+async fn call_status(
+    auth: Auth,
+    State(services): State<Services>,
+    Path(call_id): Path<String>,
+) -> ApiResult<CallStatusResponse> {
+    auth.require(Permission::ViewCalls)?;
+    let detail = calls::detail(&services.db, &auth.workspace_id, &call_id).await?;
+    let last = detail.timeline.last();
+    Ok(Json(CallStatusResponse {
+        call_id: detail.summary.id.clone(),
+        status: detail.summary.status,
+        failure_code: detail.failure_code,
+        failure_reason: detail.failure_reason.clone(),
+        duration_seconds: detail.summary.duration_seconds,
+        last_event: last.map(|item| item.kind.clone()),
+        last_event_at: last.map(|item| item.at),
+    }))
+}
+
+#[derive(Deserialize)]
+struct PermissionQuery {
+    phone: Option<String>,
+    phone_number_id: Option<String>,
+}
+
+/// The workspace number a request names (`phone_number_id`), or its only/first number.
+async fn pick_number(
+    services: &Services,
+    workspace_id: &str,
+    phone_number_id: Option<&str>,
+) -> Result<WhatsAppNumber, Error> {
+    let all = numbers::list(&services.db, workspace_id).await?;
+    match phone_number_id {
+        Some(id) => all
+            .into_iter()
+            .find(|n| n.phone_number_id == id)
+            .ok_or(Error::NotFound { what: "WhatsApp number" }),
+        None => all.into_iter().next().ok_or(Error::NotFound { what: "connected WhatsApp number" }),
+    }
+}
+
+/// `GET /permission-status?phone=`: has this user allowed calls, and would a call or a
+/// permission request go through now (and if not, when)?
+async fn permission_status(
+    auth: Auth,
+    State(services): State<Services>,
+    ApiQuery(query): ApiQuery<PermissionQuery>,
+) -> ApiResult<PermissionLookup> {
+    auth.require(Permission::ViewCalls)?;
+    let phone =
+        PhoneNumber::parse(query.phone.as_deref().ok_or_else(|| Error::validation("phone", "is required"))?)?;
+    let number = pick_number(&services, &auth.workspace_id, query.phone_number_id.as_deref()).await?;
+    let now = services.clock.now();
+    Ok(Json(ledger::lookup(&services.db, &number.id, &phone, now, &PermissionLimits::PRODUCTION).await?))
+}
+
+#[derive(Serialize)]
+struct PermissionsResponse {
+    permissions: Vec<PermissionLookup>,
+}
+
+/// `GET /permissions`: everyone who may be called now, per the ledger.
+async fn permissions(
+    auth: Auth,
+    State(services): State<Services>,
+    ApiQuery(query): ApiQuery<PermissionQuery>,
+) -> ApiResult<PermissionsResponse> {
+    auth.require(Permission::ViewCalls)?;
+    let number = pick_number(&services, &auth.workspace_id, query.phone_number_id.as_deref()).await?;
+    let now = services.clock.now();
+    let permissions = ledger::granted(&services.db, &number.id, now, &PermissionLimits::PRODUCTION).await?;
+    Ok(Json(PermissionsResponse { permissions }))
+}
+
+#[derive(Serialize)]
+struct NumberSettingsResponse {
+    phone_number_id: String,
+    display_phone_number: String,
+    #[serde(flatten)]
+    settings: NumberSettings,
+}
+
+#[derive(Serialize)]
+struct SettingsResponse {
+    numbers: Vec<NumberSettingsResponse>,
+}
+
+/// `GET /settings`: each number's call settings, what WhatsApp reports, and the drift.
+async fn settings(auth: Auth, State(services): State<Services>) -> ApiResult<SettingsResponse> {
+    auth.require(Permission::ViewSettings)?;
+    let mut numbers_out = Vec::new();
+    for number in numbers::list(&services.db, &auth.workspace_id).await? {
+        let settings = settings_sync::load(&services.db, &number.id).await?;
+        numbers_out.push(NumberSettingsResponse {
+            phone_number_id: number.phone_number_id,
+            display_phone_number: number.display_phone_number,
+            settings,
+        });
+    }
+    Ok(Json(SettingsResponse { numbers: numbers_out }))
+}

@@ -1,0 +1,32 @@
+//! The REST API under `/api/v1/app/…`: thin handlers that authenticate, check the role, parse
+//! input once and call `calling::…`. Errors leave through [`crate::error::ApiError`].
+
+pub mod calling_routes;
+
+use axum::Router;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// Every `/api/v1/app/…` route.
+pub fn routes() -> Router<AppState> {
+    Router::new().nest("/app/calling", calling_routes::routes())
+}
+
+/// A query string parsed into `T`; a malformed one is a JSON `validation_failed` error naming
+/// the problem, not axum's plain-text rejection.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        serde_urlencoded::from_str(query)
+            .map(ApiQuery)
+            .map_err(|err| ApiError(calling::Error::validation("query", err.to_string())))
+    }
+}
