@@ -6,15 +6,16 @@
 //! [`CurrentUser`] when the action is about the person, not the workspace (logout, change
 //! password, switch workspace):
 //!
-//! ```ignore
-//! async fn place_call(auth: Auth, State(services): State<Services>) -> Result<Json<…>, ApiError> {
-//!     auth.require(Permission::PlaceCalls)?;
-//!     calling::…(&services.db, &auth.workspace_id, …)
+//! ```text
+//! async fn members(auth: Auth, State(services): State<Services>) -> Result<Json<Vec<Member>>, ApiError> {
+//!     auth.require(Permission::ViewTeam)?;                  // 403 `forbidden` unless the role allows it
+//!     Ok(Json(users::members(&services.db, &auth.workspace_id).await?))  // always this workspace
 //! }
 //! ```
 //!
 //! Missing or invalid credentials are 401 `unauthenticated`; a role without the permission is
-//! 403 `forbidden`.
+//! 403 `forbidden`. The extractors only need [`Services`] from the state, so Leptos server
+//! functions get them with `leptos_axum::extract_with_state::<Auth, Services>(&services)`.
 //!
 //! **CSRF.** The session cookie is `SameSite=Lax`, and on top of that every cookie-authenticated
 //! request that changes something (any method but GET, HEAD, OPTIONS) must carry an `Origin`

@@ -197,3 +197,79 @@ pub async fn workspace(db: &Db, id: &str) -> Result<Workspace> {
         .await?
         .ok_or(Error::NotFound { what: "workspace" })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing;
+
+    fn owner(email: &str) -> NewOwner {
+        NewOwner {
+            email: email.into(),
+            display_name: None,
+            password: "race-password-123".into(),
+            workspace_name: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn of_two_concurrent_setups_exactly_one_wins() {
+        for test_db in testing::every_database().await {
+            let db = &test_db.db;
+            let (a, b) =
+                tokio::join!(setup(db, owner("a@example.com"), 1), setup(db, owner("b@example.com"), 1));
+            let codes: Vec<&str> =
+                [&a, &b].iter().map(|r| r.as_ref().map_or_else(|e| e.code(), |_| "ok")).collect();
+            assert!(codes.contains(&"ok") && codes.contains(&"already_set_up"), "{codes:?}");
+            assert_eq!(users::count(db).await.unwrap(), 1);
+            let workspaces: Vec<(String,)> =
+                sqlx::query_as("SELECT id FROM workspaces").fetch_all(db.pool()).await.unwrap();
+            assert_eq!(workspaces.len(), 1);
+        }
+    }
+
+    #[tokio::test]
+    async fn an_invitation_is_accepted_once_even_when_raced() {
+        for test_db in testing::every_database().await {
+            let db = &test_db.db;
+            let (_, workspace) = setup(db, owner("owner@example.com"), 1).await.unwrap();
+            let (token, _) =
+                invitations::create(db, &workspace.id, "new@example.com", Role::Agent, "test", 2)
+                    .await
+                    .unwrap();
+            let accept = || {
+                let acceptance = invitations::Acceptance {
+                    token: token.clone(),
+                    display_name: None,
+                    password: "new-member-password".into(),
+                };
+                invitations::accept(db, acceptance, None, 3)
+            };
+            let (a, b) = tokio::join!(accept(), accept());
+            assert_eq!([&a, &b].iter().filter(|r| r.is_ok()).count(), 1, "{a:?} {b:?}");
+            assert_eq!(users::members(db, &workspace.id).await.unwrap().len(), 2);
+        }
+    }
+
+    #[tokio::test]
+    async fn audit_entries_read_back_newest_first() {
+        let test_db = testing::sqlite().await;
+        let db = &test_db.db;
+        let (_, workspace) = setup(db, owner("owner@example.com"), 1).await.unwrap();
+        api_keys::create(db, &workspace.id, "k", Role::Viewer, "test", 2).await.unwrap();
+        let entry = audit::NewEntry {
+            workspace_id: Some(&workspace.id),
+            actor: "cli",
+            action: "api_key.created",
+            target: None,
+            details: serde_json::json!({ "name": "k" }),
+            ip: Some("127.0.0.1"),
+        };
+        audit::record(db, entry, 3).await.unwrap();
+        let entries = audit::list(db, &workspace.id, 10).await.unwrap();
+        let actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(actions, ["api_key.created", "install.setup"], "newest first");
+        assert_eq!(entries[0].details["name"], "k");
+        assert_eq!(entries[0].ip.as_deref(), Some("127.0.0.1"));
+    }
+}
