@@ -727,3 +727,44 @@ async fn the_statement_lists_money_in_and_out_and_exports_csv() {
         assert!(billing::statement::lines(db, &ws, NOW + 1, NOW + 2).await.unwrap().is_empty());
     }
 }
+
+#[tokio::test]
+async fn payment_provider_events_are_booked_once() {
+    use calling::billing::payments::{self, PaymentEvent};
+
+    for test_db in testing::every_database().await {
+        let db = &test_db.db;
+        let workspace = workspace::create(db, "Paying Co", NOW).await.unwrap();
+        let ws = workspace.id.clone();
+        let paid = PaymentEvent::TopUpSucceeded {
+            workspace_id: ws.clone(),
+            payment_id: "pi_1".into(),
+            amount: Micros::from_units(25).unwrap(),
+            currency: Currency::usd(),
+        };
+        payments::apply(db, "stripe", &paid, NOW).await.unwrap();
+        payments::apply(db, "stripe", &paid, NOW).await.unwrap(); // the provider retried
+        assert_eq!(wallet::get(db, &ws).await.unwrap().balance, Micros::from_units(25).unwrap());
+        let entries = wallet::entries(db, &ws, 10).await.unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].cause.top_up_id.as_deref(), Some("stripe:pi_1"));
+
+        let euros = PaymentEvent::TopUpSucceeded {
+            workspace_id: ws.clone(),
+            payment_id: "pi_2".into(),
+            amount: Micros(1),
+            currency: Currency::parse("EUR").unwrap(),
+        };
+        assert_eq!(payments::apply(db, "stripe", &euros, NOW).await.unwrap_err().code(), "validation_failed");
+
+        let renewed = PaymentEvent::SubscriptionUpdated {
+            workspace_id: ws.clone(),
+            plan: "usage".into(),
+            status: SubscriptionStatus::Active,
+            current_period_end: NOW + 30 * DAY,
+        };
+        payments::apply(db, "stripe", &renewed, NOW).await.unwrap();
+        assert!(subscription::get(db, &ws).await.unwrap().unwrap().allows_paid_actions(NOW));
+        assert_consistent(db, &ws).await;
+    }
+}

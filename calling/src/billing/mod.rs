@@ -5,6 +5,7 @@
 //! - [`subscription`]: plan, status, period end; whether paid actions are allowed.
 //! - [`wallet`]: the append-only double-entry ledger and the balance derived from it.
 //! - [`rates`]: versioned rate cards (per-pulse call rates by callee country, message rates).
+//! - [`payments`]: the payment provider interface and how its events are booked.
 //! - [`statement`]: the expenses log (balance-changing entries) and its CSV export.
 //! - [`holds`]: [`preflight`], [`estimate`], holds, [`settle_call`], [`expire_holds`].
 //!
@@ -12,6 +13,7 @@
 
 pub mod holds;
 pub mod money;
+pub mod payments;
 pub mod rates;
 pub mod statement;
 pub mod subscription;
