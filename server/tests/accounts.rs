@@ -338,6 +338,18 @@ async fn sessions_end_after_twelve_idle_hours_or_fourteen_days() {
         server.clock.advance(12 * HOUR + 1);
         owner.get("/me").await.expect_error(StatusCode::UNAUTHORIZED, "unauthenticated");
 
+        // A session abandoned without a last request is swept at the user's next sign-in.
+        let abandoned = Client::login(&server, OWNER_EMAIL, OWNER_PASSWORD).await;
+        server.clock.advance(13 * HOUR);
+        let _ = Client::login(&server, OWNER_EMAIL, OWNER_PASSWORD).await;
+        let (count,): (i64,) = sqlx::query_as("SELECT CAST(COUNT(*) AS BIGINT) FROM sessions")
+            .fetch_one(server.state.services.db.pool())
+            .await
+            .unwrap();
+        assert_eq!(count, 1, "only the new session is stored");
+        abandoned.get("/me").await.expect_error(StatusCode::UNAUTHORIZED, "unauthenticated");
+        sqlx::query("DELETE FROM sessions").execute(server.state.services.db.pool()).await.unwrap();
+
         // A busy session still ends 14 days after sign-in.
         let busy = Client::login(&server, OWNER_EMAIL, OWNER_PASSWORD).await;
         let mut steps = 0;

@@ -52,6 +52,14 @@ pub struct Origin {
 
 /// Starts a session for `user_id` in their first workspace; returns the token (shown once).
 pub async fn create(db: &Db, user_id: &str, origin: &Origin, now: i64) -> Result<(String, Session)> {
+    // Sessions left to expire unused are only deleted when seen; sweep the user's at sign-in
+    // so abandoned browsers do not pile up.
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND (expires_at <= $2 OR last_seen_at <= $3)")
+        .bind(user_id)
+        .bind(now)
+        .bind(now - IDLE_TIMEOUT)
+        .execute(db.pool())
+        .await?;
     let workspace_id = users::memberships(db, user_id).await?.into_iter().next().map(|m| m.workspace_id);
     let token = new_token();
     let session = Session {
