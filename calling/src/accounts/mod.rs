@@ -132,7 +132,8 @@ pub async fn workspace_by_name(db: &Db, name: &str) -> Result<Option<Workspace>>
 
 /// The operator's `admin create-owner`: the workspace named `workspace_name` (created when
 /// missing) gets `owner.email` as an owner. A new user gets `owner.password`; an existing one
-/// has their password replaced by it, which doubles as the operator's recovery path.
+/// has their password replaced by it and every session ended, which doubles as the operator's
+/// recovery path.
 pub async fn create_owner(
     db: &Db,
     owner: NewOwner,
@@ -186,6 +187,8 @@ pub async fn create_owner(
     )
     .await?;
     tx.commit().await?;
+    // A replaced password signs out whoever knew the old one.
+    sessions::delete_all_for_user(db, &user_id, None).await?;
     Ok((users::get(db, &user_id).await?, workspace))
 }
 
