@@ -1,4 +1,4 @@
-import { expect, Page } from "@playwright/test";
+import { APIRequestContext, expect, Page } from "@playwright/test";
 
 /** Opens `path` and waits until the WASM has hydrated the page (clicks before that are lost). */
 export async function openHydrated(page: Page, path: string) {
@@ -7,4 +7,18 @@ export async function openHydrated(page: Page, path: string) {
   await page.goto(path);
   await expect(page.locator("[data-hydrated='true']"), `hydration failed: ${errors.join("; ")}`).toBeVisible();
   return errors;
+}
+
+/**
+ * Signs `request` in as the install's owner (creating the owner on first use), so it may call
+ * admin-only endpoints such as the sandbox scenario API. Cookie-authenticated writes must carry
+ * the page's Origin (CSRF rule).
+ */
+export async function signInAsOwner(request: APIRequestContext, baseURL: string) {
+  const owner = { email: "owner@example.test", password: "correct horse battery staple", display_name: "Owner" };
+  const setup = await request.post("/api/v1/setup", { data: owner, headers: { Origin: baseURL } });
+  if (setup.status() !== 201) {
+    const login = await request.post("/api/v1/login", { data: owner, headers: { Origin: baseURL } });
+    expect(login.status(), await login.text()).toBe(200);
+  }
 }

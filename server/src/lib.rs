@@ -92,7 +92,8 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
     let sandbox = state.sandbox.clone();
-    let router = with_sandbox(router.with_state(state), sandbox.as_ref())
+    let services = state.services.clone();
+    let router = with_sandbox(router.with_state(state), sandbox.as_ref(), services)
         .layer(CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout))
         .layer(RequestBodyLimitLayer::new(limits.max_request_bytes));
@@ -101,10 +102,13 @@ pub fn router(state: AppState) -> Router {
 
 /// Adds the simulator's Graph API and scenario API, in sandbox mode only. They are merged as
 /// finished routers (they carry their own state), so their path parameters stay their own.
-fn with_sandbox(router: Router, sandbox: Option<&simulator::Simulator>) -> Router {
+fn with_sandbox(router: Router, sandbox: Option<&simulator::Simulator>, services: Services) -> Router {
     match sandbox {
         Some(sim) => {
-            router.nest_service(sandbox::GRAPH_MOUNT, sim.graph_router()).merge(sim.sandbox_router())
+            let scenario = sim
+                .sandbox_router()
+                .layer(axum::middleware::from_fn_with_state(services, sandbox::require_sandbox_admin));
+            router.nest_service(sandbox::GRAPH_MOUNT, sim.graph_router()).merge(scenario)
         }
         None => router,
     }

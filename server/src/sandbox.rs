@@ -10,6 +10,10 @@
 
 use std::net::SocketAddr;
 
+use axum::extract::{FromRequestParts, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use calling::accounts::Permission;
 use calling::numbers::{self, NewNumber, NumberCredentials};
 use calling::secrets::SecretKey;
 use calling::{Result, Services, workspace};
@@ -94,6 +98,31 @@ pub async fn start(
     });
     tracing::info!(graph = %format!("{base_url}{GRAPH_MOUNT}"), "sandbox mode: the WhatsApp simulator runs in-process");
     Ok(Some(simulator))
+}
+
+/// Guards the scenario API (`/sandbox/…`): it makes WhatsApp users call, grant permissions and
+/// hang up, so it takes an admin (or owner) of the workspace that owns the sandbox number,
+/// signed in or with an API key. The simulator's Graph API checks its own bearer token.
+pub async fn require_sandbox_admin(
+    State(services): State<Services>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let auth = match crate::auth::Auth::from_request_parts(&mut parts, &services).await {
+        Ok(auth) => auth,
+        Err(err) => return err.into_response(),
+    };
+    if let Err(err) = auth.require(Permission::ChangeSettings) {
+        return err.into_response();
+    }
+    let sandbox_number = BusinessNumber::sandbox_default().phone_number_id;
+    match numbers::by_phone_number_id(&services.db, &sandbox_number).await {
+        Ok(Some(number)) if number.workspace_id == auth.workspace_id => {}
+        Ok(_) => return crate::error::ApiError(calling::Error::NotFound { what: "sandbox" }).into_response(),
+        Err(err) => return crate::error::ApiError(err).into_response(),
+    }
+    next.run(Request::from_parts(parts, body)).await
 }
 
 /// The address the simulator posts webhooks to: loopback when the server listens on every

@@ -76,14 +76,34 @@ async fn stop(mut child: std::process::Child) -> std::process::Output {
 async fn sandbox_mode_takes_a_simulated_inbound_call_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let (child, base) = serve(&dir, "auto").await;
-    let client = reqwest::Client::new();
+
+    // The scenario API drives simulated customers: admins only, here with an API key that the
+    // operator command prints (sandbox mode created "My workspace" at start-up).
+    let anonymous = reqwest::Client::new().get(format!("{base}/sandbox/numbers")).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let output = Command::new(BINARY)
+        .args([
+            "admin",
+            "create-api-key",
+            "--workspace",
+            "My workspace",
+            "--name",
+            "tests",
+            "--role",
+            "admin",
+        ])
+        .env("DATABASE_URL", sqlite_url(&dir))
+        .env("SECRET_KEY_FILE", dir.path().join("secret.key"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let key = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {key}").parse().unwrap());
+    let client = reqwest::Client::builder().default_headers(headers).build().unwrap();
     let numbers: serde_json::Value =
         client.get(format!("{base}/sandbox/numbers")).send().await.unwrap().json().await.unwrap();
-    let business = numbers["numbers"][0]["phone_number_id"]
-        .as_str()
-        .or(numbers[0]["phone_number_id"].as_str())
-        .unwrap()
-        .to_owned();
+    let business = numbers["numbers"][0]["phone_number_id"].as_str().unwrap().to_owned();
 
     let placed = client
         .post(format!("{base}/sandbox/calls/inbound"))
