@@ -21,7 +21,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::auth::{self, Auth, Caller, CurrentUser, LoginLimiter};
+use crate::auth::{self, Auth, Caller, CurrentUser, LoginLimiter, ResetLimiter};
 use crate::error::ApiError;
 
 type ApiResult<T = Response> = Result<T, ApiError>;
@@ -47,6 +47,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api-keys/{id}", delete(revoke_api_key))
         .route("/audit-log", get(audit_log))
         .layer(Extension(Arc::new(LoginLimiter::default())))
+        .layer(Extension(Arc::new(ResetLimiter::default())))
 }
 
 /// The request's headers, method and peer, for cookies, CSRF checks and the audit log.
@@ -288,11 +289,15 @@ struct ResetRequest {
 /// Always 202, whether or not the email has an account, so the answer reveals nothing.
 async fn request_reset(
     State(state): State<AppState>,
+    Extension(limiter): Extension<Arc<ResetLimiter>>,
     meta: Meta,
     Json(body): Json<ResetRequest>,
 ) -> ApiResult {
     let services = &state.services;
     let now = services.clock.now();
+    let ip = meta.ip();
+    limiter.0.check(&body.email, ip.as_deref(), now)?;
+    limiter.0.record_failure(&body.email, ip.as_deref(), now);
     if let Some((token, user)) = resets::request(&services.db, &body.email, now).await? {
         let actor = format!("user:{}", user.id);
         audit_entry(services, None, "anonymous", "password.reset_requested", Some(&actor), json!({}), &meta)

@@ -369,6 +369,17 @@ impl LoginLimiter {
     }
 }
 
+/// Password reset requests per email and per IP (every request counts, known email or not,
+/// so the limit reveals nothing): 3 per email and 20 per IP address in 15 minutes.
+#[derive(Debug)]
+pub struct ResetLimiter(pub LoginLimiter);
+
+impl Default for ResetLimiter {
+    fn default() -> Self {
+        ResetLimiter(LoginLimiter::new(15 * 60 * 1000, 3, 20))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

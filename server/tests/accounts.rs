@@ -478,6 +478,15 @@ async fn passwords_change_and_reset_with_one_time_tokens() {
         let unknown = anonymous.post("/password/reset", json!({ "email": "ghost@example.com" })).await;
         let known = anonymous.post("/password/reset", json!({ "email": OWNER_EMAIL })).await;
         assert_eq!((unknown.status, &unknown.body), (StatusCode::ACCEPTED, &known.body));
+        // A few requests per email, then a clear refusal (the same for unknown emails).
+        for _ in 0..2 {
+            anonymous
+                .post("/password/reset", json!({ "email": "ghost@example.com" }))
+                .await
+                .expect(StatusCode::ACCEPTED);
+        }
+        let limited = anonymous.post("/password/reset", json!({ "email": "ghost@example.com" })).await;
+        limited.expect_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
         let (pending,): (i64,) = sqlx::query_as("SELECT CAST(COUNT(*) AS BIGINT) FROM password_resets")
             .fetch_one(services.db.pool())
             .await
