@@ -142,3 +142,54 @@ async fn bad_input_missing_keys_and_other_workspaces_get_json_errors() {
     let (status, _) = outsider.get("/permissions").await;
     assert_eq!(status, StatusCode::NOT_FOUND, "the other workspace has no number");
 }
+
+#[tokio::test]
+async fn numbers_are_connected_tested_and_never_leak_credentials() {
+    let sandbox = Sandbox::start(|_| {}).await;
+    let admin = api(&sandbox, &sandbox.workspace.id, Role::Admin).await;
+    let viewer = api(&sandbox, &sandbox.workspace.id, Role::Viewer).await;
+    let url = format!("{}/api/v1/app/numbers", sandbox.server.url);
+    let body = serde_json::json!({
+        "phone_number_id": "100000000000009", "waba_id": "200000000000001",
+        "phone_number": "+44 7700 900009", "access_token": "EAAG-secret-token",
+        "app_secret": "app-secret-value", "verify_token": "verify-value",
+        "graph_api_base_url": format!("http://{}", sandbox.sim.address),
+    });
+    let post = |key: &str, body: &Value| admin.client.post(&url).bearer_auth(key).json(body).send();
+
+    let refused = post(&viewer.key, &body).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let mut bad = body.clone();
+    bad["waba_id"] = "WABA-1".into();
+    let invalid = post(&admin.key, &bad).await.unwrap();
+    assert_eq!(invalid.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(invalid.json::<Value>().await.unwrap()["error"]["details"]["field"], "waba_id");
+
+    let created = post(&admin.key, &body).await.unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let text = created.text().await.unwrap();
+    for secret in ["EAAG-secret-token", "app-secret-value", "verify-value"] {
+        assert!(!text.contains(secret), "a credential leaked: {text}");
+    }
+    let number: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!((number["e164"].as_str(), number["country"].as_str()), (Some("+447700900009"), Some("GB")));
+    let again = post(&admin.key, &body).await.unwrap();
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+
+    let listed: Value =
+        admin.client.get(&url).bearer_auth(&viewer.key).send().await.unwrap().json().await.unwrap();
+    assert_eq!(listed["numbers"].as_array().unwrap().len(), 2);
+    assert!(!listed.to_string().contains("secret"), "{listed}");
+
+    // The harness's number works; the new one was given a token WhatsApp rejects (Meta's 190).
+    let test = |id: String| admin.client.post(format!("{url}/{id}/test")).bearer_auth(&admin.key).send();
+    let ok = test(sandbox.number.id.clone()).await.unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    assert_eq!(ok.json::<Value>().await.unwrap()["ok"], true);
+    let unknown = test(number["id"].as_str().unwrap().to_owned()).await.unwrap();
+    let status = unknown.status();
+    let error: Value = unknown.json().await.unwrap();
+    assert!(status.is_client_error() || status.is_server_error(), "{status}");
+    assert_eq!(error["error"]["details"]["meta_code"], 190, "{error}");
+    assert_eq!(error["error"]["code"], "whatsapp_error");
+}

@@ -2,6 +2,7 @@
 //! input once and call `calling::…`. Errors leave through [`crate::error::ApiError`].
 
 pub mod calling_routes;
+pub mod numbers_routes;
 
 use axum::Router;
 use axum::extract::FromRequestParts;
@@ -13,7 +14,9 @@ use crate::error::ApiError;
 
 /// Every `/api/v1/app/…` route.
 pub fn routes() -> Router<AppState> {
-    Router::new().nest("/app/calling", calling_routes::routes())
+    Router::new()
+        .nest("/app/calling", calling_routes::routes())
+        .nest("/app/numbers", numbers_routes::routes())
 }
 
 /// A query string parsed into `T`; a malformed one is a JSON `validation_failed` error naming
