@@ -1,5 +1,6 @@
 //! The `switchboard` command line: `serve` (the default), `migrate` and the operator's `admin …`.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -30,6 +31,13 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// The calling page from the command line (REST API client; prints JSON).
+    Calling {
+        #[command(flatten)]
+        client: crate::client_cli::ClientArgs,
+        #[command(subcommand)]
+        command: Option<crate::client_cli::CallingCommand>,
+    },
     /// Operator commands: create owners and API keys without the web UI.
     Admin {
         #[command(subcommand)]
@@ -53,6 +61,16 @@ pub fn main() -> ExitCode {
             Command::Serve => serve(&cli.config).await,
             Command::Migrate => migrate(&cli.config).await,
             Command::Admin { command } => crate::accounts_cli::run(&cli.config, command).await,
+            Command::Calling { client, command } => {
+                // A client's failure is the server's answer, not a crash: print it plainly.
+                return match crate::client_cli::run(&client, command).await {
+                    Ok(()) => Ok(()),
+                    Err(message) => {
+                        let _ = writeln!(std::io::stderr(), "error: {message}");
+                        std::process::exit(1);
+                    }
+                };
+            }
         }
     });
     match result {

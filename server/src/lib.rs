@@ -9,6 +9,7 @@ pub mod accounts_cli;
 pub mod api;
 pub mod auth;
 pub mod cli;
+pub mod client_cli;
 pub mod config;
 pub mod error;
 mod health;

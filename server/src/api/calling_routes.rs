@@ -4,6 +4,7 @@ use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use calling::accounts::Permission;
+use calling::analytics::{Analytics, AnalyticsPeriod};
 use calling::calls::{self, CallDetail, CallFilter, CallPage, CallStatus, Direction};
 use calling::ledger::{self, PermissionLookup};
 use calling::numbers::{self, WhatsAppNumber};
@@ -24,6 +25,7 @@ type ApiResult<T> = Result<Json<T>, ApiError>;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/overview", get(overview))
+        .route("/analytics", get(analytics))
         .route("/calls", get(list_calls))
         .route("/calls/{call_id}", get(call_detail))
         .route("/calls/{call_id}/status", get(call_status))
@@ -66,6 +68,26 @@ async fn overview(
         average_duration_seconds: overview.average_duration_seconds(),
         overview,
     }))
+}
+
+#[derive(Serialize)]
+struct AnalyticsResponse {
+    analytics: Analytics,
+}
+
+/// `GET /analytics?period=today|7d|30d`: totals and `analytics.daily_series[]` (`date`, `count`,
+/// `failed_count`, answered, missed, average duration, cost), every day of the period present.
+async fn analytics(
+    auth: Auth,
+    State(services): State<Services>,
+    ApiQuery(query): ApiQuery<OverviewQuery>,
+) -> ApiResult<AnalyticsResponse> {
+    auth.require(Permission::ViewCalls)?;
+    let raw = query.period.as_deref().unwrap_or("30d");
+    let period = AnalyticsPeriod::parse(raw)
+        .ok_or_else(|| Error::validation("period", format!("{raw:?} is not one of today, 7d, 30d")))?;
+    let analytics = Analytics::load(&services.db, &auth.workspace_id, period, services.clock.now()).await?;
+    Ok(Json(AnalyticsResponse { analytics }))
 }
 
 #[derive(Deserialize)]
