@@ -93,20 +93,7 @@ pub struct Analytics {
     pub daily_series: Vec<DailyPoint>,
 }
 
-/// `YYYY-MM-DD` of a day number (days since 1970-01-01).
-pub fn date_of_day(day: i64) -> String {
-    // Howard Hinnant's civil_from_days.
-    let z = day + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
-}
+pub use crate::dates::date_of_day;
 
 #[cfg(feature = "server")]
 fn rounded_ratio(numerator: i64, denominator: i64) -> Option<i64> {
@@ -193,12 +180,5 @@ mod tests {
         }
         assert_eq!(AnalyticsPeriod::parse("90d"), None);
         assert_eq!(serde_json::to_string(&AnalyticsPeriod::SevenDays).unwrap(), "\"7d\"");
-    }
-
-    #[test]
-    fn day_numbers_become_dates() {
-        assert_eq!(date_of_day(0), "1970-01-01");
-        assert_eq!(date_of_day(20_779), "2026-11-22");
-        assert_eq!(date_of_day(11_016), "2000-02-29");
     }
 }

@@ -11,6 +11,7 @@
 pub mod analytics;
 pub mod call_state;
 pub mod calls;
+pub mod dates;
 pub mod error;
 pub mod meta_errors;
 pub mod overview;

@@ -1,9 +1,10 @@
 //! Background upkeep: calls that ring past their answer window with no word from WhatsApp are
-//! closed as missed, so no agent keeps seeing a call nobody can answer any more.
+//! closed as missed, so no agent keeps seeing a call nobody can answer any more; wallet holds
+//! whose call never settled (a lost webhook) expire and give the money back.
 
 use std::time::Duration;
 
-use calling::{Services, ingest};
+use calling::{Services, billing, ingest};
 
 /// How often ringing calls are checked.
 const EVERY: Duration = Duration::from_secs(1);
@@ -19,6 +20,11 @@ pub fn start(services: Services) {
                 Ok(0) => {}
                 Ok(closed) => tracing::info!(closed, "closed calls whose answer window passed"),
                 Err(err) => tracing::warn!(error = %err, "could not close expired calls"),
+            }
+            match billing::holds::expire_holds(&services.db, services.clock.now()).await {
+                Ok(0) => {}
+                Ok(released) => tracing::info!(released, "released wallet holds that were never settled"),
+                Err(err) => tracing::warn!(error = %err, "could not expire wallet holds"),
             }
         }
     });

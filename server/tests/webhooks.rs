@@ -271,7 +271,19 @@ async fn a_call_nobody_answers_is_closed_as_missed_when_its_window_passes() {
     eventually(10, "the ringing call", || call_row(&sandbox, &call_id)).await;
 
     assert_eq!(expire_unanswered(sandbox.services()).await.unwrap(), 0, "still inside the window");
-    clock.advance(61_000);
+    // Meta's timestamp (whole seconds of real time) starts the window: move just past its end.
+    let (deadline,): (i64,) = sqlx::query_as("SELECT answer_deadline FROM calls WHERE wa_call_id = $1")
+        .bind(&call_id)
+        .fetch_one(sandbox.services().db.pool())
+        .await
+        .unwrap();
+    clock.advance(deadline - clock.now() - 1);
+    assert_eq!(
+        expire_unanswered(sandbox.services()).await.unwrap(),
+        0,
+        "one millisecond before the deadline"
+    );
+    clock.advance(2);
     assert_eq!(expire_unanswered(sandbox.services()).await.unwrap(), 1);
     assert_eq!(expire_unanswered(sandbox.services()).await.unwrap(), 0, "closing is idempotent");
     let row = call_row(&sandbox, &call_id).await.unwrap();

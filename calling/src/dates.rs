@@ -1,0 +1,44 @@
+//! Calendar dates from unix time, in UTC, without a date library: the analytics series and the
+//! UI (on the server and in the browser, so hydration never disagrees) format days the same way.
+
+/// Milliseconds in one day.
+pub const DAY_MS: i64 = 86_400_000;
+
+/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day) — Howard Hinnant's
+/// `civil_from_days`.
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// `YYYY-MM-DD` of a day number (days since 1970-01-01).
+pub fn date_of_day(day: i64) -> String {
+    let (year, month, day) = civil_from_days(day);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// `YYYY-MM-DD` (UTC) of unix milliseconds.
+pub fn date_of_millis(millis: i64) -> String {
+    date_of_day(millis.div_euclid(DAY_MS))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn day_numbers_become_dates() {
+        assert_eq!(date_of_day(0), "1970-01-01");
+        assert_eq!(date_of_day(20_779), "2026-11-22");
+        assert_eq!(date_of_day(11_016), "2000-02-29");
+        assert_eq!(date_of_millis(-1), "1969-12-31");
+    }
+}
