@@ -316,6 +316,36 @@ mod store {
         Ok(CallPage { calls, next_cursor })
     }
 
+    /// An inbound call that still rings, for agents' browsers after a (re)connection.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct RingingCall {
+        pub call_id: String,
+        pub contact_name: Option<String>,
+        pub contact_number: String,
+        /// When our answer window closes (unix ms).
+        pub answer_deadline: Option<i64>,
+    }
+
+    /// The workspace's inbound calls that still ring, oldest first.
+    pub async fn ringing(db: &Db, workspace_id: &str) -> Result<Vec<RingingCall>> {
+        let rows: Vec<(String, Option<String>, String, Option<i64>)> = sqlx::query_as(
+            "SELECT id, contact_name, contact_number, answer_deadline FROM calls \
+             WHERE workspace_id = $1 AND status = 'ringing' AND direction = 'user_initiated' ORDER BY started_at, id",
+        )
+        .bind(workspace_id)
+        .fetch_all(db.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(call_id, contact_name, contact_number, answer_deadline)| RingingCall {
+                call_id,
+                contact_name,
+                contact_number,
+                answer_deadline,
+            })
+            .collect())
+    }
+
     enum Bind {
         Text(String),
         Int(i64),

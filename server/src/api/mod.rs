@@ -2,6 +2,7 @@
 //! input once and call `calling::…`. Errors leave through [`crate::error::ApiError`].
 
 pub mod calling_routes;
+pub mod events;
 pub mod numbers_routes;
 
 use axum::Router;
@@ -17,6 +18,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .nest("/app/calling", calling_routes::routes())
         .nest("/app/numbers", numbers_routes::routes())
+        .route("/app/events", axum::routing::get(events::events))
 }
 
 /// A query string parsed into `T`; a malformed one is a JSON `validation_failed` error naming
