@@ -193,3 +193,47 @@ async fn numbers_are_connected_tested_and_never_leak_credentials() {
     assert_eq!(error["error"]["details"]["meta_code"], 190, "{error}");
     assert_eq!(error["error"]["code"], "whatsapp_error");
 }
+
+#[tokio::test]
+async fn settings_are_changed_through_the_api_and_estimates_answer_before_spending() {
+    let sandbox = Sandbox::start(|_| {}).await;
+    let admin = api(&sandbox, &sandbox.workspace.id, Role::Admin).await;
+    let agent = api(&sandbox, &sandbox.workspace.id, Role::Agent).await;
+    let url = format!("{}/api/v1/app/calling/settings", sandbox.server.url);
+    let hours = serde_json::json!({ "settings": {
+        "status": "ENABLED",
+        "callback_permission_status": "ENABLED",
+        "call_hours": { "status": "ENABLED", "timezone_id": "Asia/Kolkata",
+            "weekly_operating_hours": [{ "day_of_week": "MONDAY", "open_time": "0900", "close_time": "1800" }] }
+    }});
+    let put = |key: &str, body: &Value| admin.client.put(&url).bearer_auth(key).json(body).send();
+
+    assert_eq!(put(&agent.key, &hours).await.unwrap().status(), StatusCode::FORBIDDEN);
+    let mut overlapping = hours.clone();
+    overlapping["settings"]["call_hours"]["weekly_operating_hours"] = serde_json::json!([
+        { "day_of_week": "MONDAY", "open_time": "0900", "close_time": "1300" },
+        { "day_of_week": "MONDAY", "open_time": "1200", "close_time": "1800" }
+    ]);
+    let refused = put(&admin.key, &overlapping).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let (_, before) = admin.get("/settings").await;
+    assert_eq!(before["numbers"][0]["desired"], Value::Null, "nothing half-written");
+
+    let saved = put(&admin.key, &hours).await.unwrap();
+    assert_eq!(saved.status(), StatusCode::OK);
+    let saved: Value = saved.json().await.unwrap();
+    assert_eq!(saved["desired"]["call_hours"]["timezone_id"], "Asia/Kolkata");
+    assert_eq!(saved["drift"], serde_json::json!([]));
+
+    let (status, call) = agent.get("/estimate?to=%2B919876543210").await;
+    assert_eq!(status, StatusCode::OK, "{call}");
+    assert!(call["amount"].as_i64().unwrap() > 0 && call["units"].as_i64().unwrap() > 0, "{call}");
+    let (status, send) = agent.get("/estimate?message=calling_template").await;
+    assert_eq!(status, StatusCode::OK, "{send}");
+    assert_eq!(send["units"], 1);
+    let (status, bad) = agent.get("/estimate?message=fax").await;
+    assert_eq!(
+        (status, bad["error"]["details"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("message"))
+    );
+}

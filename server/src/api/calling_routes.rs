@@ -4,13 +4,17 @@ use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use calling::accounts::Permission;
+use calling::accounts::audit;
 use calling::analytics::{Analytics, AnalyticsPeriod};
+use calling::billing;
 use calling::calls::{self, CallDetail, CallFilter, CallPage, CallStatus, Direction};
+use calling::graph::GraphClient;
 use calling::ledger::{self, PermissionLookup};
 use calling::numbers::{self, WhatsAppNumber};
 use calling::overview::{Overview, OverviewPeriod};
 use calling::permissions::PermissionLimits;
 use calling::phone::PhoneNumber;
+use calling::settings::CallingSettings;
 use calling::settings_sync::{self, NumberSettings};
 use calling::{Error, Services};
 use serde::{Deserialize, Serialize};
@@ -31,7 +35,8 @@ pub fn routes() -> Router<AppState> {
         .route("/calls/{call_id}/status", get(call_status))
         .route("/permission-status", get(permission_status))
         .route("/permissions", get(permissions))
-        .route("/settings", get(settings))
+        .route("/settings", get(settings).put(update_settings))
+        .route("/estimate", get(estimate))
 }
 
 #[derive(Deserialize)]
@@ -266,4 +271,73 @@ async fn settings(auth: Auth, State(services): State<Services>) -> ApiResult<Set
         });
     }
     Ok(Json(SettingsResponse { numbers: numbers_out }))
+}
+
+#[derive(Deserialize)]
+struct UpdateSettingsRequest {
+    /// Which number; the workspace's first when absent.
+    phone_number_id: Option<String>,
+    /// Meta's `calling` object (status, call_icon_visibility, call_hours, …).
+    settings: CallingSettings,
+}
+
+/// `PUT /settings`: validates by Meta's rules, pushes to WhatsApp, stores once accepted.
+async fn update_settings(
+    auth: Auth,
+    State(services): State<Services>,
+    Json(body): Json<UpdateSettingsRequest>,
+) -> ApiResult<NumberSettingsResponse> {
+    auth.require(Permission::ChangeSettings)?;
+    let number = pick_number(&services, &auth.workspace_id, body.phone_number_id.as_deref()).await?;
+    let client = GraphClient::new()?;
+    let settings = settings_sync::apply(&services, &client, &number, &body.settings).await?;
+    let entry = audit::NewEntry {
+        workspace_id: Some(&auth.workspace_id),
+        actor: &auth.actor(),
+        action: "settings.updated",
+        target: Some(&number.id),
+        details: serde_json::to_value(&body.settings).unwrap_or_default(),
+        ip: None,
+    };
+    audit::record(&services.db, entry, services.clock.now()).await?;
+    Ok(Json(NumberSettingsResponse {
+        phone_number_id: number.phone_number_id,
+        display_phone_number: number.display_phone_number,
+        settings,
+    }))
+}
+
+#[derive(Deserialize)]
+struct EstimateQuery {
+    /// A callee: estimate a business-initiated call.
+    to: Option<String>,
+    /// Or a message kind: text, media, template, calling_template.
+    message: Option<String>,
+}
+
+/// `GET /estimate?to=+91…` or `?message=calling_template`: what a call (for the rate card's
+/// estimate minutes) or a send would cost, before doing it.
+async fn estimate(
+    auth: Auth,
+    State(services): State<Services>,
+    ApiQuery(query): ApiQuery<EstimateQuery>,
+) -> ApiResult<billing::Estimate> {
+    auth.require(Permission::ViewCalls)?;
+    let now = services.clock.now();
+    let callee;
+    let billable = match (query.to.as_deref(), query.message.as_deref()) {
+        (Some(to), None) => {
+            callee = PhoneNumber::parse(to)?;
+            billing::Billable::Call { callee: &callee }
+        }
+        (None, Some(kind)) => {
+            let kind =
+                billing::MessageKind::ALL.into_iter().find(|k| k.as_str() == kind).ok_or_else(|| {
+                    Error::validation("message", "must be one of text, media, template, calling_template")
+                })?;
+            billing::Billable::Message { kind }
+        }
+        _ => return Err(Error::validation("to", "give either `to` (a call) or `message` (a send)").into()),
+    };
+    Ok(Json(billing::holds::estimate(&services.db, &auth.workspace_id, &billable, now).await?))
 }
