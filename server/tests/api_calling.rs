@@ -237,3 +237,43 @@ async fn settings_are_changed_through_the_api_and_estimates_answer_before_spendi
         (StatusCode::UNPROCESSABLE_ENTITY, Some("message"))
     );
 }
+
+#[tokio::test]
+async fn billing_shows_the_wallet_to_those_who_may_see_it_and_exports_expenses() {
+    use calling::billing::{Micros, wallet};
+    let sandbox = Sandbox::start(|_| {}).await;
+    let services = sandbox.services();
+    let viewer = api(&sandbox, &sandbox.workspace.id, Role::Viewer).await;
+    let agent = api(&sandbox, &sandbox.workspace.id, Role::Agent).await;
+    let get = |key: &str, path: &str| {
+        viewer.client.get(format!("{}/api/v1/app/billing{path}", sandbox.server.url)).bearer_auth(key).send()
+    };
+    assert_eq!(get(&agent.key, "").await.unwrap().status(), StatusCode::FORBIDDEN);
+
+    let empty: Value = get(&viewer.key, "").await.unwrap().json().await.unwrap();
+    assert_eq!(
+        (empty["wallet"]["balance"].as_i64(), empty["available"].as_i64()),
+        (Some(0), Some(0)),
+        "{empty}"
+    );
+    assert_eq!(empty["subscription"], Value::Null);
+
+    wallet::top_up(
+        &services.db,
+        &sandbox.workspace.id,
+        "topup-1",
+        Micros(25_000_000),
+        None,
+        services.clock.now(),
+    )
+    .await
+    .unwrap();
+    let funded: Value = get(&viewer.key, "").await.unwrap().json().await.unwrap();
+    assert_eq!(funded["available"], 25_000_000);
+    let lines: Value = get(&viewer.key, "/expenses").await.unwrap().json().await.unwrap();
+    assert_eq!(lines["lines"].as_array().unwrap().len(), 1, "{lines}");
+    let csv = get(&viewer.key, "/expenses.csv").await.unwrap();
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    let text = csv.text().await.unwrap();
+    assert!(text.lines().count() >= 2 && text.contains("topup"), "{text}");
+}

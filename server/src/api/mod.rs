@@ -1,6 +1,7 @@
 //! The REST API under `/api/v1/app/…`: thin handlers that authenticate, check the role, parse
 //! input once and call `calling::…`. Errors leave through [`crate::error::ApiError`].
 
+pub mod billing_routes;
 pub mod calling_routes;
 pub mod events;
 pub mod numbers_routes;
@@ -18,6 +19,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .nest("/app/calling", calling_routes::routes())
         .nest("/app/numbers", numbers_routes::routes())
+        .nest("/app/billing", billing_routes::routes())
         .route("/app/events", axum::routing::get(events::events))
 }
 
