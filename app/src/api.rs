@@ -14,6 +14,9 @@ pub struct OverviewCard {
     /// The workspace's name; `None` on a fresh install that has none yet.
     pub workspace: Option<String>,
     pub numbers: Vec<NumberBadge>,
+    /// What the wallet can still pay for (balance minus holds), micro-units; `None` before a
+    /// workspace exists.
+    pub wallet_available_micros: Option<i64>,
     pub overview: Overview,
     pub latest_calls: Vec<CallSummary>,
 }
@@ -45,6 +48,7 @@ pub async fn get_overview(period: OverviewPeriod) -> Result<OverviewCard, Server
         return Ok(OverviewCard {
             workspace: None,
             numbers: Vec::new(),
+            wallet_available_micros: None,
             overview: Overview { period, since, ..Overview::default() },
             latest_calls: Vec::new(),
         });
@@ -62,7 +66,14 @@ pub async fn get_overview(period: OverviewPeriod) -> Result<OverviewCard, Server
             is_sandbox: number.is_sandbox,
         })
         .collect();
-    Ok(OverviewCard { workspace: Some(workspace.name), numbers, overview, latest_calls })
+    let wallet = calling::billing::wallet::get(&services.db, &workspace.id).await.map_err(server_error)?;
+    Ok(OverviewCard {
+        workspace: Some(workspace.name),
+        numbers,
+        wallet_available_micros: Some(wallet.available().get()),
+        overview,
+        latest_calls,
+    })
 }
 
 /// Sandbox only: makes the simulated WhatsApp user `from` call the sandbox number.

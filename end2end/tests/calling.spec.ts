@@ -34,6 +34,8 @@ test("the overview card reads real figures: a new install has no calls", async (
   await expect(card.locator("[data-stat='Calls']")).toHaveText("0");
   await expect(card.locator("[data-stat='Answer rate']")).toHaveText("—");
   await expect(card.locator("[data-stat='Spend']")).toHaveText("$0.00");
+  await expect(card.locator("[data-stat='Wallet']")).toHaveText("$0.00");
+  await expect(card.getByRole("note")).toContainText("The wallet is empty");
   await expect(page.getByText("No calls yet.")).toBeVisible();
 });
 
