@@ -17,10 +17,7 @@ pub fn money(micros: i64) -> String {
 
 /// Unix milliseconds as `2026-11-22 13:45 UTC`.
 pub fn utc_timestamp(millis: i64) -> String {
-    let seconds = millis.div_euclid(1000);
-    let (days, of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
-    let (year, month, day) = calling::dates::civil_from_days(days);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", of_day / 3600, of_day / 60 % 60)
+    calling::dates::utc_minute(millis)
 }
 
 /// Unix milliseconds as `2026-11-22`.

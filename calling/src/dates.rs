@@ -30,6 +30,14 @@ pub fn date_of_millis(millis: i64) -> String {
     date_of_day(millis.div_euclid(DAY_MS))
 }
 
+/// Unix milliseconds as `2026-11-22 13:45 UTC`.
+pub fn utc_minute(millis: i64) -> String {
+    let seconds = millis.div_euclid(1000);
+    let (days, of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    let (year, month, day) = civil_from_days(days);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", of_day / 3600, of_day / 60 % 60)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -40,5 +48,7 @@ mod tests {
         assert_eq!(date_of_day(20_779), "2026-11-22");
         assert_eq!(date_of_day(11_016), "2000-02-29");
         assert_eq!(date_of_millis(-1), "1969-12-31");
+        assert_eq!(utc_minute(1_795_355_100_000), "2026-11-22 13:45 UTC");
+        assert_eq!(utc_minute(-1), "1969-12-31 23:59 UTC");
     }
 }

@@ -237,9 +237,8 @@ impl Refusal {
         };
         match self.retry_at {
             Some(retry_at) => {
-                let when = chrono::DateTime::from_timestamp_millis(retry_at)
-                    .map(|when| when.format("%Y-%m-%d %H:%M UTC").to_string())
-                    .unwrap_or_else(|| retry_at.to_string());
+                // Our own formatting: chrono's formatter would weigh on the browser bundle.
+                let when = crate::dates::utc_minute(retry_at);
                 format!("{base} (Meta error {}); try again after {when}.", self.meta_code())
             }
             None => format!("{base} (Meta error {}).", self.meta_code()),
