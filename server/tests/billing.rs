@@ -15,7 +15,6 @@ use calling::phone::PhoneNumber;
 use calling::testing;
 use server::error::ApiError;
 use simulator::media::{Peer, PeerConfig};
-use simulator::{Behaviour, Grant, OnCall};
 use support::{Sandbox, eventually};
 
 const DAY: i64 = 24 * 60 * 60 * 1000;
@@ -30,29 +29,6 @@ async fn billed_number(sandbox: &Sandbox) -> WhatsAppNumber {
     WhatsAppNumber { is_sandbox: false, ..sandbox.number.clone() }
 }
 
-/// The user grants permanent call permission and answers calls after a second.
-async fn user_accepts_calls(sandbox: &Sandbox, user: &PhoneNumber, limits: &PermissionLimits) {
-    let services = sandbox.services();
-    let phone_number_id = sandbox.business.phone_number_id.clone();
-    sandbox.sim.sim.user_permission_reply(Some(&phone_number_id), user.e164(), Grant::Permanent).unwrap();
-    sandbox
-        .sim
-        .sim
-        .set_behaviour(
-            user.e164(),
-            Behaviour { on_call: OnCall::Answer, after_seconds: 1.0, ..Behaviour::default() },
-        )
-        .unwrap();
-    eventually(10, "the grant in the ledger", || async {
-        let found =
-            calling::ledger::lookup(&services.db, &sandbox.number.id, user, services.clock.now(), limits)
-                .await
-                .unwrap();
-        found.call_refusal.is_none().then_some(())
-    })
-    .await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_subscription_and_empty_wallet_are_refused_before_whatsapp_hears_of_the_call() {
     let sandbox = Sandbox::start(|_| {}).await;
@@ -61,7 +37,7 @@ async fn expired_subscription_and_empty_wallet_are_refused_before_whatsapp_hears
     let user = PhoneNumber::parse("+447700900161").unwrap();
     let limits = PermissionLimits::PRODUCTION;
     let number = billed_number(&sandbox).await;
-    user_accepts_calls(&sandbox, &user, &limits).await;
+    support::user_accepts_calls(&sandbox, &user, &limits).await;
     let ws = &sandbox.workspace.id;
     let now = services.clock.now();
 
@@ -112,7 +88,7 @@ async fn a_funded_outbound_call_is_charged_by_the_pulse_when_it_ends() {
         let user = PhoneNumber::parse("+447700900162").unwrap();
         let limits = PermissionLimits::PRODUCTION;
         let number = billed_number(&sandbox).await;
-        user_accepts_calls(&sandbox, &user, &limits).await;
+        support::user_accepts_calls(&sandbox, &user, &limits).await;
         let ws = &sandbox.workspace.id;
         let now = services.clock.now();
         subscription::start_trial(&services.db, ws, now).await.unwrap();

@@ -9,8 +9,8 @@ use calling::call_actions;
 use calling::graph::GraphClient;
 use calling::permissions::PermissionLimits;
 use calling::phone::PhoneNumber;
+use simulator::InboundCall;
 use simulator::media::{Peer, PeerConfig};
-use simulator::{Behaviour, Grant, InboundCall, OnCall};
 use support::{Sandbox, eventually};
 
 async fn call_status(sandbox: &Sandbox, call_id: &str) -> (String, Option<i64>) {
@@ -98,24 +98,7 @@ async fn an_outbound_call_needs_permission_and_then_carries_audio() {
     assert!(sandbox.sim.sim.calls().is_empty(), "no connect reached WhatsApp");
 
     // The user grants permission (WhatsApp tells us by webhook) and answers after a second.
-    let phone_number_id = sandbox.business.phone_number_id.clone();
-    sandbox.sim.sim.user_permission_reply(Some(&phone_number_id), user.e164(), Grant::Permanent).unwrap();
-    sandbox
-        .sim
-        .sim
-        .set_behaviour(
-            user.e164(),
-            Behaviour { on_call: OnCall::Answer, after_seconds: 1.0, ..Behaviour::default() },
-        )
-        .unwrap();
-    eventually(10, "the grant in the ledger", || async {
-        let found =
-            calling::ledger::lookup(&services.db, &sandbox.number.id, &user, services.clock.now(), &limits)
-                .await
-                .unwrap();
-        found.call_refusal.is_none().then_some(())
-    })
-    .await;
+    support::user_accepts_calls(&sandbox, &user, &limits).await;
 
     let (agent, offer) = Peer::offerer(PeerConfig { ice_lite: false }).unwrap();
     let placed =

@@ -58,9 +58,23 @@ pub(crate) async fn record_in(conn: &mut AnyConnection, entry: NewEntry<'_>, now
     Ok(())
 }
 
+type Row = (String, Option<String>, String, String, Option<String>, String, Option<String>, i64);
+
+fn entry_from_row((id, workspace_id, actor, action, target, details, ip, at): Row) -> Entry {
+    Entry {
+        id,
+        workspace_id,
+        actor,
+        action,
+        target,
+        details: serde_json::from_str(&details).unwrap_or(Value::Null),
+        ip,
+        at,
+    }
+}
+
 /// A workspace's entries, newest first (at most `limit`).
 pub async fn list(db: &Db, workspace_id: &str, limit: i64) -> Result<Vec<Entry>> {
-    type Row = (String, Option<String>, String, String, Option<String>, String, Option<String>, i64);
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT id, workspace_id, actor, action, target, details, ip, at FROM audit_log \
          WHERE workspace_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
@@ -69,24 +83,11 @@ pub async fn list(db: &Db, workspace_id: &str, limit: i64) -> Result<Vec<Entry>>
     .bind(limit)
     .fetch_all(db.pool())
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, workspace_id, actor, action, target, details, ip, at)| Entry {
-            id,
-            workspace_id,
-            actor,
-            action,
-            target,
-            details: serde_json::from_str(&details).unwrap_or(Value::Null),
-            ip,
-            at,
-        })
-        .collect())
+    Ok(rows.into_iter().map(entry_from_row).collect())
 }
 
 /// Every entry whose action is `action`, newest first (operators and tests).
 pub async fn by_action(db: &Db, action: &str) -> Result<Vec<Entry>> {
-    type Row = (String, Option<String>, String, String, Option<String>, String, Option<String>, i64);
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT id, workspace_id, actor, action, target, details, ip, at FROM audit_log \
          WHERE action = $1 ORDER BY at DESC, id DESC",
@@ -94,17 +95,5 @@ pub async fn by_action(db: &Db, action: &str) -> Result<Vec<Entry>> {
     .bind(action)
     .fetch_all(db.pool())
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, workspace_id, actor, action, target, details, ip, at)| Entry {
-            id,
-            workspace_id,
-            actor,
-            action,
-            target,
-            details: serde_json::from_str(&details).unwrap_or(Value::Null),
-            ip,
-            at,
-        })
-        .collect())
+    Ok(rows.into_iter().map(entry_from_row).collect())
 }

@@ -8,12 +8,15 @@ use std::time::{Duration, Instant};
 use calling::Services;
 use calling::clock::Clock;
 use calling::numbers::{self, NewNumber, NumberCredentials, WhatsAppNumber};
+use calling::permissions::PermissionLimits;
+use calling::phone::PhoneNumber;
 use calling::testing::{self, TestDb};
 use calling::workspace::{self, Workspace};
 use clap::Parser;
 use server::cli::Cli;
 use server::webhooks::Webhooks;
 use server::{AppState, leptos_options, router};
+use simulator::{Behaviour, Grant, OnCall};
 use simulator::{BusinessNumber, SimConfig, Simulator};
 use tokio::net::TcpListener;
 
@@ -156,4 +159,27 @@ where
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+}
+
+/// The user grants permanent call permission and answers calls after a second.
+pub async fn user_accepts_calls(sandbox: &Sandbox, user: &PhoneNumber, limits: &PermissionLimits) {
+    let services = sandbox.services();
+    let phone_number_id = sandbox.business.phone_number_id.clone();
+    sandbox.sim.sim.user_permission_reply(Some(&phone_number_id), user.e164(), Grant::Permanent).unwrap();
+    sandbox
+        .sim
+        .sim
+        .set_behaviour(
+            user.e164(),
+            Behaviour { on_call: OnCall::Answer, after_seconds: 1.0, ..Behaviour::default() },
+        )
+        .unwrap();
+    eventually(10, "the grant in the ledger", || async {
+        let found =
+            calling::ledger::lookup(&services.db, &sandbox.number.id, user, services.clock.now(), limits)
+                .await
+                .unwrap();
+        found.call_refusal.is_none().then_some(())
+    })
+    .await;
 }
