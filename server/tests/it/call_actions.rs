@@ -1,7 +1,7 @@
 //! The business's call actions against the simulator, with real WebRTC media: a str0m peer
 //! plays the agent's browser, the simulator plays the WhatsApp user.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

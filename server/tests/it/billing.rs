@@ -2,7 +2,7 @@
 //! expired subscription or an empty wallet before any request reaches WhatsApp (HTTP 402), and
 //! a funded call is settled from its hold when WhatsApp's terminate webhook arrives.
 
-mod support;
+use crate::support;
 
 use axum::http::StatusCode;
 use calling::billing::{self, Micros, SubscriptionStatus, rates, subscription, wallet};

@@ -1,7 +1,7 @@
 //! The permission ledger fed by WhatsApp's `call_permission_reply` webhooks: grants, refusals
 //! and duplicates, and what it then says about calling the user.
 
-mod support;
+use crate::support;
 
 use calling::graph::{GraphClient, GraphTarget};
 use calling::permissions::{

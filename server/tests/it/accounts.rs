@@ -3,8 +3,6 @@
 //! and tenant isolation — on SQLite, and on PostgreSQL when `SWITCHBOARD_TEST_POSTGRES_URL`
 //! is set.
 
-mod support;
-
 use std::net::SocketAddr;
 
 use calling::accounts::{self, NewOwner, resets};

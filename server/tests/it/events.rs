@@ -1,7 +1,7 @@
 //! The live event stream: a (re)connecting browser first gets `resync` and every call still
 //! ringing, then live changes.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

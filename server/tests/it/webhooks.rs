@@ -1,7 +1,7 @@
 //! Webhook ingestion end to end: the simulator plays WhatsApp and delivers signed webhooks over
 //! real HTTP to a real server; the assertions read what landed in the database.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Call settings: validated by Meta's rules, pushed to WhatsApp (the simulator), stored only
 //! once accepted, and compared with what WhatsApp reports.
 
-mod support;
+use crate::support;
 
 use calling::graph::GraphClient;
 use calling::settings::{CallingSettings, Toggle};

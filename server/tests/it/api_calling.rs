@@ -1,7 +1,7 @@
 //! `/api/v1/app/calling/*` over real HTTP with API keys: the page's data for integrators,
 //! role checks, tenant isolation and JSON errors.
 
-mod support;
+use crate::support;
 
 use calling::accounts::{Role, api_keys};
 use calling::workspace;

@@ -1,7 +1,7 @@
 //! Several replicas on one PostgreSQL database: a webhook taken by replica A is seen live by a
 //! subscriber on replica B, through PostgreSQL's LISTEN/NOTIFY bus.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

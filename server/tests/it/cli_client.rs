@@ -1,6 +1,6 @@
 //! `switchboard calling …` against a running server, as the seed's workflows use it.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 

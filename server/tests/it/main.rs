@@ -1,0 +1,21 @@
+//! The server's integration tests, linked into one binary: every file below drives the real
+//! server (over HTTP, as a process, or through its router) against real SQLite and, when
+//! `SWITCHBOARD_TEST_POSTGRES_URL` is set, PostgreSQL. One binary instead of one per file
+//! saves a link of the whole server per file, in time and in disk.
+
+mod support;
+
+mod accounts;
+mod accounts_cli;
+mod api_calling;
+mod billing;
+mod call_actions;
+mod cli_client;
+mod events;
+mod http;
+mod kill;
+mod permissions;
+mod process;
+mod replicas;
+mod settings;
+mod webhooks;
