@@ -2,6 +2,8 @@
 // and passes in BASE_URL. One worker: the tests share that server.
 import { defineConfig } from "@playwright/test";
 
+import { OWNER_STATE } from "./tests/helpers";
+
 const baseURL = process.env.BASE_URL ?? "http://127.0.0.1:3000";
 
 export default defineConfig({
@@ -34,5 +36,10 @@ export default defineConfig({
       ],
     },
   },
-  projects: [{ name: "chromium" }],
+  // `first-run` creates the install's owner through the real /setup page and saves the signed-in
+  // browser state; every other test starts from it (tests about signing in start signed out).
+  projects: [
+    { name: "first-run", testMatch: /first-run\.setup\.ts/ },
+    { name: "chromium", dependencies: ["first-run"], use: { storageState: OWNER_STATE } },
+  ],
 });

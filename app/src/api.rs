@@ -11,12 +11,11 @@ use serde::{Deserialize, Serialize};
 /// What the `/calling` header card shows.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OverviewCard {
-    /// The workspace's name; `None` on a fresh install that has none yet.
-    pub workspace: Option<String>,
+    /// The workspace's name.
+    pub workspace: String,
     pub numbers: Vec<NumberBadge>,
-    /// What the wallet can still pay for (balance minus holds), micro-units; `None` before a
-    /// workspace exists.
-    pub wallet_available_micros: Option<i64>,
+    /// What the wallet can still pay for (balance minus holds), micro-units.
+    pub wallet_available_micros: i64,
     pub overview: Overview,
     pub latest_calls: Vec<CallSummary>,
 }
@@ -43,16 +42,7 @@ pub async fn get_overview(period: OverviewPeriod) -> Result<OverviewCard, Server
     use self::ssr::*;
     let services = services()?;
     let now = services.clock.now();
-    let Some(workspace) = current_workspace(&services).await? else {
-        let since = calling::clock::start_of_utc_day(now) - (period.days() - 1) * calling::clock::DAY;
-        return Ok(OverviewCard {
-            workspace: None,
-            numbers: Vec::new(),
-            wallet_available_micros: None,
-            overview: Overview { period, since, ..Overview::default() },
-            latest_calls: Vec::new(),
-        });
-    };
+    let workspace = member(&services, Permission::ViewCalls).await?.workspace;
     let overview = Overview::load(&services.db, &workspace.id, period, now).await.map_err(server_error)?;
     let latest_calls = calling::calls::recent(&services.db, &workspace.id, 5).await.map_err(server_error)?;
     let numbers = calling::numbers::list(&services.db, &workspace.id)
@@ -68,15 +58,16 @@ pub async fn get_overview(period: OverviewPeriod) -> Result<OverviewCard, Server
         .collect();
     let wallet = calling::billing::wallet::get(&services.db, &workspace.id).await.map_err(server_error)?;
     Ok(OverviewCard {
-        workspace: Some(workspace.name),
+        workspace: workspace.name,
         numbers,
-        wallet_available_micros: Some(wallet.available().get()),
+        wallet_available_micros: wallet.available().get(),
         overview,
         latest_calls,
     })
 }
 
-/// Sandbox only: makes the simulated WhatsApp user `from` call the sandbox number.
+/// Sandbox only: makes the simulated WhatsApp user `from` call the sandbox number. Like the
+/// scenario API, only for members who may change settings of the workspace that owns it.
 #[server]
 pub async fn simulate_inbound_call(
     from: String,
@@ -84,12 +75,21 @@ pub async fn simulate_inbound_call(
     cta_payload: String,
 ) -> Result<String, ServerFnError> {
     use self::ssr::*;
+    let services = services()?;
+    let member = member(&services, Permission::ChangeSettings).await?;
     let Some(sandbox) = use_context::<simulator::Simulator>() else {
         return Err(ServerFnError::new("The sandbox is not running: a real WhatsApp number is connected."));
     };
     let caller = calling::phone::PhoneNumber::parse(&from).map_err(server_error)?;
     let business =
         sandbox.numbers().into_iter().next().ok_or_else(|| ServerFnError::new("no sandbox number"))?;
+    let owned = calling::numbers::by_phone_number_id(&services.db, &business.phone_number_id)
+        .await
+        .map_err(server_error)?
+        .is_some_and(|number| number.workspace_id == member.workspace.id);
+    if !owned {
+        return Err(server_error(calling::Error::NotFound { what: "sandbox number" }));
+    }
     let optional = |value: String| Some(value.trim().to_owned()).filter(|value| !value.is_empty());
     sandbox
         .place_inbound_call(simulator::InboundCall {
@@ -108,9 +108,7 @@ pub async fn get_analytics(period: AnalyticsPeriod) -> Result<Analytics, ServerF
     use self::ssr::*;
     let services = services()?;
     let now = services.clock.now();
-    let Some(workspace) = current_workspace(&services).await? else {
-        return Ok(Analytics { period, ..Analytics::default() });
-    };
+    let workspace = member(&services, Permission::ViewCalls).await?.workspace;
     Analytics::load(&services.db, &workspace.id, period, now).await.map_err(server_error)
 }
 
@@ -120,8 +118,9 @@ pub async fn get_analytics(period: AnalyticsPeriod) -> Result<Analytics, ServerF
 pub async fn lookup_permission(phone: String) -> Result<PermissionLookup, ServerFnError> {
     use self::ssr::*;
     let services = services()?;
+    let workspace = member(&services, Permission::ViewCalls).await?.workspace;
     let user = calling::phone::PhoneNumber::parse(&phone).map_err(server_error)?;
-    let number = first_number(&services).await?;
+    let number = first_number(&services, &workspace.id).await?;
     let limits = calling::permissions::PermissionLimits::PRODUCTION;
     calling::ledger::lookup(&services.db, &number.id, &user, services.clock.now(), &limits)
         .await
@@ -133,7 +132,8 @@ pub async fn lookup_permission(phone: String) -> Result<PermissionLookup, Server
 pub async fn list_permissions() -> Result<Vec<PermissionLookup>, ServerFnError> {
     use self::ssr::*;
     let services = services()?;
-    let Ok(number) = first_number(&services).await else {
+    let workspace = member(&services, Permission::ViewCalls).await?.workspace;
+    let Ok(number) = first_number(&services, &workspace.id).await else {
         return Ok(Vec::new());
     };
     let limits = calling::permissions::PermissionLimits::PRODUCTION;
@@ -147,9 +147,7 @@ pub async fn list_permissions() -> Result<Vec<PermissionLookup>, ServerFnError> 
 pub async fn list_calls(filter: CallFilter) -> Result<CallPage, ServerFnError> {
     use self::ssr::*;
     let services = services()?;
-    let Some(workspace) = current_workspace(&services).await? else {
-        return Ok(CallPage::default());
-    };
+    let workspace = member(&services, Permission::ViewCalls).await?.workspace;
     calling::calls::list(&services.db, &workspace.id, &filter).await.map_err(server_error)
 }
 
@@ -158,17 +156,43 @@ pub async fn list_calls(filter: CallFilter) -> Result<CallPage, ServerFnError> {
 pub async fn get_call(id: String) -> Result<CallDetail, ServerFnError> {
     use self::ssr::*;
     let services = services()?;
-    let Some(workspace) = current_workspace(&services).await? else {
-        return Err(server_error(calling::Error::NotFound { what: "call" }));
+    let workspace = member(&services, Permission::ViewCalls).await?.workspace;
+    calling::calls::detail(&services.db, &workspace.id, &id).await.map_err(server_error)
+}
+
+/// The signed-in member as the page header shows them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Viewer {
+    pub display_name: String,
+    pub email: String,
+    pub workspace: String,
+    pub role: calling::accounts::Role,
+}
+
+/// Where the visitor stands: signed in (as whom), or not — and then whether the install still
+/// needs its first owner, which sends them to `/setup` rather than `/login`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Visitor {
+    SignedIn(Viewer),
+    SignedOut { setup_needed: bool },
+}
+
+/// Who is looking at the page.
+#[server]
+pub async fn current_visitor() -> Result<Visitor, ServerFnError> {
+    use self::ssr::*;
+    let services = services()?;
+    let Some(signed_in) = signed_in() else {
+        let setup_needed = calling::accounts::setup_needed(&services.db).await.map_err(server_error)?;
+        return Ok(Visitor::SignedOut { setup_needed });
     };
-    calling::calls::detail(&services.db, &workspace.id, &id).await.map_err(|err| {
-        if matches!(err, calling::Error::NotFound { .. })
-            && let Some(response) = use_context::<leptos_axum::ResponseOptions>()
-        {
-            response.set_status(http::StatusCode::NOT_FOUND);
-        }
-        server_error(err)
-    })
+    let member = member(&services, Permission::ViewCalls).await?;
+    Ok(Visitor::SignedIn(Viewer {
+        display_name: signed_in.user.display_name,
+        email: signed_in.user.email,
+        workspace: member.workspace.name,
+        role: member.role,
+    }))
 }
 
 /// What the user reads when a server function fails: the server's message without the
@@ -182,8 +206,11 @@ pub fn error_text(err: &ServerFnError) -> String {
 
 #[cfg(feature = "ssr")]
 pub mod ssr {
-    //! Server-side helpers shared by the server functions.
+    //! Server-side helpers shared by the server functions: the services, the signed-in member
+    //! and error mapping.
     use calling::Services;
+    use calling::accounts::sessions::SignedIn;
+    pub use calling::accounts::{Permission, Role};
     use calling::workspace::Workspace;
     use leptos::prelude::*;
 
@@ -192,22 +219,46 @@ pub mod ssr {
         use_context::<Services>().ok_or_else(|| ServerFnError::new("services missing from context"))
     }
 
-    /// The workspace the request acts on.
-    ///
-    /// Until sign-in exists this is the install's first workspace; the accounts work replaces
-    /// it with the signed-in member's current workspace.
-    pub async fn current_workspace(services: &Services) -> Result<Option<Workspace>, ServerFnError> {
-        calling::workspace::first(&services.db).await.map_err(server_error)
+    /// The signed-in person behind this request, as the server's session middleware
+    /// (`server::auth::attach_session`) resolved it from the session cookie.
+    pub fn signed_in() -> Option<SignedIn> {
+        use_context::<http::request::Parts>()?.extensions.get::<SignedIn>().cloned()
+    }
+
+    /// A member acting on their current workspace.
+    #[derive(Clone, Debug)]
+    pub struct Member {
+        pub user_id: String,
+        pub workspace: Workspace,
+        pub role: Role,
+    }
+
+    /// The signed-in member, when their role in their current workspace allows `permission`;
+    /// "sign in" (401) or "not allowed" (403) otherwise — the same rules as the REST API.
+    pub async fn member(services: &Services, permission: Permission) -> Result<Member, ServerFnError> {
+        let signed_in = signed_in()
+            .ok_or_else(|| server_error(calling::Error::unauthenticated("sign in to continue")))?;
+        let (Some(workspace_id), Some(role)) = (signed_in.session.workspace_id, signed_in.role) else {
+            return Err(server_error(calling::Error::forbidden(
+                "you are not a member of this workspace; switch to one of yours",
+            )));
+        };
+        if !role.allows(permission) {
+            return Err(server_error(calling::Error::forbidden(format!(
+                "your role ({role}) does not allow this"
+            ))));
+        }
+        let workspace =
+            calling::accounts::workspace(&services.db, &workspace_id).await.map_err(server_error)?;
+        Ok(Member { user_id: signed_in.user.id, workspace, role })
     }
 
     /// The workspace's first connected number (the per-number picker comes with settings).
     pub async fn first_number(
         services: &Services,
+        workspace_id: &str,
     ) -> Result<calling::numbers::WhatsAppNumber, ServerFnError> {
-        let workspace = current_workspace(services)
-            .await?
-            .ok_or_else(|| server_error(calling::Error::NotFound { what: "workspace" }))?;
-        calling::numbers::list(&services.db, &workspace.id)
+        calling::numbers::list(&services.db, workspace_id)
             .await
             .map_err(server_error)?
             .into_iter()
@@ -215,11 +266,17 @@ pub mod ssr {
             .ok_or_else(|| ServerFnError::new("Connect a WhatsApp number first."))
     }
 
-    /// A domain error as the browser sees it: the public message only; internal causes are
-    /// logged here and never sent.
+    /// A domain error as the browser sees it: the public message only, with the HTTP status
+    /// the REST API would give it; internal causes are logged here and never sent.
     pub fn server_error(err: calling::Error) -> ServerFnError {
         if let calling::Error::Internal(cause) = &err {
             tracing::error!(error = %cause, "server function failed");
+        }
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(
+                http::StatusCode::from_u16(err.http_status())
+                    .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
+            );
         }
         ServerFnError::new(err.public_message())
     }

@@ -7,12 +7,14 @@
 pub mod api;
 pub mod format;
 pub mod pages;
+pub mod rest;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
+use crate::pages::auth::{LoginPage, SetupPage};
 use crate::pages::calling::{
     AnalyticsPage, CallDetailPage, CallingLayout, CallsPage, OverviewPage, PermissionsPage, SettingsPage,
     TemplatesPage,
@@ -53,6 +55,8 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=NotFound>
                 <Route path=path!("/") view=|| view! { <Redirect path="/calling" /> } />
+                <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
+                <Route path=path!("/setup") view=SetupPage ssr=SsrMode::Async />
                 // Async SSR: the first response already holds the figures, so the read-only
                 // pages work without JavaScript and titles land in <head>.
                 <ParentRoute path=path!("/calling") view=CallingLayout ssr=SsrMode::Async>

@@ -98,6 +98,35 @@ impl Error {
         }
     }
 
+    /// The HTTP status this error is answered with, by the REST API and by the pages' server
+    /// functions alike.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Error::Validation { .. } => 422,
+            Error::NotFound { .. } => 404,
+            Error::Conflict { .. } => 409,
+            Error::Unavailable { .. } => 503,
+            Error::PaymentRequired { .. } => 402,
+            // WhatsApp failed us: no Meta verdict (timeout, connection, a gateway's error page)
+            // or Meta's own 5xx is 502; Meta's rate limits stay 429; a parameter Meta rejected
+            // (100, 131008, 131009, 132000) is 422; any other refusal (no permission, calling
+            // disabled, the number's token rejected) is 409 like the permission ledger's own
+            // refusals: the request is well formed but the number's state at WhatsApp forbids
+            // it. Never 401/403, which would tell the API client that *its* credentials are wrong.
+            Error::WhatsApp { status, meta_code, .. } => match (status, meta_code) {
+                (_, None) => 502,
+                (Some(status), _) if *status >= 500 => 502,
+                (Some(429), _) => 429,
+                (_, Some(100 | 131008 | 131009 | 132000)) => 422,
+                _ => 409,
+            },
+            Error::Unauthenticated { .. } => 401,
+            Error::Forbidden { .. } => 403,
+            Error::RateLimited { .. } => 429,
+            Error::Internal(_) => 500,
+        }
+    }
+
     /// The message shown to users. Internal causes are never included.
     pub fn public_message(&self) -> String {
         match self {

@@ -22,6 +22,13 @@ pub mod webhook;
 
 #[cfg(feature = "server")]
 pub mod accounts;
+/// Without the `server` feature, only the roles: the browser shows them and hides what a role
+/// may not do (the server still checks).
+#[cfg(not(feature = "server"))]
+pub mod accounts {
+    pub mod roles;
+    pub use roles::{Permission, Role};
+}
 #[cfg(feature = "server")]
 pub mod billing;
 #[cfg(feature = "server")]

@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { openHydrated } from "./helpers";
+import { OWNER_STATE, openHydrated } from "./helpers";
 
 const SECTIONS = [
   { name: "Overview", path: "/calling", title: "Calling · Switchboard", heading: "Calling" },
@@ -62,7 +62,7 @@ test("navigation between sections happens in the browser after hydration", async
 });
 
 test("read-only pages are readable without JavaScript", async ({ browser }) => {
-  const context = await browser.newContext({ javaScriptEnabled: false });
+  const context = await browser.newContext({ javaScriptEnabled: false, storageState: OWNER_STATE });
   const page = await context.newPage();
   await page.goto("/calling");
   await expect(page.locator("[data-stat='Calls']")).toHaveText("0");

@@ -9,13 +9,22 @@ export async function openHydrated(page: Page, path: string) {
   return errors;
 }
 
+/** The install's owner, created by first-run.setup.ts through the /setup page. */
+export const OWNER = { email: "owner@example.test", password: "correct horse battery staple", display_name: "Olivia Owner" };
+
+/** Where first-run.setup.ts saves the owner's signed-in browser state. */
+export const OWNER_STATE = ".auth/owner.json";
+
+/** For tests that start signed out. */
+export const SIGNED_OUT = { cookies: [], origins: [] };
+
 /**
  * Signs `request` in as the install's owner (creating the owner on first use), so it may call
  * admin-only endpoints such as the sandbox scenario API. Cookie-authenticated writes must carry
  * the page's Origin (CSRF rule).
  */
 export async function signInAsOwner(request: APIRequestContext, baseURL: string) {
-  const owner = { email: "owner@example.test", password: "correct horse battery staple", display_name: "Owner" };
+  const owner = OWNER;
   const setup = await request.post("/api/v1/setup", { data: owner, headers: { Origin: baseURL } });
   if (setup.status() !== 201) {
     const login = await request.post("/api/v1/login", { data: owner, headers: { Origin: baseURL } });

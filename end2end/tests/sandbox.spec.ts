@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { openHydrated, signInAsOwner } from "./helpers";
+import { openHydrated, SIGNED_OUT, signInAsOwner } from "./helpers";
 
 // A fresh install runs on the built-in WhatsApp simulator: its number is connected, marked as
 // Sandbox, and a simulated customer can call it from the overview.
@@ -72,7 +72,7 @@ test("analytics count today's sandbox calls and switch periods", async ({ page }
   await expect(page.getByRole("link", { name: "Last 30 days" })).toHaveAttribute("aria-current", "page");
 });
 
-test("the permissions page follows a customer's grant", async ({ page, request, baseURL }) => {
+test("the permissions page follows a customer's grant", async ({ page, request, playwright, baseURL }) => {
   const user = "+919876543299";
   await openHydrated(page, "/calling/permissions");
   const lookup = page.getByRole("form", { name: "Look up a number" });
@@ -84,8 +84,10 @@ test("the permissions page follows a customer's grant", async ({ page, request, 
   await expect(page.locator("[data-field='request']")).toHaveText("Can be sent");
 
   // The simulated customer allows calls; WhatsApp's signed webhook reaches the ledger.
-  const anonymous = await request.post(`/sandbox/users/${encodeURIComponent(user)}/permission`, { data: { grant: "temporary" } });
+  const stranger = await playwright.request.newContext({ baseURL, storageState: SIGNED_OUT });
+  const anonymous = await stranger.post(`/sandbox/users/${encodeURIComponent(user)}/permission`, { data: { grant: "temporary" } });
   expect(anonymous.status(), "the scenario API is for admins only").toBe(401);
+  await stranger.dispose();
   await signInAsOwner(request, baseURL!);
   const granted = await request.post(`/sandbox/users/${encodeURIComponent(user)}/permission`, {
     data: { grant: "temporary" },

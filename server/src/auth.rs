@@ -261,6 +261,27 @@ pub fn check_not_cross_site(parts: &Parts) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Middleware for the Leptos pages and server functions: when the request carries a live
+/// session cookie (and, for writes, passes the CSRF rule), the signed-in member is put in the
+/// request's extensions as a [`SignedIn`], where the app's server functions find it. Anything
+/// else passes through without one, and the app answers "sign in".
+pub async fn attach_session(
+    axum::extract::State(services): axum::extract::State<Services>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let (mut parts, body) = request.into_parts();
+    // Static files (the WASM, JS and CSS bundles) need nobody's identity.
+    let is_static = parts.uri.path().starts_with("/pkg/");
+    if !is_static
+        && session_token(&parts.headers).is_some()
+        && let Ok(Caller::Session(signed_in)) = Caller::from_request_parts(&mut parts, &services).await
+    {
+        parts.extensions.insert(*signed_in);
+    }
+    next.run(axum::extract::Request::from_parts(parts, body)).await
+}
+
 /// The peer's IP address, when the server was started with connection info.
 pub fn client_ip(parts: &Parts) -> Option<String> {
     parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(address)| address.ip().to_string())

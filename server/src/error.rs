@@ -22,32 +22,9 @@ impl From<calling::Error> for ApiError {
 }
 
 impl ApiError {
-    /// The HTTP status for each kind of domain error.
+    /// The HTTP status for the domain error (`calling::Error::http_status`).
     pub fn status(&self) -> StatusCode {
-        match &self.0 {
-            calling::Error::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            calling::Error::NotFound { .. } => StatusCode::NOT_FOUND,
-            calling::Error::Conflict { .. } => StatusCode::CONFLICT,
-            calling::Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            calling::Error::PaymentRequired { .. } => StatusCode::PAYMENT_REQUIRED,
-            // WhatsApp failed us: no Meta verdict (timeout, connection, a gateway's error page)
-            // or Meta's own 5xx is 502; Meta's rate limits stay 429; a parameter Meta rejected
-            // (100, 131008, 131009, 132000) is 422; any other refusal (no permission, calling
-            // disabled, the number's token rejected) is 409 like the permission ledger's own
-            // refusals: the request is well formed but the number's state at WhatsApp forbids
-            // it. Never 401/403, which would tell the API client that *its* credentials are wrong.
-            calling::Error::WhatsApp { status, meta_code, .. } => match (status, meta_code) {
-                (_, None) => StatusCode::BAD_GATEWAY,
-                (Some(status), _) if *status >= 500 => StatusCode::BAD_GATEWAY,
-                (Some(429), _) => StatusCode::TOO_MANY_REQUESTS,
-                (_, Some(100 | 131008 | 131009 | 132000)) => StatusCode::UNPROCESSABLE_ENTITY,
-                _ => StatusCode::CONFLICT,
-            },
-            calling::Error::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
-            calling::Error::Forbidden { .. } => StatusCode::FORBIDDEN,
-            calling::Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            calling::Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        StatusCode::from_u16(self.0.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 }
 

@@ -69,11 +69,9 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let services = state.services.clone();
     let limits = state.limits;
-    let router = Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .merge(webhooks::routes())
-        .nest("/api/v1", accounts::routes().merge(api::routes()).fallback(error::api_not_found))
+    // The pages and server functions learn who is signed in from `attach_session`; the REST
+    // API and the webhooks resolve their own credentials, so they are outside its layer.
+    let pages = Router::new()
         .leptos_routes_with_context(
             &state,
             routes,
@@ -91,7 +89,14 @@ pub fn router(state: AppState) -> Router {
                 move || shell(options.clone())
             },
         )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn_with_state(state.services.clone(), auth::attach_session));
+    let router = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .merge(webhooks::routes())
+        .nest("/api/v1", accounts::routes().merge(api::routes()).fallback(error::api_not_found))
+        .merge(pages);
     let sandbox = state.sandbox.clone();
     let services = state.services.clone();
     let router = with_sandbox(router.with_state(state), sandbox.as_ref(), services)

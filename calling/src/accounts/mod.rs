@@ -67,7 +67,8 @@ pub async fn setup(db: &Db, owner: NewOwner, now: i64) -> Result<(User, Workspac
         return Err(already_set_up());
     }
     let user = users::insert(&mut tx, &email, &normalized, &display_name, &hash, now).await?;
-    let workspace = first_or_new_workspace(&mut tx, &workspace_name, now).await?;
+    let workspace =
+        first_or_new_workspace(&mut tx, &workspace_name, owner.workspace_name.is_some(), now).await?;
     users::upsert_membership(&mut tx, &workspace.id, &user.id, Role::Owner, now).await?;
     audit::record_in(
         &mut tx,
@@ -93,12 +94,28 @@ fn already_set_up() -> Error {
     }
 }
 
-async fn first_or_new_workspace(conn: &mut AnyConnection, name: &str, now: i64) -> Result<Workspace> {
+/// The install's first workspace (sandbox mode creates one at start-up, before anyone signs
+/// up), renamed when the owner chose a name; or a new one.
+async fn first_or_new_workspace(
+    conn: &mut AnyConnection,
+    name: &str,
+    name_chosen: bool,
+    now: i64,
+) -> Result<Workspace> {
     let first: Option<Workspace> =
         sqlx::query_as("SELECT id, name, created_at FROM workspaces ORDER BY created_at, id LIMIT 1")
             .fetch_optional(&mut *conn)
             .await?;
     match first {
+        Some(mut workspace) if name_chosen && workspace.name != name => {
+            sqlx::query("UPDATE workspaces SET name = $1 WHERE id = $2")
+                .bind(name)
+                .bind(&workspace.id)
+                .execute(&mut *conn)
+                .await?;
+            workspace.name = name.to_owned();
+            Ok(workspace)
+        }
         Some(workspace) => Ok(workspace),
         None => insert_workspace(conn, name, now).await,
     }
@@ -229,6 +246,23 @@ mod tests {
                 sqlx::query_as("SELECT id FROM workspaces").fetch_all(db.pool()).await.unwrap();
             assert_eq!(workspaces.len(), 1);
         }
+    }
+
+    #[tokio::test]
+    async fn setup_adopts_the_workspace_sandbox_mode_made_and_gives_it_the_chosen_name() {
+        let test_db = testing::sqlite().await;
+        let db = &test_db.db;
+        let sandbox = workspace::create(db, "My workspace", 1).await.unwrap();
+        let chosen = NewOwner { workspace_name: Some("Acme Support".into()), ..owner("owner@example.com") };
+        let (_, adopted) = setup(db, chosen, 2).await.unwrap();
+        assert_eq!(adopted.id, sandbox.id);
+        assert_eq!(adopted.name, "Acme Support");
+        assert_eq!(workspace(db, &sandbox.id).await.unwrap().name, "Acme Support");
+
+        let other = testing::sqlite().await;
+        let sandbox = workspace::create(&other.db, "My workspace", 1).await.unwrap();
+        let (_, kept) = setup(&other.db, owner("owner@example.com"), 2).await.unwrap();
+        assert_eq!((kept.id, kept.name), (sandbox.id, "My workspace".to_owned()), "no name given: unchanged");
     }
 
     #[tokio::test]

@@ -150,6 +150,7 @@ impl FromStr for Role {
 }
 
 /// A role read back from the database (the CHECK constraint keeps it valid).
+#[cfg(feature = "server")]
 pub(crate) fn stored_role(raw: &str) -> crate::Result<Role> {
     raw.parse().map_err(|_| Error::internal(format!("unknown role {raw:?} in the database")))
 }

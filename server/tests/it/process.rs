@@ -114,11 +114,22 @@ async fn sandbox_mode_takes_a_simulated_inbound_call_end_to_end() {
     assert_eq!(placed.status(), 200, "{}", placed.text().await.unwrap());
 
     // The simulator signed a connect webhook, the server verified, stored and processed it,
-    // and the overview's latest calls show the caller ringing.
+    // and the call history shows the caller ringing.
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let page = client.get(format!("{base}/calling")).send().await.unwrap().text().await.unwrap();
-        if page.contains("Asha Rao") && page.contains("+919876543210") && page.contains("Ringing") {
+        let page: serde_json::Value = client
+            .get(format!("{base}/api/v1/app/calling/calls"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let latest = &page["calls"][0];
+        if latest["contact_name"] == "Asha Rao"
+            && latest["contact_number"] == "+919876543210"
+            && latest["status"] == "ringing"
+        {
             break;
         }
         assert!(Instant::now() < deadline, "the simulated call never showed up: {page}");
@@ -138,7 +149,14 @@ async fn sandbox_mode_takes_a_simulated_inbound_call_end_to_end() {
     assert_eq!(placed.status(), 200);
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let page = client.get(format!("{base}/calling")).send().await.unwrap().text().await.unwrap();
+        let page = client
+            .get(format!("{base}/api/v1/app/calling/calls"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         if page.contains("Second Caller") && page.contains("Asha Rao") {
             break;
         }

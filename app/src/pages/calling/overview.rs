@@ -79,17 +79,12 @@ fn OverviewFigures(card: OverviewCard, simulate: ServerAction<SimulateInboundCal
                 <Stat label="Answer rate" value=answer_rate />
                 <Stat label="Average duration" value=average />
                 <Stat label="Spend" value=format::money(o.spend_micros) />
-                {card.wallet_available_micros.map(|available| view! {
-                    <Stat label="Wallet" value=format::money(available) />
-                })}
+                <Stat label="Wallet" value=format::money(card.wallet_available_micros) />
             </dl>
-            {(card.wallet_available_micros == Some(0)).then(|| view! {
+            {(card.wallet_available_micros == 0).then(|| view! {
                 <p class="notice" role="note">
                     "The wallet is empty: outbound calls and template sends need funds. Inbound calls are always free."
                 </p>
-            })}
-            {card.workspace.is_none().then(|| view! {
-                <p class="muted">"No workspace yet: connect a WhatsApp number to start taking calls."</p>
             })}
         </section>
         {sandbox.then(|| view! { <SandboxPanel simulate /> })}
