@@ -63,7 +63,8 @@ impl TemplateName {
         if name.len() > MAX_NAME_LEN {
             return Err(Error::validation("name", format!("is longer than {MAX_NAME_LEN} characters")));
         }
-        if let Some(bad) = name.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')) {
+        if let Some(bad) = name.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_'))
+        {
             return Err(Error::validation(
                 "name",
                 format!("{name:?} may hold only lowercase letters, digits and underscores, not {bad:?}"),
@@ -137,7 +138,9 @@ impl Category {
         match raw.map(|raw| raw.trim().to_ascii_lowercase()).as_deref() {
             None | Some("marketing") => Ok(Category::Marketing),
             Some("utility") => Ok(Category::Utility),
-            Some(other) => Err(Error::validation("category", format!("{other:?} is not marketing or utility"))),
+            Some(other) => {
+                Err(Error::validation("category", format!("{other:?} is not marketing or utility")))
+            }
         }
     }
 }
@@ -316,9 +319,9 @@ impl Button {
 
     pub fn label(&self) -> &str {
         match self {
-            Button::WhatsappCall { label, .. } | Button::PhoneNumber { label, .. } | Button::Url { label, .. } => {
-                label
-            }
+            Button::WhatsappCall { label, .. }
+            | Button::PhoneNumber { label, .. }
+            | Button::Url { label, .. } => label,
         }
     }
 }
@@ -459,10 +462,14 @@ pub fn count_variables(text: &str) -> Result<usize> {
     let mut rest = text;
     while let Some(start) = rest.find("{{") {
         let after = &rest[start + 2..];
-        let end = after.find("}}").ok_or_else(|| Error::validation("body", "has a {{ without a closing }}"))?;
+        let end =
+            after.find("}}").ok_or_else(|| Error::validation("body", "has a {{ without a closing }}"))?;
         let inner = after[..end].trim();
         let n: usize = inner.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
-            Error::validation("body", format!("{{{{{inner}}}}} is not a variable; write {{{{1}}}}, {{{{2}}}}, …"))
+            Error::validation(
+                "body",
+                format!("{{{{{inner}}}}} is not a variable; write {{{{1}}}}, {{{{2}}}}, …"),
+            )
         })?;
         seen.insert(n);
         rest = &after[end + 2..];
@@ -480,7 +487,10 @@ fn short_text(field: &str, raw: Option<&str>) -> Result<Option<String>> {
     }
     let chars = text.chars().count();
     if chars > MAX_HEADER_FOOTER_CHARS {
-        return Err(Error::validation(field, format!("is {chars} characters; at most {MAX_HEADER_FOOTER_CHARS}")));
+        return Err(Error::validation(
+            field,
+            format!("is {chars} characters; at most {MAX_HEADER_FOOTER_CHARS}"),
+        ));
     }
     if text.contains("{{") {
         return Err(Error::validation(field, "variables are supported in the body only"));
@@ -573,13 +583,21 @@ impl SendRequest {
                 ));
             }
             if value.chars().count() > MAX_VARIABLE_CHARS {
-                return Err(Error::validation(field, format!("is longer than {MAX_VARIABLE_CHARS} characters")));
+                return Err(Error::validation(
+                    field,
+                    format!("is longer than {MAX_VARIABLE_CHARS} characters"),
+                ));
             }
         }
         let voice_call = template.target == Some(ButtonTarget::WhatsappCall);
-        for (field, given) in [("ttl_minutes", self.ttl_minutes.is_some()), ("payload", self.payload.is_some())] {
+        for (field, given) in
+            [("ttl_minutes", self.ttl_minutes.is_some()), ("payload", self.payload.is_some())]
+        {
             if given && !voice_call {
-                return Err(Error::validation(field, "applies to templates with a WhatsApp call button only"));
+                return Err(Error::validation(
+                    field,
+                    "applies to templates with a WhatsApp call button only",
+                ));
             }
         }
         if let Some(ttl) = self.ttl_minutes
@@ -593,7 +611,10 @@ impl SendRequest {
         if let Some(payload) = &self.payload
             && payload.chars().count() > MAX_PAYLOAD_CHARS
         {
-            return Err(Error::validation("payload", format!("is longer than {MAX_PAYLOAD_CHARS} characters")));
+            return Err(Error::validation(
+                "payload",
+                format!("is longer than {MAX_PAYLOAD_CHARS} characters"),
+            ));
         }
         if template.status != TemplateStatus::Approved {
             return Err(Error::Conflict {
@@ -666,6 +687,7 @@ pub use store::*;
 #[cfg(feature = "server")]
 mod store {
     use super::*;
+    use crate::Services;
     use crate::billing::{self, Billable, MessageKind, Policy};
     use crate::graph::{
         GraphClient, GraphTarget, NewTemplate, TemplateButton, TemplateCategory, TemplateComponent,
@@ -676,7 +698,6 @@ mod store {
     use crate::numbers::{self, WhatsAppNumber};
     use crate::permissions::{self, PermissionEvent, PermissionLimits, PermissionRecord};
     use crate::storage::Db;
-    use crate::Services;
 
     const COLUMNS: &str = "t.id, t.kind, t.name, t.language, t.category, t.status, t.is_default, t.body, \
         t.body_variables, t.header, t.footer, t.button_label, t.button_target, t.button_phone_number, \
@@ -748,7 +769,11 @@ mod store {
     }
 
     /// The workspace number a request names by Meta's `phone_number_id`, or its first.
-    pub async fn number_for(db: &Db, workspace_id: &str, phone_number_id: Option<&str>) -> Result<WhatsAppNumber> {
+    pub async fn number_for(
+        db: &Db,
+        workspace_id: &str,
+        phone_number_id: Option<&str>,
+    ) -> Result<WhatsAppNumber> {
         let all = numbers::list(db, workspace_id).await?;
         match phone_number_id {
             Some(id) => all
@@ -853,7 +878,9 @@ mod store {
             Some(button) => {
                 let (phone_number, url, ttl) = match button {
                     Button::WhatsappCall { ttl_minutes, .. } => (None, None, *ttl_minutes),
-                    Button::PhoneNumber { phone_number, .. } => (Some(phone_number.e164().to_owned()), None, None),
+                    Button::PhoneNumber { phone_number, .. } => {
+                        (Some(phone_number.e164().to_owned()), None, None)
+                    }
                     Button::Url { url, .. } => (None, Some(url.clone()), None),
                 };
                 (Some(button.label().to_owned()), Some(button.target().as_str()), phone_number, url, ttl)
@@ -1042,9 +1069,10 @@ mod store {
                 }
             }),
         };
-        let sent: Result<_> =
-            async { Ok(client.send_template(&target(services, &number).await?, &prepared.to, &message).await?) }
-                .await;
+        let sent: Result<_> = async {
+            Ok(client.send_template(&target(services, &number).await?, &prepared.to, &message).await?)
+        }
+        .await;
         let sent = match sent {
             Ok(sent) => sent,
             Err(err) => {
@@ -1198,12 +1226,17 @@ mod tests {
         }
         for ttl in [1440, 10_080, 43_200] {
             let spec = CallButtonRequest { ttl_minutes: Some(ttl), ..call_button("a") }.validate().unwrap();
-            assert_eq!(spec.button, Some(Button::WhatsappCall { label: "Call Now".into(), ttl_minutes: Some(ttl) }));
+            assert_eq!(
+                spec.button,
+                Some(Button::WhatsappCall { label: "Call Now".into(), ttl_minutes: Some(ttl) })
+            );
         }
         assert_eq!("ab12345678901234567é".chars().count(), 20, "labels count characters, not bytes");
-        assert!(CallButtonRequest { label: Some("ab12345678901234567é".into()), ..call_button("a") }
-            .validate()
-            .is_ok());
+        assert!(
+            CallButtonRequest { label: Some("ab12345678901234567é".into()), ..call_button("a") }
+                .validate()
+                .is_ok()
+        );
     }
 
     #[test]
@@ -1231,9 +1264,10 @@ mod tests {
             body: Some("Tap to allow us to call you".into()),
             ..PermissionRequest::default()
         };
-        let spec = PermissionRequest { header: Some("Calls".into()), footer: Some("Acme".into()), ..base.clone() }
-            .validate()
-            .unwrap();
+        let spec =
+            PermissionRequest { header: Some("Calls".into()), footer: Some("Acme".into()), ..base.clone() }
+                .validate()
+                .unwrap();
         assert_eq!((spec.header.as_deref(), spec.footer.as_deref()), (Some("Calls"), Some("Acme")));
         assert_eq!(spec.button, None);
         let cases = [
@@ -1285,7 +1319,10 @@ mod tests {
             ..SendRequest::default()
         };
         assert_eq!(send(json!(["John", "ORD-1024"])).prepare(&two).unwrap().vars, ["John", "ORD-1024"]);
-        assert_eq!(send(json!({"2": "ORD-1024", "1": "John"})).prepare(&two).unwrap().vars, ["John", "ORD-1024"]);
+        assert_eq!(
+            send(json!({"2": "ORD-1024", "1": "John"})).prepare(&two).unwrap().vars,
+            ["John", "ORD-1024"]
+        );
         assert_eq!(send(json!(["John", 1024])).prepare(&two).unwrap().vars, ["John", "1024"]);
         let cases = [
             (send(json!(["John"])), "vars"),
@@ -1303,7 +1340,8 @@ mod tests {
         for (request, expected) in cases {
             assert_eq!(field(request.prepare(&two).unwrap_err()), expected, "{request:?}");
         }
-        let ok = SendRequest { ttl_minutes: Some(100), payload: Some("lead-7".into()), ..send(json!(["a", "b"])) };
+        let ok =
+            SendRequest { ttl_minutes: Some(100), payload: Some("lead-7".into()), ..send(json!(["a", "b"])) };
         assert_eq!(ok.prepare(&two).unwrap().ttl_minutes, Some(100));
 
         let permission = template(TemplateKind::Permission, None, 0);
@@ -1314,7 +1352,10 @@ mod tests {
 
         let pending = Template { status: TemplateStatus::Pending, ..permission };
         assert_eq!(send(Value::Null).prepare(&pending).unwrap_err().code(), "template_not_approved");
-        assert_eq!(field(SendRequest { template_id: None, ..send(Value::Null) }.template_id().unwrap_err()), "template_id");
+        assert_eq!(
+            field(SendRequest { template_id: None, ..send(Value::Null) }.template_id().unwrap_err()),
+            "template_id"
+        );
     }
 
     #[test]

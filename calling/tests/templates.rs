@@ -69,7 +69,8 @@ async fn world(db: TestDb) -> World {
 
 impl World {
     async fn call_button(&self, name: &str) -> Template {
-        let spec = CallButtonRequest { name: Some(name.into()), ..CallButtonRequest::default() }.validate().unwrap();
+        let spec =
+            CallButtonRequest { name: Some(name.into()), ..CallButtonRequest::default() }.validate().unwrap();
         templates::create(&self.services, &self.graph, &self.workspace_id, &spec, None, "test").await.unwrap()
     }
 
@@ -185,7 +186,8 @@ async fn templates_are_stored_after_whatsapp_accepts_them_with_one_default_per_k
 async fn a_template_whatsapp_refuses_is_not_stored() {
     let w = world(testing::sqlite().await).await;
     // The same name already exists at WhatsApp (made outside Switchboard): Meta refuses.
-    let credentials = numbers::credentials(&w.services.db, &w.services.secret_key, &w.number.id).await.unwrap();
+    let credentials =
+        numbers::credentials(&w.services.db, &w.services.secret_key, &w.number.id).await.unwrap();
     let target = GraphTarget::for_number(&w.number, &credentials);
     let outside = NewTemplate {
         name: "made_elsewhere".into(),
@@ -197,7 +199,8 @@ async fn a_template_whatsapp_refuses_is_not_stored() {
     let spec = CallButtonRequest { name: Some("made_elsewhere".into()), ..CallButtonRequest::default() }
         .validate()
         .unwrap();
-    let err = templates::create(&w.services, &w.graph, &w.workspace_id, &spec, None, "test").await.unwrap_err();
+    let err =
+        templates::create(&w.services, &w.graph, &w.workspace_id, &spec, None, "test").await.unwrap_err();
     assert_eq!(err.code(), "whatsapp_error");
     assert_eq!(err.details().unwrap()["meta_code"], 100);
     assert!(templates::list(&w.services.db, &w.workspace_id).await.unwrap().is_empty());
@@ -207,7 +210,8 @@ async fn a_template_whatsapp_refuses_is_not_stored() {
     let again = CallButtonRequest { name: Some("support_cb".into()), ..CallButtonRequest::default() }
         .validate()
         .unwrap();
-    let err = templates::create(&w.services, &w.graph, &w.workspace_id, &again, None, "test").await.unwrap_err();
+    let err =
+        templates::create(&w.services, &w.graph, &w.workspace_id, &again, None, "test").await.unwrap_err();
     assert_eq!(err.code(), "template_exists");
     // An unknown business number.
     let err = templates::create(&w.services, &w.graph, &w.workspace_id, &again, Some("999"), "test")
@@ -232,48 +236,54 @@ async fn sends_pay_through_billing_and_count_against_the_permission_request_quot
         };
 
         // No subscription: refused before WhatsApp hears of it.
-        let err = templates::send(&w.services, &w.graph, ws, &send(&cb, "+919876543210", Value::Null), "test")
-            .await
-            .unwrap_err();
+        let err =
+            templates::send(&w.services, &w.graph, ws, &send(&cb, "+919876543210", Value::Null), "test")
+                .await
+                .unwrap_err();
         assert_eq!(err.code(), "subscription_expired");
         // A subscription and an empty wallet.
         subscription::set(db, ws, "usage", SubscriptionStatus::Active, now + 30 * DAY, now).await.unwrap();
-        let err = templates::send(&w.services, &w.graph, ws, &send(&cb, "+919876543210", Value::Null), "test")
-            .await
-            .unwrap_err();
+        let err =
+            templates::send(&w.services, &w.graph, ws, &send(&cb, "+919876543210", Value::Null), "test")
+                .await
+                .unwrap_err();
         assert_eq!(err.code(), "insufficient_balance");
         assert_eq!(w.messages_sent().await, 0, "no refused send reached WhatsApp");
 
         let funds = Micros::from_units(1).unwrap();
         wallet::top_up(db, ws, "pay-1", funds, None, now).await.unwrap();
-        let sent = templates::send(&w.services, &w.graph, ws, &send(&cb, "+919876543210", Value::Null), "test")
-            .await
-            .unwrap();
+        let sent =
+            templates::send(&w.services, &w.graph, ws, &send(&cb, "+919876543210", Value::Null), "test")
+                .await
+                .unwrap();
         assert!(sent.wa_message_id.starts_with("wamid."), "{sent:?}");
         assert_eq!((sent.to.as_str(), sent.kind), ("+919876543210", TemplateKind::CallButton));
         assert!(sent.cost_micros > 0);
         let after = wallet::get(db, ws).await.unwrap();
         assert_eq!(after.balance, funds.checked_sub(Micros(sent.cost_micros)).unwrap());
         assert_eq!(after.held, Micros::ZERO);
-        let (stored,): (String,) =
-            sqlx::query_as("SELECT wa_message_id FROM calling_template_sends WHERE workspace_id = $1 AND id = $2")
-                .bind(ws)
-                .bind(&sent.message_id)
-                .fetch_one(db.pool())
-                .await
-                .unwrap();
+        let (stored,): (String,) = sqlx::query_as(
+            "SELECT wa_message_id FROM calling_template_sends WHERE workspace_id = $1 AND id = $2",
+        )
+        .bind(ws)
+        .bind(&sent.message_id)
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
         assert_eq!(stored, sent.wa_message_id);
 
         // A permission request with its variable; the second within 24 h is refused by the
         // ledger before WhatsApp (Meta's 138009), and nothing is charged for it.
-        let sent = templates::send(&w.services, &w.graph, ws, &send(&ask, "+919876543211", json!(["Ada"])), "test")
-            .await
-            .unwrap();
+        let sent =
+            templates::send(&w.services, &w.graph, ws, &send(&ask, "+919876543211", json!(["Ada"])), "test")
+                .await
+                .unwrap();
         assert_eq!(sent.vars, ["Ada"]);
         let balance = wallet::get(db, ws).await.unwrap().balance;
-        let err = templates::send(&w.services, &w.graph, ws, &send(&ask, "+919876543211", json!(["Ada"])), "test")
-            .await
-            .unwrap_err();
+        let err =
+            templates::send(&w.services, &w.graph, ws, &send(&ask, "+919876543211", json!(["Ada"])), "test")
+                .await
+                .unwrap_err();
         assert_eq!(err.code(), "permission_request_limit");
         assert_eq!(wallet::get(db, ws).await.unwrap().balance, balance);
 
@@ -283,9 +293,10 @@ async fn sends_pay_through_billing_and_count_against_the_permission_request_quot
             .execute(db.pool())
             .await
             .unwrap();
-        let err = templates::send(&w.services, &w.graph, ws, &send(&cb, "+919876543212", Value::Null), "test")
-            .await
-            .unwrap_err();
+        let err =
+            templates::send(&w.services, &w.graph, ws, &send(&cb, "+919876543212", Value::Null), "test")
+                .await
+                .unwrap_err();
         assert_eq!(err.code(), "whatsapp_error");
         let after = wallet::get(db, ws).await.unwrap();
         assert_eq!((after.balance, after.held), (balance, Micros::ZERO));

@@ -184,14 +184,21 @@ fn template_call(command: TemplateCommand) -> Call {
     };
     match command {
         TemplateCommand::Get { template_id } => Call::get(format!("/templates/{template_id}"), vec![]),
-        TemplateCommand::Delete { template_id } => Call {
-            method: reqwest::Method::DELETE,
-            ..Call::get(format!("/templates/{template_id}"), vec![])
-        },
+        TemplateCommand::Delete { template_id } => {
+            Call { method: reqwest::Method::DELETE, ..Call::get(format!("/templates/{template_id}"), vec![]) }
+        }
         TemplateCommand::SetDefault { template_id } => {
             Call::post(format!("/templates/{template_id}/set-default"), json!({}))
         }
-        TemplateCommand::CreateCallButton { name, label, body, phone_number, url, ttl_minutes, common: c } => {
+        TemplateCommand::CreateCallButton {
+            name,
+            label,
+            body,
+            phone_number,
+            url,
+            ttl_minutes,
+            common: c,
+        } => {
             let mut fields = vec![
                 ("name", Some(Value::from(name))),
                 ("label", label.map(Value::from)),
@@ -273,17 +280,13 @@ pub async fn run(client: &ClientArgs, command: Option<CallingCommand>) -> Result
         }
     };
     let key = client.api_key.as_deref().ok_or("set SWITCHBOARD_API_KEY (or pass --api-key)")?;
-    let query: Vec<(&str, String)> =
-        call.query.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect();
+    let query: Vec<(&str, String)> = call.query.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect();
     let url = format!("{}/api/v1/app/calling{}", client.url.trim_end_matches('/'), call.path);
     let mut request = reqwest::Client::new().request(call.method, &url).bearer_auth(key).query(&query);
     if let Some(body) = &call.body {
         request = request.json(body);
     }
-    let reply = request
-        .send()
-        .await
-        .map_err(|err| format!("cannot reach {}: {err}", client.url))?;
+    let reply = request.send().await.map_err(|err| format!("cannot reach {}: {err}", client.url))?;
     let status = reply.status();
     let body: Value =
         reply.json().await.map_err(|err| format!("the server answered {status} without JSON: {err}"))?;

@@ -95,7 +95,8 @@ async fn set_default(
     Path(id): Path<String>,
 ) -> ApiResult<Template> {
     auth.require(Permission::ManageTemplates)?;
-    let template = templates::set_default(&services.db, &auth.workspace_id, &id, services.clock.now()).await?;
+    let template =
+        templates::set_default(&services.db, &auth.workspace_id, &id, services.clock.now()).await?;
     record(&auth, &services, "template.default_set", &template).await?;
     Ok(Json(template))
 }
