@@ -18,6 +18,7 @@ pub mod overview;
 pub mod permissions;
 pub mod phone;
 pub mod settings;
+pub mod templates;
 pub mod webhook;
 
 #[cfg(feature = "server")]

@@ -5,7 +5,7 @@
 use std::io::Write;
 
 use clap::{Args, Subcommand};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// Where the API is and how to authenticate.
 #[derive(Args, Debug, Clone)]
@@ -60,15 +60,192 @@ pub enum CallingCommand {
     },
     /// Everyone who allows calls.
     Permissions,
+    /// Every calling template (call buttons and permission requests), with `is_default`.
+    Templates,
+    /// One template (`template <id>`), or manage them: `template create-call-button …`,
+    /// `create-permission …`, `set-default <id>`, `delete <id>`.
+    #[command(args_conflicts_with_subcommands = true)]
+    Template {
+        template_id: Option<String>,
+        #[command(subcommand)]
+        command: Option<TemplateCommand>,
+    },
+    /// Send a template message: `send <template_id> --to +91… [--var 1=John] [--vars '["John"]']`.
+    Send {
+        template_id: Option<String>,
+        /// The same as the positional id.
+        #[arg(long = "template-id", conflicts_with = "template_id")]
+        template_id_flag: Option<String>,
+        #[arg(long)]
+        to: String,
+        /// A body variable, `n=value` (repeat for each).
+        #[arg(long = "var", value_name = "N=VALUE", conflicts_with = "vars")]
+        var: Vec<String>,
+        /// All body variables as JSON: `["John","ORD-1024"]`.
+        #[arg(long)]
+        vars: Option<String>,
+        /// WhatsApp call buttons: how long the button works, in minutes.
+        #[arg(long)]
+        ttl_minutes: Option<i64>,
+        /// WhatsApp call buttons: comes back as the call's `cta_payload`.
+        #[arg(long)]
+        payload: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TemplateCommand {
+    /// Show one template.
+    Get { template_id: String },
+    /// Forget a template.
+    Delete { template_id: String },
+    /// Make a template the default of its kind.
+    SetDefault { template_id: String },
+    /// A tap-to-call template: a WhatsApp call to this number, or `--phone-number` / `--url`.
+    CreateCallButton {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        label: Option<String>,
+        #[arg(long)]
+        body: Option<String>,
+        #[arg(long)]
+        phone_number: Option<String>,
+        #[arg(long, conflicts_with = "phone_number")]
+        url: Option<String>,
+        #[arg(long)]
+        ttl_minutes: Option<i64>,
+        #[command(flatten)]
+        common: NewTemplateArgs,
+    },
+    /// A call permission request template.
+    CreatePermission {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        body: String,
+        #[arg(long)]
+        header: Option<String>,
+        #[arg(long)]
+        footer: Option<String>,
+        #[command(flatten)]
+        common: NewTemplateArgs,
+    },
+}
+
+/// What both template kinds take.
+#[derive(Args, Debug)]
+pub struct NewTemplateArgs {
+    /// e.g. en_US (the default).
+    #[arg(long)]
+    language: Option<String>,
+    /// marketing (the default) or utility.
+    #[arg(long)]
+    category: Option<String>,
+    /// A sample value for each body variable, in order (repeat).
+    #[arg(long = "example")]
+    examples: Vec<String>,
+    /// Which business number's account; the workspace's first when absent.
+    #[arg(long)]
+    phone_number_id: Option<String>,
+}
+
+/// One API request.
+struct Call {
+    method: reqwest::Method,
+    path: String,
+    query: Vec<(&'static str, Option<String>)>,
+    body: Option<Value>,
+}
+
+impl Call {
+    fn get(path: impl Into<String>, query: Vec<(&'static str, Option<String>)>) -> Self {
+        Call { method: reqwest::Method::GET, path: path.into(), query, body: None }
+    }
+
+    fn post(path: impl Into<String>, body: Value) -> Self {
+        Call { method: reqwest::Method::POST, path: path.into(), query: vec![], body: Some(body) }
+    }
+}
+
+/// The JSON object of `fields`, leaving out the absent ones.
+fn object(fields: Vec<(&str, Option<Value>)>) -> Value {
+    Value::Object(fields.into_iter().filter_map(|(k, v)| v.map(|v| (k.to_owned(), v))).collect())
+}
+
+fn template_call(command: TemplateCommand) -> Call {
+    let common = |c: NewTemplateArgs| {
+        vec![
+            ("language", c.language.map(Value::from)),
+            ("category", c.category.map(Value::from)),
+            ("examples", Some(Value::from(c.examples))),
+            ("phone_number_id", c.phone_number_id.map(Value::from)),
+        ]
+    };
+    match command {
+        TemplateCommand::Get { template_id } => Call::get(format!("/templates/{template_id}"), vec![]),
+        TemplateCommand::Delete { template_id } => {
+            Call { method: reqwest::Method::DELETE, ..Call::get(format!("/templates/{template_id}"), vec![]) }
+        }
+        TemplateCommand::SetDefault { template_id } => {
+            Call::post(format!("/templates/{template_id}/set-default"), json!({}))
+        }
+        TemplateCommand::CreateCallButton {
+            name,
+            label,
+            body,
+            phone_number,
+            url,
+            ttl_minutes,
+            common: c,
+        } => {
+            let mut fields = vec![
+                ("name", Some(Value::from(name))),
+                ("label", label.map(Value::from)),
+                ("body", body.map(Value::from)),
+                ("phone_number", phone_number.map(Value::from)),
+                ("url", url.map(Value::from)),
+                ("ttl_minutes", ttl_minutes.map(Value::from)),
+            ];
+            fields.extend(common(c));
+            Call::post("/templates/call-button", object(fields))
+        }
+        TemplateCommand::CreatePermission { name, body, header, footer, common: c } => {
+            let mut fields = vec![
+                ("name", Some(Value::from(name))),
+                ("body", Some(Value::from(body))),
+                ("header", header.map(Value::from)),
+                ("footer", footer.map(Value::from)),
+            ];
+            fields.extend(common(c));
+            Call::post("/templates/permission", object(fields))
+        }
+    }
+}
+
+/// `--var 1=John --var 2=ORD-1024` or `--vars '["John","ORD-1024"]'` as the API's `vars`.
+fn send_vars(var: Vec<String>, vars: Option<String>) -> Result<Option<Value>, String> {
+    if let Some(raw) = vars {
+        return serde_json::from_str(&raw).map(Some).map_err(|err| format!("--vars is not JSON: {err}"));
+    }
+    if var.is_empty() {
+        return Ok(None);
+    }
+    let mut map = serde_json::Map::new();
+    for pair in var {
+        let (key, value) = pair.split_once('=').ok_or_else(|| format!("--var {pair:?} is not N=VALUE"))?;
+        map.insert(key.trim().to_owned(), Value::from(value));
+    }
+    Ok(Some(Value::Object(map)))
 }
 
 /// Runs one command; the error is what to print on stderr.
 pub async fn run(client: &ClientArgs, command: Option<CallingCommand>) -> Result<(), String> {
-    let (path, query) = match command.unwrap_or(CallingCommand::Overview { period: None }) {
-        CallingCommand::Overview { period } => ("/overview".to_owned(), vec![("period", period)]),
-        CallingCommand::Analytics { period } => ("/analytics".to_owned(), vec![("period", Some(period))]),
-        CallingCommand::Calls { limit, status, direction, search, cursor } => (
-            "/calls".to_owned(),
+    let call = match command.unwrap_or(CallingCommand::Overview { period: None }) {
+        CallingCommand::Overview { period } => Call::get("/overview", vec![("period", period)]),
+        CallingCommand::Analytics { period } => Call::get("/analytics", vec![("period", Some(period))]),
+        CallingCommand::Calls { limit, status, direction, search, cursor } => Call::get(
+            "/calls",
             vec![
                 ("limit", limit.map(|l| l.to_string())),
                 ("status", status),
@@ -79,24 +256,37 @@ pub async fn run(client: &ClientArgs, command: Option<CallingCommand>) -> Result
         ),
         CallingCommand::Call { call_id, what } => {
             let suffix = if what.is_some() { "/status" } else { "" };
-            (format!("/calls/{call_id}{suffix}"), vec![])
+            Call::get(format!("/calls/{call_id}{suffix}"), vec![])
         }
-        CallingCommand::Settings => ("/settings".to_owned(), vec![]),
-        CallingCommand::PermissionStatus { to } => {
-            ("/permission-status".to_owned(), vec![("phone", Some(to))])
+        CallingCommand::Settings => Call::get("/settings", vec![]),
+        CallingCommand::PermissionStatus { to } => Call::get("/permission-status", vec![("phone", Some(to))]),
+        CallingCommand::Permissions => Call::get("/permissions", vec![]),
+        CallingCommand::Templates => Call::get("/templates", vec![]),
+        CallingCommand::Template { template_id, command } => match (template_id, command) {
+            (_, Some(command)) => template_call(command),
+            (Some(template_id), None) => template_call(TemplateCommand::Get { template_id }),
+            (None, None) => return Err("give a template id, or a command (see --help)".into()),
+        },
+        CallingCommand::Send { template_id, template_id_flag, to, var, vars, ttl_minutes, payload } => {
+            let template_id = template_id.or(template_id_flag).ok_or("give the template id")?;
+            let body = object(vec![
+                ("template_id", Some(Value::from(template_id))),
+                ("to", Some(Value::from(to))),
+                ("vars", send_vars(var, vars)?),
+                ("ttl_minutes", ttl_minutes.map(Value::from)),
+                ("payload", payload.map(Value::from)),
+            ]);
+            Call::post("/send", body)
         }
-        CallingCommand::Permissions => ("/permissions".to_owned(), vec![]),
     };
     let key = client.api_key.as_deref().ok_or("set SWITCHBOARD_API_KEY (or pass --api-key)")?;
-    let query: Vec<(&str, String)> = query.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect();
-    let url = format!("{}/api/v1/app/calling{path}", client.url.trim_end_matches('/'));
-    let reply = reqwest::Client::new()
-        .get(&url)
-        .bearer_auth(key)
-        .query(&query)
-        .send()
-        .await
-        .map_err(|err| format!("cannot reach {}: {err}", client.url))?;
+    let query: Vec<(&str, String)> = call.query.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect();
+    let url = format!("{}/api/v1/app/calling{}", client.url.trim_end_matches('/'), call.path);
+    let mut request = reqwest::Client::new().request(call.method, &url).bearer_auth(key).query(&query);
+    if let Some(body) = &call.body {
+        request = request.json(body);
+    }
+    let reply = request.send().await.map_err(|err| format!("cannot reach {}: {err}", client.url))?;
     let status = reply.status();
     let body: Value =
         reply.json().await.map_err(|err| format!("the server answered {status} without JSON: {err}"))?;

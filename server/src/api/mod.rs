@@ -5,9 +5,10 @@ pub mod billing_routes;
 pub mod calling_routes;
 pub mod events;
 pub mod numbers_routes;
+pub mod templates_routes;
 
 use axum::Router;
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
@@ -17,7 +18,7 @@ use crate::error::ApiError;
 /// Every `/api/v1/app/…` route.
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .nest("/app/calling", calling_routes::routes())
+        .nest("/app/calling", calling_routes::routes().merge(templates_routes::routes()))
         .nest("/app/numbers", numbers_routes::routes())
         .nest("/app/billing", billing_routes::routes())
         .route("/app/events", axum::routing::get(events::events))
@@ -35,5 +36,21 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
         serde_urlencoded::from_str(query)
             .map(ApiQuery)
             .map_err(|err| ApiError(calling::Error::validation("query", err.to_string())))
+    }
+}
+
+/// A JSON body parsed into `T`; malformed JSON or a field of the wrong type is a JSON
+/// `validation_failed` error (`details.field` = `body`, the message naming the field), not
+/// axum's plain-text rejection.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        axum::Json::<T>::from_request(request, state)
+            .await
+            .map(|axum::Json(value)| ApiJson(value))
+            .map_err(|rejection| ApiError(calling::Error::validation("body", rejection.body_text())))
     }
 }

@@ -18,4 +18,5 @@ mod permissions;
 mod process;
 mod replicas;
 mod settings;
+mod templates;
 mod webhooks;
