@@ -5,6 +5,7 @@
 //! thin wrappers over `calling::…`.
 
 pub mod api;
+pub mod bridge;
 pub mod format;
 pub mod pages;
 pub mod rest;

@@ -1,6 +1,6 @@
 //! The browser's calls to Switchboard's own REST API (`/api/v1/…`), for the actions that
-//! belong to the API rather than to a page: signing in and out, first-run setup, and (in the
-//! answer bridge) call actions. Going through the API keeps one implementation of each action —
+//! belong to the API rather than to a page: signing in and out, first-run setup, and the
+//! answer bridge's call actions. Going through the API keeps one implementation of each action —
 //! its rate limits, CSRF rule, cookies and audit entries — for the pages and integrators alike.
 
 use serde::Serialize;
@@ -32,24 +32,42 @@ pub async fn post<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Re
         let request = gloo_net::http::Request::post(path)
             .json(body)
             .map_err(|err| ApiRefusal::transport(format!("could not encode the request: {err}")))?;
-        let response = request
-            .send()
-            .await
-            .map_err(|_| ApiRefusal::transport("Switchboard did not answer; check your connection"))?;
-        let status = response.status();
-        let text = response.text().await.unwrap_or_default();
-        if (200..300).contains(&status) {
-            let text = if text.trim().is_empty() { "null" } else { &text };
-            return serde_json::from_str(text)
-                .map_err(|err| ApiRefusal::transport(format!("unexpected answer from Switchboard: {err}")));
-        }
-        Err(refusal(status, &text))
+        answer(request.send().await).await
     }
     #[cfg(not(feature = "hydrate"))]
     {
         let _ = (path, body);
         Err(ApiRefusal::transport("this action runs in the browser"))
     }
+}
+
+/// `GET path`; the JSON answer, or the API's refusal.
+pub async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ApiRefusal> {
+    #[cfg(feature = "hydrate")]
+    {
+        answer(gloo_net::http::Request::get(path).send().await).await
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = path;
+        Err(ApiRefusal::transport("this action runs in the browser"))
+    }
+}
+
+#[cfg(feature = "hydrate")]
+async fn answer<T: DeserializeOwned>(
+    sent: Result<gloo_net::http::Response, gloo_net::Error>,
+) -> Result<T, ApiRefusal> {
+    let response =
+        sent.map_err(|_| ApiRefusal::transport("Switchboard did not answer; check your connection"))?;
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    if (200..300).contains(&status) {
+        let text = if text.trim().is_empty() { "null" } else { &text };
+        return serde_json::from_str(text)
+            .map_err(|err| ApiRefusal::transport(format!("unexpected answer from Switchboard: {err}")));
+    }
+    Err(refusal(status, &text))
 }
 
 /// Reads the API's error envelope; anything else (a proxy's error page) becomes a plain

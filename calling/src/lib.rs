@@ -9,6 +9,7 @@
 //! compiles to wasm32, which lets the browser share them with the server.
 
 pub mod analytics;
+pub mod answering;
 pub mod call_state;
 pub mod calls;
 pub mod dates;

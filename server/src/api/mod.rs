@@ -1,6 +1,7 @@
 //! The REST API under `/api/v1/app/…`: thin handlers that authenticate, check the role, parse
 //! input once and call `calling::…`. Errors leave through [`crate::error::ApiError`].
 
+pub mod answer_routes;
 pub mod billing_routes;
 pub mod calling_routes;
 pub mod events;
@@ -18,7 +19,10 @@ use crate::error::ApiError;
 /// Every `/api/v1/app/…` route.
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .nest("/app/calling", calling_routes::routes().merge(templates_routes::routes()))
+        .nest(
+            "/app/calling",
+            calling_routes::routes().merge(templates_routes::routes()).merge(answer_routes::routes()),
+        )
         .nest("/app/numbers", numbers_routes::routes())
         .nest("/app/billing", billing_routes::routes())
         .route("/app/events", axum::routing::get(events::events))

@@ -1,0 +1,328 @@
+//! The browser side of the bridge, in web-sys: the event stream, the microphone, the
+//! `RTCPeerConnection` and its statistics. Everything here runs only after hydration; on the
+//! server these functions exist so the components compile, and do nothing.
+
+use calling::answering::IncomingCall;
+
+use super::AudioFigures;
+
+#[cfg(feature = "hydrate")]
+pub use browser::*;
+
+#[cfg(not(feature = "hydrate"))]
+mod server_side {
+    use super::*;
+
+    pub fn listen(
+        _refresh: impl Fn() + Copy + 'static,
+        _on_call_event: impl Fn(String, String) + Copy + 'static,
+    ) {
+    }
+    pub fn every_second(_tick: impl Fn(f64) + 'static) {}
+    pub fn end_call_when_the_page_closes(_current: impl Fn() -> Option<String> + 'static) {}
+    pub async fn answer(_call: &IncomingCall, _step: impl Fn(&'static str)) -> Result<(), String> {
+        Err("calls are answered in the browser".into())
+    }
+    pub fn watch_audio(_report: impl Fn(AudioFigures) -> bool + 'static) {}
+    pub fn hang_up_locally() {}
+    pub fn set_muted(_muted: bool) {}
+}
+#[cfg(not(feature = "hydrate"))]
+pub use server_side::*;
+
+#[cfg(feature = "hydrate")]
+mod browser {
+    use std::cell::RefCell;
+
+    use js_sys::{Map, Reflect};
+    use leptos::prelude::window;
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::prelude::*;
+    use wasm_bindgen_futures::JsFuture;
+    use web_sys::{
+        EventSource, HtmlAudioElement, MediaStream, MediaStreamConstraints, MediaStreamTrack, MessageEvent,
+        RtcIceConnectionState, RtcIceGatheringState, RtcPeerConnection, RtcRtpSender, RtcSdpType,
+        RtcSessionDescriptionInit, RtcTrackEvent,
+    };
+
+    use super::*;
+    use crate::rest;
+
+    /// How long ICE gathering may take before the answer goes out with what it has.
+    const GATHERING_CAP_MS: u32 = 3_000;
+    /// How long ICE may take to connect after pre-accept before the call is given up.
+    const CONNECT_CAP_MS: u32 = 10_000;
+
+    /// The one call this browser is on.
+    struct Media {
+        pc: RtcPeerConnection,
+        mic: MediaStream,
+        /// The mic's senders, each with its track (detached while muted or before accept).
+        senders: Vec<(RtcRtpSender, MediaStreamTrack)>,
+        audio: HtmlAudioElement,
+        _on_track: Closure<dyn FnMut(RtcTrackEvent)>,
+    }
+
+    thread_local! {
+        static MEDIA: RefCell<Option<Media>> = const { RefCell::new(None) };
+        static EVENTS: RefCell<Option<EventSource>> = const { RefCell::new(None) };
+    }
+
+    fn describe(err: JsValue) -> String {
+        err.dyn_ref::<js_sys::Error>()
+            .map(|err| String::from(err.message()))
+            .or_else(|| err.as_string())
+            .unwrap_or_else(|| "unknown error".into())
+    }
+
+    async fn sleep(ms: u32) {
+        let promise = js_sys::Promise::new(&mut |resolve, _| {
+            let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms as i32);
+        });
+        let _ = JsFuture::from(promise).await;
+    }
+
+    /// Polls `ready` every 50 ms for at most `cap_ms`; whether it became true.
+    async fn wait_until(ready: impl Fn() -> bool, cap_ms: u32) -> bool {
+        let mut waited = 0;
+        while !ready() {
+            if waited >= cap_ms {
+                return false;
+            }
+            sleep(50).await;
+            waited += 50;
+        }
+        true
+    }
+
+    /// Opens the live event stream; every call event refetches what rings.
+    pub fn listen(
+        refresh: impl Fn() + Copy + 'static,
+        on_call_event: impl Fn(String, String) + Copy + 'static,
+    ) {
+        if EVENTS.with(|events| events.borrow().is_some()) {
+            return;
+        }
+        let Ok(source) = EventSource::new("/api/v1/app/events") else {
+            return;
+        };
+        for name in ["resync", "call.ringing"] {
+            let listener = Closure::<dyn FnMut(MessageEvent)>::new(move |_| refresh());
+            let _ = source.add_event_listener_with_callback(name, listener.as_ref().unchecked_ref());
+            listener.forget();
+        }
+        let updated = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            let parsed: Option<serde_json::Value> =
+                event.data().as_string().and_then(|data| serde_json::from_str(&data).ok());
+            if let Some(parsed) = parsed {
+                let subject = parsed["subject"].as_str().unwrap_or_default().to_owned();
+                let status = parsed["data"]["status"].as_str().unwrap_or_default().to_owned();
+                on_call_event(subject, status);
+            }
+            refresh();
+        });
+        let _ = source.add_event_listener_with_callback("call.updated", updated.as_ref().unchecked_ref());
+        updated.forget();
+        EVENTS.with(|events| *events.borrow_mut() = Some(source));
+    }
+
+    /// Calls `tick` with the time (ms since the epoch) now and every second.
+    pub fn every_second(tick: impl Fn(f64) + 'static) {
+        tick(js_sys::Date::now());
+        let callback = Closure::<dyn FnMut()>::new(move || tick(js_sys::Date::now()));
+        let _ = window()
+            .set_interval_with_callback_and_timeout_and_arguments_0(callback.as_ref().unchecked_ref(), 1_000);
+        callback.forget();
+    }
+
+    /// Closing or leaving the tab mid-call hangs up (a beacon survives the page).
+    pub fn end_call_when_the_page_closes(current: impl Fn() -> Option<String> + 'static) {
+        let callback = Closure::<dyn FnMut()>::new(move || {
+            if let Some(call_id) = current() {
+                let path = format!("/api/v1/app/calling/calls/{call_id}/terminate");
+                let _ = window().navigator().send_beacon(&path);
+            }
+        });
+        let _ = window().add_event_listener_with_callback("pagehide", callback.as_ref().unchecked_ref());
+        callback.forget();
+    }
+
+    async fn microphone() -> Result<MediaStream, String> {
+        let refused = "The microphone is not available: allow it for this site and try again.";
+        let devices = window().navigator().media_devices().map_err(|_| refused.to_owned())?;
+        let constraints = MediaStreamConstraints::new();
+        constraints.set_audio(&JsValue::TRUE);
+        let promise =
+            devices.get_user_media_with_constraints(&constraints).map_err(|_| refused.to_owned())?;
+        let stream = JsFuture::from(promise).await.map_err(|_| refused.to_owned())?;
+        stream.dyn_into::<MediaStream>().map_err(|_| refused.to_owned())
+    }
+
+    fn tracks(stream: &MediaStream) -> Vec<MediaStreamTrack> {
+        stream.get_audio_tracks().iter().filter_map(|track| track.dyn_into().ok()).collect()
+    }
+
+    /// Answers `call` (see the module docs of `bridge` for the steps). On an error after
+    /// pre-accept the call is ended at WhatsApp too, so the caller is not left hanging.
+    pub async fn answer(call: &IncomingCall, step: impl Fn(&'static str)) -> Result<(), String> {
+        step("Getting the microphone…");
+        let mic = microphone().await?;
+        let pc = RtcPeerConnection::new()
+            .map_err(|err| format!("The browser refused WebRTC: {}", describe(err)))?;
+        let audio = HtmlAudioElement::new().map_err(describe)?;
+        audio.set_autoplay(true);
+        let on_track = Closure::<dyn FnMut(RtcTrackEvent)>::new({
+            let audio = audio.clone();
+            move |event: RtcTrackEvent| {
+                if let Ok(stream) = event.streams().get(0).dyn_into::<MediaStream>() {
+                    audio.set_src_object(Some(&stream));
+                    let _ = audio.play();
+                }
+            }
+        });
+        pc.set_ontrack(Some(on_track.as_ref().unchecked_ref()));
+        MEDIA.with(|media| {
+            *media.borrow_mut() = Some(Media {
+                pc: pc.clone(),
+                mic: mic.clone(),
+                senders: Vec::new(),
+                audio,
+                _on_track: on_track,
+            })
+        });
+
+        step("Preparing the answer…");
+        let offer = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
+        offer.set_sdp(&call.sdp_offer);
+        JsFuture::from(pc.set_remote_description(&offer))
+            .await
+            .map_err(|err| format!("The browser could not use WhatsApp's offer: {}", describe(err)))?;
+        // The mic is in the SDP from the start, but nothing is sent until WhatsApp has the
+        // accept (media before it is dropped): the sender starts without its track.
+        for track in tracks(&mic) {
+            let sender = pc.add_track_0(&track, &mic);
+            let _ = sender.replace_track(None);
+            MEDIA.with(|media| {
+                if let Some(media) = media.borrow_mut().as_mut() {
+                    media.senders.push((sender, track));
+                }
+            });
+        }
+        let answer = JsFuture::from(pc.create_answer()).await.map_err(describe)?;
+        let sdp =
+            Reflect::get(&answer, &"sdp".into()).ok().and_then(|sdp| sdp.as_string()).unwrap_or_default();
+        let local = RtcSessionDescriptionInit::new(RtcSdpType::Answer);
+        local.set_sdp(&sdp);
+        JsFuture::from(pc.set_local_description(&local)).await.map_err(describe)?;
+        // One complete SDP with the candidates: WhatsApp takes no trickled ones.
+        wait_until(|| pc.ice_gathering_state() == RtcIceGatheringState::Complete, GATHERING_CAP_MS).await;
+        let sdp = pc.local_description().map(|description| description.sdp()).unwrap_or(sdp);
+
+        step("Answering…");
+        let base = format!("/api/v1/app/calling/calls/{}", call.call_id);
+        rest::post::<_, serde_json::Value>(&format!("{base}/pre-accept"), &serde_json::json!({ "sdp": sdp }))
+            .await
+            .map_err(|refusal| refusal.text())?;
+
+        step("Connecting audio…");
+        let connected = wait_until(
+            || {
+                matches!(
+                    pc.ice_connection_state(),
+                    RtcIceConnectionState::Connected | RtcIceConnectionState::Completed
+                )
+            },
+            CONNECT_CAP_MS,
+        )
+        .await;
+        if !connected {
+            let _ = rest::post::<_, serde_json::Value>(&format!("{base}/terminate"), &serde_json::json!({}))
+                .await;
+            return Err("Audio could not connect to WhatsApp (no network path); the call was ended.".into());
+        }
+        if let Err(refusal) =
+            rest::post::<_, serde_json::Value>(&format!("{base}/accept"), &serde_json::json!({})).await
+        {
+            let _ = rest::post::<_, serde_json::Value>(&format!("{base}/terminate"), &serde_json::json!({}))
+                .await;
+            return Err(refusal.text());
+        }
+        set_muted(false);
+        Ok(())
+    }
+
+    /// Reads the call's audio figures every 2 s for as long as `report` returns true.
+    pub fn watch_audio(report: impl Fn(AudioFigures) -> bool + 'static) {
+        leptos::task::spawn_local(async move {
+            loop {
+                let Some(pc) = MEDIA.with(|media| media.borrow().as_ref().map(|media| media.pc.clone()))
+                else {
+                    return;
+                };
+                let figures = audio_figures(&pc).await.unwrap_or_default();
+                if !report(figures) {
+                    return;
+                }
+                sleep(2_000).await;
+            }
+        });
+    }
+
+    fn number(stat: &JsValue, name: &str) -> Option<f64> {
+        Reflect::get(stat, &name.into()).ok().and_then(|value| value.as_f64())
+    }
+
+    fn text(stat: &JsValue, name: &str) -> Option<String> {
+        Reflect::get(stat, &name.into()).ok().and_then(|value| value.as_string())
+    }
+
+    async fn audio_figures(pc: &RtcPeerConnection) -> Result<AudioFigures, JsValue> {
+        let report: Map = JsFuture::from(pc.get_stats()).await?.unchecked_into();
+        let mut figures = AudioFigures::default();
+        report.for_each(&mut |stat, _| {
+            let kind = text(&stat, "kind");
+            match text(&stat, "type").as_deref() {
+                Some("inbound-rtp") if kind.as_deref() == Some("audio") => {
+                    figures.packets_in = number(&stat, "packetsReceived").unwrap_or_default() as u64;
+                    figures.packets_lost = number(&stat, "packetsLost").unwrap_or_default() as i64;
+                    figures.jitter_ms = number(&stat, "jitter").unwrap_or_default() * 1000.0;
+                    figures.level_in = number(&stat, "audioLevel").unwrap_or_default();
+                }
+                Some("outbound-rtp") if kind.as_deref() == Some("audio") => {
+                    figures.packets_out = number(&stat, "packetsSent").unwrap_or_default() as u64;
+                }
+                Some("candidate-pair") if text(&stat, "state").as_deref() == Some("succeeded") => {
+                    if let Some(rtt) = number(&stat, "currentRoundTripTime") {
+                        figures.round_trip_ms = Some(rtt * 1000.0);
+                    }
+                }
+                _ => {}
+            }
+        });
+        Ok(figures)
+    }
+
+    /// Closes the connection and releases the microphone (the call ended or failed).
+    pub fn hang_up_locally() {
+        if let Some(media) = MEDIA.with(|media| media.borrow_mut().take()) {
+            for track in tracks(&media.mic) {
+                track.stop();
+            }
+            media.audio.set_src_object(None);
+            media.pc.close();
+        }
+    }
+
+    /// Detaches the mic from its senders (nothing is sent: the caller hears silence) or
+    /// attaches it again. Detaching is used rather than `track.enabled`, which Chromium's
+    /// fake capture device ignores, so the tests could not show that mute works.
+    pub fn set_muted(muted: bool) {
+        MEDIA.with(|media| {
+            if let Some(media) = media.borrow().as_ref() {
+                for (sender, track) in &media.senders {
+                    let _ = sender.replace_track(if muted { None } else { Some(track) });
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,253 @@
+//! Answering inbound calls from agents' browsers: which calls ring (with WhatsApp's SDP offer
+//! the browser answers), and the atomic claim that makes the first agent to pick up the one who
+//! answers. The WhatsApp side (`pre_accept`, `accept`, …) is [`crate::call_actions`].
+//!
+//! The claim is one conditional `UPDATE`: of two agents clicking Accept at the same moment,
+//! exactly one row update succeeds, on SQLite and PostgreSQL alike, across replicas.
+
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "server")]
+pub use server::*;
+
+/// An inbound call that rings for agents: who calls, until when, and the offer to answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncomingCall {
+    pub call_id: String,
+    pub contact_name: Option<String>,
+    pub contact_number: String,
+    /// The business number called (display form).
+    pub business_number: String,
+    /// When the call started ringing (unix ms).
+    pub started_at: i64,
+    /// When our answer window closes (unix ms).
+    pub answer_deadline: Option<i64>,
+    /// WhatsApp's SDP offer, which the browser answers.
+    pub sdp_offer: String,
+    /// The member already picking it up, if any (their ring has become a call).
+    pub answered_by: Option<String>,
+}
+
+#[cfg(feature = "server")]
+mod server {
+    use super::IncomingCall;
+    use crate::storage::Db;
+    use crate::{Error, Result};
+
+    type IncomingRow =
+        (String, Option<String>, String, String, i64, Option<i64>, Option<String>, Option<String>);
+
+    /// The workspace's inbound calls that ring now and can be answered in a browser (they carry
+    /// WhatsApp's offer), oldest first.
+    pub async fn incoming(db: &Db, workspace_id: &str) -> Result<Vec<IncomingCall>> {
+        let rows: Vec<IncomingRow> = sqlx::query_as(
+            "SELECT id, contact_name, contact_number, business_number, started_at, answer_deadline, sdp_offer, \
+                    answered_by \
+             FROM calls WHERE workspace_id = $1 AND status = 'ringing' AND direction = 'user_initiated' \
+             AND sdp_offer IS NOT NULL ORDER BY started_at, id",
+        )
+        .bind(workspace_id)
+        .fetch_all(db.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(
+                |(
+                    call_id,
+                    contact_name,
+                    contact_number,
+                    business_number,
+                    started_at,
+                    answer_deadline,
+                    sdp,
+                    by,
+                )| {
+                    Some(IncomingCall {
+                        call_id,
+                        contact_name,
+                        contact_number,
+                        business_number,
+                        started_at,
+                        answer_deadline,
+                        sdp_offer: sdp?,
+                        answered_by: by,
+                    })
+                },
+            )
+            .collect())
+    }
+
+    /// Makes `user_id` the one answering the call, unless another member got there first:
+    /// then 409 `already_answered`, naming them. Claiming a call one already holds is fine
+    /// (a retried request).
+    pub async fn claim(db: &Db, workspace_id: &str, call_id: &str, user_id: &str) -> Result<()> {
+        let claimed = sqlx::query(
+            "UPDATE calls SET answered_by = $1 WHERE workspace_id = $2 AND id = $3 \
+             AND (answered_by IS NULL OR answered_by = $1)",
+        )
+        .bind(user_id)
+        .bind(workspace_id)
+        .bind(call_id)
+        .execute(db.pool())
+        .await?
+        .rows_affected();
+        if claimed == 1 {
+            return Ok(());
+        }
+        let holder: Option<(Option<String>,)> = sqlx::query_as(
+            "SELECT u.display_name FROM calls c LEFT JOIN users u ON u.id = c.answered_by \
+             WHERE c.workspace_id = $1 AND c.id = $2",
+        )
+        .bind(workspace_id)
+        .bind(call_id)
+        .fetch_optional(db.pool())
+        .await?;
+        match holder {
+            None => Err(Error::NotFound { what: "call" }),
+            Some((name,)) => Err(Error::Conflict {
+                code: "already_answered",
+                message: format!("{} already answered this call", name.as_deref().unwrap_or("Another agent")),
+            }),
+        }
+    }
+
+    /// Gives a claim back when pre-accepting failed, so another agent may still answer.
+    pub async fn release(db: &Db, workspace_id: &str, call_id: &str, user_id: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE calls SET answered_by = NULL WHERE workspace_id = $1 AND id = $2 AND answered_by = $3",
+        )
+        .bind(workspace_id)
+        .bind(call_id)
+        .bind(user_id)
+        .execute(db.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Ok when `user_id` holds the call's claim; 409 `not_your_call` otherwise (accepting a
+    /// call someone else pre-accepted would send their SDP with our name on it).
+    pub async fn require_claim(db: &Db, workspace_id: &str, call_id: &str, user_id: &str) -> Result<String> {
+        let row: Option<(Option<String>, Option<String>)> =
+            sqlx::query_as("SELECT answered_by, sdp_answer FROM calls WHERE workspace_id = $1 AND id = $2")
+                .bind(workspace_id)
+                .bind(call_id)
+                .fetch_optional(db.pool())
+                .await?;
+        match row {
+            None => Err(Error::NotFound { what: "call" }),
+            Some((Some(holder), Some(sdp_answer))) if holder == user_id => Ok(sdp_answer),
+            Some(_) => Err(Error::Conflict {
+                code: "not_your_call",
+                message: "pre-accept the call from this browser before accepting it".into(),
+            }),
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use crate::accounts::{self, NewOwner, Role, invitations};
+        use crate::calls::{self, CallStatus, Direction, NewCall};
+        use crate::testing;
+
+        async fn ringing_call(db: &Db, workspace_id: &str) -> String {
+            let call = NewCall {
+                workspace_id: workspace_id.to_owned(),
+                wa_call_id: Some("wacid.ring".into()),
+                phone_number_id: "1".into(),
+                direction: Direction::UserInitiated,
+                status: CallStatus::Ringing,
+                contact_number: "+447700900123".into(),
+                contact_name: Some("Priya Shah".into()),
+                business_number: "+44 20 7946 0000".into(),
+                started_at: 10,
+                answered_at: None,
+                ended_at: None,
+                duration_seconds: None,
+                cost_micros: 0,
+            };
+            let id = calls::record(db, &call).await.unwrap();
+            sqlx::query("UPDATE calls SET sdp_offer = 'v=0 offer' WHERE id = $1")
+                .bind(&id)
+                .execute(db.pool())
+                .await
+                .unwrap();
+            id
+        }
+
+        #[tokio::test]
+        async fn of_two_agents_picking_up_at_once_exactly_one_answers() {
+            for test_db in testing::every_database().await {
+                let db = &test_db.db;
+                let owner = NewOwner {
+                    email: "owner@example.com".into(),
+                    display_name: Some("Olivia".into()),
+                    password: "owner-password-123".into(),
+                    workspace_name: None,
+                };
+                let (olivia, workspace) = accounts::setup(db, owner, 1).await.unwrap();
+                let (token, _) =
+                    invitations::create(db, &workspace.id, "ravi@example.com", Role::Agent, "test", 2)
+                        .await
+                        .unwrap();
+                let acceptance = invitations::Acceptance {
+                    token,
+                    display_name: Some("Ravi".into()),
+                    password: "agent-password-123".into(),
+                };
+                let ravi = invitations::accept(db, acceptance, None, 3).await.unwrap().0;
+                let call_id = ringing_call(db, &workspace.id).await;
+
+                let incoming = incoming(db, &workspace.id).await.unwrap();
+                assert_eq!(incoming.len(), 1);
+                assert_eq!(incoming[0].sdp_offer, "v=0 offer");
+                assert_eq!(incoming[0].answered_by, None);
+
+                let (a, b) = tokio::join!(
+                    claim(db, &workspace.id, &call_id, &olivia.id),
+                    claim(db, &workspace.id, &call_id, &ravi.id)
+                );
+                assert_eq!([&a, &b].iter().filter(|r| r.is_ok()).count(), 1, "{a:?} {b:?}");
+                let (winner, loser, refused) = match (a, b) {
+                    (Ok(()), Err(refused)) => (&olivia, &ravi, refused),
+                    (Err(refused), Ok(())) => (&ravi, &olivia, refused),
+                    other => panic!("exactly one claim wins: {other:?}"),
+                };
+                assert_eq!(refused.code(), "already_answered");
+                assert!(refused.to_string().contains(&winner.display_name), "{refused}");
+                // A retry by the winner is fine; the loser stays refused.
+                claim(db, &workspace.id, &call_id, &winner.id).await.unwrap();
+                assert!(claim(db, &workspace.id, &call_id, &loser.id).await.is_err());
+
+                // Accepting needs the claim and the SDP sent with pre_accept.
+                let not_yet = require_claim(db, &workspace.id, &call_id, &winner.id).await.unwrap_err();
+                assert_eq!(not_yet.code(), "not_your_call");
+                sqlx::query("UPDATE calls SET sdp_answer = 'v=0 answer' WHERE id = $1")
+                    .bind(&call_id)
+                    .execute(db.pool())
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    require_claim(db, &workspace.id, &call_id, &winner.id).await.unwrap(),
+                    "v=0 answer"
+                );
+                assert_eq!(
+                    require_claim(db, &workspace.id, &call_id, &loser.id).await.unwrap_err().code(),
+                    "not_your_call"
+                );
+
+                // A failed pre-accept gives the call back to the team.
+                release(db, &workspace.id, &call_id, &loser.id).await.unwrap();
+                assert!(
+                    claim(db, &workspace.id, &call_id, &loser.id).await.is_err(),
+                    "only the holder releases"
+                );
+                release(db, &workspace.id, &call_id, &winner.id).await.unwrap();
+                claim(db, &workspace.id, &call_id, &loser.id).await.unwrap();
+
+                let other = crate::workspace::create(db, "Other", 4).await.unwrap();
+                assert_eq!(claim(db, &other.id, &call_id, &olivia.id).await.unwrap_err().code(), "not_found");
+            }
+        }
+    }
+}

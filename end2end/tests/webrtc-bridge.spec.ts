@@ -1,0 +1,123 @@
+// The answer bridge: a WhatsApp call to the sandbox number rings in the agent's browser, is
+// answered there with real WebRTC (Chromium's fake microphone ↔ the simulator's str0m peer),
+// and hangs up from either side. Audio is checked on both ends: the simulator counts non-silent
+// packets from the browser, and the browser's call panel shows the simulator's tone arriving.
+import { APIRequestContext, expect, Page, test } from "@playwright/test";
+import { openHydrated } from "./helpers";
+
+async function scenario(request: APIRequestContext, baseURL: string, method: string, path: string, data?: unknown) {
+  const response = await request.fetch(path, { method, data, headers: { Origin: baseURL } });
+  expect(response.status(), await response.text()).toBe(200);
+  return response.json();
+}
+
+async function ringFrom(request: APIRequestContext, baseURL: string, from: string, name: string): Promise<string> {
+  const { numbers } = await scenario(request, baseURL, "GET", "/sandbox/numbers");
+  const placed = await scenario(request, baseURL, "POST", "/sandbox/calls/inbound", {
+    to: numbers[0].phone_number_id,
+    from,
+    name,
+  });
+  return placed.call_id;
+}
+
+function ringOf(page: Page, name: string) {
+  return page.getByRole("alertdialog", { name: "Incoming WhatsApp call" }).filter({ hasText: name });
+}
+
+async function historyStatus(request: APIRequestContext, name: string) {
+  const history = await (await request.get("/api/v1/app/calling/calls?limit=20")).json();
+  return history.calls.find((call: any) => call.contact_name === name);
+}
+
+async function answerAndHearBothWays(page: Page, request: APIRequestContext, baseURL: string, waCallId: string, name: string) {
+  const ring = ringOf(page, name);
+  await ring.getByRole("button", { name: "Accept" }).click();
+  const current = page.getByRole("region", { name: "Current call" });
+  await expect(current).toHaveAttribute("data-phase", "live", { timeout: 20_000 });
+  await expect(current).toContainText(name);
+  await expect(ring).toHaveCount(0);
+  await expect(async () => {
+    const media = await scenario(request, baseURL, "GET", `/sandbox/calls/${waCallId}/media`);
+    expect(media.rx_packets, "the simulator received the browser's audio").toBeGreaterThan(100);
+    expect(media.rx_level, "…and it is not silence").toBeGreaterThan(0.01);
+    expect(media.tx_packets).toBeGreaterThan(100);
+    const packetsIn = Number(await current.locator("[data-audio='packets-in']").textContent());
+    const levelIn = Number(await current.locator("[data-audio='level-in']").textContent());
+    expect(packetsIn, "the browser received the simulator's audio").toBeGreaterThan(100);
+    expect(levelIn, "…and hears the tone").toBeGreaterThan(0.1);
+  }).toPass({ timeout: 25_000, intervals: [1000] });
+  return current;
+}
+
+test("an inbound call rings in the browser, is answered there with audio both ways, and the agent hangs up", async ({
+  page,
+  request,
+  baseURL,
+}) => {
+  await openHydrated(page, "/calling/calls");
+  const waCallId = await ringFrom(request, baseURL!, "+919812345670", "Meera Iyer");
+  const ring = ringOf(page, "Meera Iyer");
+  await expect(ring).toBeVisible();
+  await expect(ring).toContainText("+919812345670");
+  await expect(ring).toContainText(/Rings for \d+:\d\d more/);
+
+  const current = await answerAndHearBothWays(page, request, baseURL!, waCallId, "Meera Iyer");
+  await expect(current.getByRole("status")).toContainText(/On call · \d+:\d\d/);
+
+  // Mute: the caller gets no more audio from the agent; unmute: it flows again.
+  const received = async () => (await scenario(request, baseURL!, "GET", `/sandbox/calls/${waCallId}/media`)).rx_packets;
+  await current.getByRole("button", { name: "Mute" }).click();
+  await expect(current.getByRole("button", { name: "Unmute" })).toHaveAttribute("aria-pressed", "true");
+  await page.waitForTimeout(500);
+  const whileMuted = await received();
+  await page.waitForTimeout(1500);
+  expect(await received(), "nothing reaches the caller while muted").toBeLessThanOrEqual(whileMuted + 2);
+  await current.getByRole("button", { name: "Unmute" }).click();
+  await expect(async () => expect(await received()).toBeGreaterThan(whileMuted + 25)).toPass({ timeout: 10_000 });
+
+  await current.getByRole("button", { name: "Hang up" }).click();
+  await expect(current.getByRole("status")).toHaveText("You hung up.");
+  await expect(async () => {
+    const call = await historyStatus(request, "Meera Iyer");
+    expect(call.status).toBe("completed");
+    expect(call.duration_seconds).toBeGreaterThanOrEqual(1);
+  }).toPass({ timeout: 15_000 });
+  await current.getByRole("button", { name: "Close" }).click();
+  await expect(current).toHaveCount(0);
+});
+
+test("when the caller hangs up, the agent's call ends too", async ({ page, request, baseURL }) => {
+  await openHydrated(page, "/calling");
+  const waCallId = await ringFrom(request, baseURL!, "+919812345671", "Kabir Das");
+  await expect(ringOf(page, "Kabir Das")).toBeVisible();
+  const current = await answerAndHearBothWays(page, request, baseURL!, waCallId, "Kabir Das");
+  await scenario(request, baseURL!, "POST", `/sandbox/calls/${waCallId}/hangup`);
+  await expect(current).toHaveAttribute("data-phase", "ended", { timeout: 15_000 });
+  await expect(current.getByRole("status")).toHaveText("The call has ended.");
+  await expect(async () => expect((await historyStatus(request, "Kabir Das")).status).toBe("completed")).toPass({
+    timeout: 15_000,
+  });
+});
+
+test("a rejected call stops ringing and is recorded as rejected", async ({ page, request, baseURL }) => {
+  await openHydrated(page, "/calling");
+  await ringFrom(request, baseURL!, "+919812345672", "Zoya Khan");
+  const ring = ringOf(page, "Zoya Khan");
+  await expect(ring).toBeVisible();
+  await ring.getByRole("button", { name: "Reject" }).click();
+  await expect(ring).toHaveCount(0);
+  await expect(async () => expect((await historyStatus(request, "Zoya Khan")).status).toBe("rejected")).toPass({
+    timeout: 15_000,
+  });
+});
+
+test("a ring survives a page reload", async ({ page, request, baseURL }) => {
+  await openHydrated(page, "/calling/analytics");
+  await ringFrom(request, baseURL!, "+919812345673", "Ishaan Roy");
+  await expect(ringOf(page, "Ishaan Roy")).toBeVisible();
+  await page.reload();
+  await expect(ringOf(page, "Ishaan Roy")).toBeVisible();
+  await ringOf(page, "Ishaan Roy").getByRole("button", { name: "Reject" }).click();
+  await expect(ringOf(page, "Ishaan Roy")).toHaveCount(0);
+});

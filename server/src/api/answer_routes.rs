@@ -1,0 +1,140 @@
+//! The agents' browsers answering calls: `GET /app/calling/incoming` (what rings, with
+//! WhatsApp's SDP offer) and the call actions `POST /app/calling/calls/:id/pre-accept`,
+//! `/accept`, `/reject`, `/terminate`.
+//!
+//! Pre-accepting claims the call for the signed-in member first (`calling::answering::claim`):
+//! the first agent wins and everyone else gets 409 `already_answered`. Accept then reuses the
+//! SDP sent with pre-accept, which Meta requires to be identical.
+
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use calling::Services;
+use calling::accounts::Permission;
+use calling::answering::{self, IncomingCall};
+use calling::call_actions;
+use calling::call_state::CallState;
+use calling::graph::GraphClient;
+use serde::{Deserialize, Serialize};
+
+use super::ApiJson;
+use crate::AppState;
+use crate::auth::Auth;
+use crate::error::ApiError;
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+/// Merged into the `/app/calling` router.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/incoming", get(incoming))
+        .route("/calls/{call_id}/pre-accept", post(pre_accept))
+        .route("/calls/{call_id}/accept", post(accept))
+        .route("/calls/{call_id}/reject", post(reject))
+        .route("/calls/{call_id}/terminate", post(terminate))
+}
+
+#[derive(Serialize)]
+struct IncomingResponse {
+    calls: Vec<IncomingCall>,
+}
+
+/// Where a call stands after an action.
+#[derive(Serialize)]
+struct ActionResponse {
+    call_id: String,
+    status: &'static str,
+    phase: &'static str,
+}
+
+impl ActionResponse {
+    fn new(call_id: String, state: &CallState) -> Json<Self> {
+        Json(ActionResponse { call_id, status: state.status().as_str(), phase: state.phase().as_str() })
+    }
+}
+
+#[derive(Deserialize)]
+struct PreAcceptRequest {
+    /// The browser's complete SDP answer (ICE candidates included).
+    sdp: String,
+}
+
+/// `GET /incoming`
+async fn incoming(auth: Auth, State(services): State<Services>) -> ApiResult<IncomingResponse> {
+    auth.require(Permission::AnswerCalls)?;
+    Ok(Json(IncomingResponse { calls: answering::incoming(&services.db, &auth.workspace_id).await? }))
+}
+
+/// The member answering: claims are personal, so API keys cannot answer.
+fn answering_member(auth: &Auth) -> Result<&str, ApiError> {
+    auth.require(Permission::AnswerCalls)?;
+    auth.user_id().ok_or_else(|| {
+        ApiError(calling::Error::forbidden("calls are answered by a signed-in agent, not an API key"))
+    })
+}
+
+/// `POST /calls/:id/pre-accept` `{sdp}`: claim the call, then send `pre_accept` with the SDP.
+async fn pre_accept(
+    auth: Auth,
+    State(services): State<Services>,
+    Path(call_id): Path<String>,
+    ApiJson(body): ApiJson<PreAcceptRequest>,
+) -> ApiResult<ActionResponse> {
+    let user_id = answering_member(&auth)?;
+    if !body.sdp.trim_start().starts_with("v=0") {
+        return Err(ApiError(calling::Error::validation(
+            "sdp",
+            "must be a complete SDP answer (starting with v=0)",
+        )));
+    }
+    let call = call_actions::load(&services, &auth.workspace_id, &call_id).await?;
+    answering::claim(&services.db, &auth.workspace_id, &call_id, user_id).await?;
+    let client = GraphClient::new()?;
+    match call_actions::pre_accept(&services, &client, &call, &body.sdp).await {
+        Ok(state) => Ok(ActionResponse::new(call_id, &state)),
+        Err(err) => {
+            // WhatsApp (or the call's state) refused: let another agent try.
+            answering::release(&services.db, &auth.workspace_id, &call_id, user_id).await?;
+            Err(err.into())
+        }
+    }
+}
+
+/// `POST /calls/:id/accept`: by the member who pre-accepted, with the same SDP.
+async fn accept(
+    auth: Auth,
+    State(services): State<Services>,
+    Path(call_id): Path<String>,
+) -> ApiResult<ActionResponse> {
+    let user_id = answering_member(&auth)?;
+    let sdp = answering::require_claim(&services.db, &auth.workspace_id, &call_id, user_id).await?;
+    let call = call_actions::load(&services, &auth.workspace_id, &call_id).await?;
+    let state = call_actions::accept(&services, &GraphClient::new()?, &call, &sdp).await?;
+    Ok(ActionResponse::new(call_id, &state))
+}
+
+/// `POST /calls/:id/reject`: decline a call that still rings.
+async fn reject(
+    auth: Auth,
+    State(services): State<Services>,
+    Path(call_id): Path<String>,
+) -> ApiResult<ActionResponse> {
+    auth.require(Permission::AnswerCalls)?;
+    let call = call_actions::load(&services, &auth.workspace_id, &call_id).await?;
+    let state = call_actions::reject(&services, &GraphClient::new()?, &call).await?;
+    Ok(ActionResponse::new(call_id, &state))
+}
+
+/// `POST /calls/:id/terminate`: hang up, in either direction.
+async fn terminate(
+    auth: Auth,
+    State(services): State<Services>,
+    Path(call_id): Path<String>,
+) -> ApiResult<ActionResponse> {
+    if auth.require(Permission::AnswerCalls).is_err() {
+        auth.require(Permission::PlaceCalls)?;
+    }
+    let call = call_actions::load(&services, &auth.workspace_id, &call_id).await?;
+    let state = call_actions::terminate(&services, &GraphClient::new()?, &call).await?;
+    Ok(ActionResponse::new(call_id, &state))
+}
