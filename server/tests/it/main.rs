@@ -7,6 +7,7 @@ mod support;
 
 mod accounts;
 mod accounts_cli;
+mod answering;
 mod api_calling;
 mod billing;
 mod call_actions;

@@ -1,0 +1,140 @@
+//! Answering from agents' browsers over real HTTP with session cookies, against the simulator:
+//! `/incoming` carries WhatsApp's offer, the first agent to pre-accept wins (the other gets 409
+//! `already_answered` naming the winner), only the winner may accept, and API keys cannot
+//! answer. The browser side of the same flow is end2end/tests/webrtc-bridge.spec.ts.
+
+use crate::support;
+
+use calling::accounts::{Role, api_keys, invitations, sessions};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use simulator::InboundCall;
+use simulator::media::{Peer, PeerConfig};
+use support::{Sandbox, eventually};
+
+/// A signed-in member of the sandbox's workspace, calling the API as their browser would.
+struct Agent {
+    base: String,
+    cookie: String,
+    client: reqwest::Client,
+}
+
+impl Agent {
+    async fn join(sandbox: &Sandbox, name: &str, role: Role) -> Agent {
+        let services = sandbox.services();
+        let now = services.clock.now();
+        let email = format!("{}@acme.example", name.to_lowercase());
+        let (token, _) = invitations::create(&services.db, &sandbox.workspace.id, &email, role, "test", now)
+            .await
+            .unwrap();
+        let acceptance = invitations::Acceptance {
+            token,
+            display_name: Some(name.into()),
+            password: "agent-password-long".into(),
+        };
+        let user = invitations::accept(&services.db, acceptance, None, now).await.unwrap().0;
+        let (session, _) =
+            sessions::create(&services.db, &user.id, &sessions::Origin::default(), now).await.unwrap();
+        Agent {
+            base: sandbox.server.url.clone(),
+            cookie: format!("sb_session={session}"),
+            client: reqwest::Client::new(),
+        }
+    }
+
+    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self
+            .client
+            .request(method, format!("{}/api/v1/app/calling{path}", self.base))
+            .header("cookie", &self.cookie)
+            .header("origin", &self.base);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let reply = request.send().await.unwrap();
+        let status = reply.status();
+        (status, reply.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(reqwest::Method::POST, path, Some(body)).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_agent_to_pick_up_answers_and_everyone_else_is_told_who() {
+    let sandbox = Sandbox::start(|_| {}).await;
+    let ravi = Agent::join(&sandbox, "Ravi", Role::Agent).await;
+    let asha = Agent::join(&sandbox, "Asha", Role::Agent).await;
+    let viewer = Agent::join(&sandbox, "Vera", Role::Viewer).await;
+
+    sandbox
+        .sim
+        .sim
+        .place_inbound_call(InboundCall {
+            to: sandbox.business.phone_number_id.clone(),
+            from: "+447700900190".into(),
+            name: Some("Bridge Caller".into()),
+            cta_payload: None,
+            deeplink_payload: None,
+        })
+        .unwrap();
+    let incoming = eventually(10, "the call ringing for agents", || async {
+        let (_, body) = ravi.send(reqwest::Method::GET, "/incoming", None).await;
+        body["calls"].as_array().filter(|calls| !calls.is_empty()).map(|calls| calls[0].clone())
+    })
+    .await;
+    assert_eq!(incoming["contact_name"], "Bridge Caller");
+    assert_eq!(incoming["answered_by"], Value::Null);
+    let call_id = incoming["call_id"].as_str().unwrap().to_owned();
+    let offer = incoming["sdp_offer"].as_str().unwrap().to_owned();
+    assert!(offer.starts_with("v=0"), "{offer}");
+    let (status, _) = viewer.send(reqwest::Method::GET, "/incoming", None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "viewers are not rung");
+
+    // Bad input and the wrong principal change nothing.
+    let (status, body) = ravi.post(&format!("/calls/{call_id}/pre-accept"), json!({ "sdp": "hello" })).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"))
+    );
+    let (status, body) = ravi.post(&format!("/calls/{call_id}/accept"), json!({})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("not_your_call")));
+    let services = sandbox.services();
+    let (key, _) =
+        api_keys::create(&services.db, &sandbox.workspace.id, "k", Role::Admin, "test", 1).await.unwrap();
+    let by_key = reqwest::Client::new()
+        .post(format!("{}/api/v1/app/calling/calls/{call_id}/pre-accept", sandbox.server.url))
+        .bearer_auth(key)
+        .json(&json!({ "sdp": "v=0" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_key.status(), StatusCode::FORBIDDEN);
+
+    // Ravi's browser answers first; Asha's pre-accept is refused with his name.
+    let (_agent_peer, answer) = Peer::answerer(PeerConfig { ice_lite: false }, &offer).unwrap();
+    let (status, body) = ravi.post(&format!("/calls/{call_id}/pre-accept"), json!({ "sdp": answer })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = asha.post(&format!("/calls/{call_id}/pre-accept"), json!({ "sdp": answer })).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("already_answered")));
+    assert!(body["error"]["message"].as_str().unwrap().contains("Ravi"), "{body}");
+    let (_, body) = asha.send(reqwest::Method::GET, "/incoming", None).await;
+    assert!(body["calls"][0]["answered_by"].is_string(), "the others see it is taken: {body}");
+    let (status, body) = asha.post(&format!("/calls/{call_id}/accept"), json!({})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("not_your_call")));
+
+    // Ravi accepts (the server resends his pre-accept SDP: the simulator checks they match).
+    let (status, body) = ravi.post(&format!("/calls/{call_id}/accept"), json!({})).await;
+    assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("answered")), "{body}");
+    let (_, body) = ravi.send(reqwest::Method::GET, "/incoming", None).await;
+    assert_eq!(body["calls"], json!([]), "an answered call no longer rings");
+
+    let (status, body) = ravi.post(&format!("/calls/{call_id}/terminate"), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    eventually(10, "WhatsApp's terminate webhook", || async {
+        let (_, call) = ravi.send(reqwest::Method::GET, &format!("/calls/{call_id}"), None).await;
+        (call["summary"]["status"] == "completed").then_some(())
+    })
+    .await;
+}
