@@ -12,6 +12,7 @@ pub use server::*;
 
 /// An inbound call that rings for agents: who calls, until when, and the offer to answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(sqlx::FromRow))]
 pub struct IncomingCall {
     pub call_id: String,
     pub contact_name: Option<String>,
@@ -26,55 +27,40 @@ pub struct IncomingCall {
     pub sdp_offer: String,
     /// The member already picking it up, if any (their ring has become a call).
     pub answered_by: Option<String>,
+    /// Their display name, for "Ravi is answering".
+    pub answered_by_name: Option<String>,
+}
+
+/// Where a call stands for the browser on it, with WhatsApp's SDP answer to an outbound
+/// call's offer once it arrived.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(sqlx::FromRow))]
+pub struct CallSession {
+    pub call_id: String,
+    pub status: String,
+    pub sdp_answer: Option<String>,
 }
 
 #[cfg(feature = "server")]
 mod server {
-    use super::IncomingCall;
+    use super::{CallSession, IncomingCall};
     use crate::storage::Db;
     use crate::{Error, Result};
-
-    type IncomingRow =
-        (String, Option<String>, String, String, i64, Option<i64>, Option<String>, Option<String>);
 
     /// The workspace's inbound calls that ring now and can be answered in a browser (they carry
     /// WhatsApp's offer), oldest first.
     pub async fn incoming(db: &Db, workspace_id: &str) -> Result<Vec<IncomingCall>> {
-        let rows: Vec<IncomingRow> = sqlx::query_as(
-            "SELECT id, contact_name, contact_number, business_number, started_at, answer_deadline, sdp_offer, \
-                    answered_by \
-             FROM calls WHERE workspace_id = $1 AND status = 'ringing' AND direction = 'user_initiated' \
-             AND sdp_offer IS NOT NULL ORDER BY started_at, id",
+        let calls = sqlx::query_as::<_, IncomingCall>(
+            "SELECT c.id AS call_id, c.contact_name, c.contact_number, c.business_number, c.started_at, \
+                    c.answer_deadline, c.sdp_offer, c.answered_by, u.display_name AS answered_by_name \
+             FROM calls c LEFT JOIN users u ON u.id = c.answered_by \
+             WHERE c.workspace_id = $1 AND c.status = 'ringing' AND c.direction = 'user_initiated' \
+             AND c.sdp_offer IS NOT NULL ORDER BY c.started_at, c.id",
         )
         .bind(workspace_id)
         .fetch_all(db.pool())
         .await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(
-                |(
-                    call_id,
-                    contact_name,
-                    contact_number,
-                    business_number,
-                    started_at,
-                    answer_deadline,
-                    sdp,
-                    by,
-                )| {
-                    Some(IncomingCall {
-                        call_id,
-                        contact_name,
-                        contact_number,
-                        business_number,
-                        started_at,
-                        answer_deadline,
-                        sdp_offer: sdp?,
-                        answered_by: by,
-                    })
-                },
-            )
-            .collect())
+        Ok(calls)
     }
 
     /// Makes `user_id` the one answering the call, unless another member got there first:
@@ -109,6 +95,18 @@ mod server {
                 message: format!("{} already answered this call", name.as_deref().unwrap_or("Another agent")),
             }),
         }
+    }
+
+    /// The call's status and SDP answer (another workspace's call is "not found").
+    pub async fn session(db: &Db, workspace_id: &str, call_id: &str) -> Result<CallSession> {
+        sqlx::query_as::<_, CallSession>(
+            "SELECT id AS call_id, status, sdp_answer FROM calls WHERE workspace_id = $1 AND id = $2",
+        )
+        .bind(workspace_id)
+        .bind(call_id)
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or(Error::NotFound { what: "call" })
     }
 
     /// Gives a claim back when pre-accepting failed, so another agent may still answer.
@@ -198,10 +196,10 @@ mod server {
                 let ravi = invitations::accept(db, acceptance, None, 3).await.unwrap().0;
                 let call_id = ringing_call(db, &workspace.id).await;
 
-                let incoming = incoming(db, &workspace.id).await.unwrap();
-                assert_eq!(incoming.len(), 1);
-                assert_eq!(incoming[0].sdp_offer, "v=0 offer");
-                assert_eq!(incoming[0].answered_by, None);
+                let rung = incoming(db, &workspace.id).await.unwrap();
+                assert_eq!(rung.len(), 1);
+                assert_eq!(rung[0].sdp_offer, "v=0 offer");
+                assert_eq!(rung[0].answered_by, None);
 
                 let (a, b) = tokio::join!(
                     claim(db, &workspace.id, &call_id, &olivia.id),
@@ -218,6 +216,9 @@ mod server {
                 // A retry by the winner is fine; the loser stays refused.
                 claim(db, &workspace.id, &call_id, &winner.id).await.unwrap();
                 assert!(claim(db, &workspace.id, &call_id, &loser.id).await.is_err());
+                let ringing = incoming(db, &workspace.id).await.unwrap();
+                assert_eq!(ringing[0].answered_by.as_deref(), Some(winner.id.as_str()));
+                assert_eq!(ringing[0].answered_by_name.as_deref(), Some(winner.display_name.as_str()));
 
                 // Accepting needs the claim and the SDP sent with pre_accept.
                 let not_yet = require_claim(db, &workspace.id, &call_id, &winner.id).await.unwrap_err();

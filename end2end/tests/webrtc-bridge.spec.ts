@@ -121,3 +121,68 @@ test("a ring survives a page reload", async ({ page, request, baseURL }) => {
   await ringOf(page, "Ishaan Roy").getByRole("button", { name: "Reject" }).click();
   await expect(ringOf(page, "Ishaan Roy")).toHaveCount(0);
 });
+
+async function callFromTheBrowser(page: Page, to: string) {
+  await openHydrated(page, "/calling");
+  const form = page.getByRole("form", { name: "Place a call" });
+  await form.getByLabel("WhatsApp number").fill(to);
+  await form.getByRole("button", { name: "Call" }).click();
+  return page.getByRole("region", { name: "Current call" });
+}
+
+async function waCallIdOf(request: APIRequestContext, contact: string): Promise<string> {
+  const history = await (await request.get("/api/v1/app/calling/calls?limit=20&direction=business_initiated")).json();
+  const call = history.calls.find((c: any) => c.contact_number === contact);
+  expect(call, `an outbound call to ${contact} in the history`).toBeTruthy();
+  const detail = await (await request.get(`/api/v1/app/calling/calls/${call.id}`)).json();
+  return detail.wa_call_id;
+}
+
+test("an outbound call placed from the browser is answered by the customer with audio both ways", async ({
+  page,
+  request,
+  baseURL,
+}) => {
+  const user = "+919812345680";
+  const digits = user.slice(1);
+  await scenario(request, baseURL!, "POST", `/sandbox/users/${digits}/permission`, { grant: "permanent" });
+  await scenario(request, baseURL!, "PUT", `/sandbox/users/${digits}/behaviour`, { on_call: "answer", after_seconds: 1 });
+  const current = await callFromTheBrowser(page, user);
+  await expect(current).toHaveAttribute("data-phase", "live", { timeout: 20_000 });
+  const waCallId = await waCallIdOf(request, user);
+  await expect(async () => {
+    const media = await scenario(request, baseURL!, "GET", `/sandbox/calls/${waCallId}/media`);
+    expect(media.rx_packets, "the customer received the agent's audio").toBeGreaterThan(100);
+    expect(media.rx_level, "…and it is not silence").toBeGreaterThan(0.01);
+    expect(Number(await current.locator("[data-audio='packets-in']").textContent())).toBeGreaterThan(100);
+    expect(Number(await current.locator("[data-audio='level-in']").textContent())).toBeGreaterThan(0.1);
+  }).toPass({ timeout: 25_000, intervals: [1000] });
+  await current.getByRole("button", { name: "Hang up" }).click();
+  await expect(current.getByRole("status")).toHaveText("You hung up.");
+  await expect(async () => {
+    const history = await (await request.get("/api/v1/app/calling/calls?limit=20&direction=business_initiated")).json();
+    expect(history.calls.find((c: any) => c.contact_number === user).status).toBe("completed");
+  }).toPass({ timeout: 15_000 });
+});
+
+test("an outbound call the customer declines ends with a clear message", async ({ page, request, baseURL }) => {
+  const user = "+919812345681";
+  const digits = user.slice(1);
+  await scenario(request, baseURL!, "POST", `/sandbox/users/${digits}/permission`, { grant: "permanent" });
+  await scenario(request, baseURL!, "PUT", `/sandbox/users/${digits}/behaviour`, { on_call: "reject", after_seconds: 1 });
+  const current = await callFromTheBrowser(page, user);
+  await expect(current.getByRole("status")).toHaveText("The customer declined the call.", { timeout: 20_000 });
+  await expect(current).toHaveAttribute("data-phase", "ended");
+});
+
+test("a call to someone who has not allowed calls is refused before it reaches WhatsApp", async ({
+  page,
+  request,
+  baseURL,
+}) => {
+  const before = (await scenario(request, baseURL!, "GET", "/sandbox/calls")).calls.length;
+  const current = await callFromTheBrowser(page, "+919812345682");
+  await expect(current).toHaveAttribute("data-phase", "ended", { timeout: 15_000 });
+  await expect(current.getByRole("status")).toContainText("has not allowed calls");
+  expect((await scenario(request, baseURL!, "GET", "/sandbox/calls")).calls.length, "nothing reached WhatsApp").toBe(before);
+});

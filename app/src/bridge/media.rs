@@ -23,6 +23,12 @@ mod server_side {
     pub async fn answer(_call: &IncomingCall, _step: impl Fn(&'static str)) -> Result<(), String> {
         Err("calls are answered in the browser".into())
     }
+    pub async fn offer(_step: impl Fn(&'static str)) -> Result<String, String> {
+        Err("calls are placed in the browser".into())
+    }
+    pub async fn apply_answer(_sdp: &str) -> Result<(), String> {
+        Ok(())
+    }
     pub fn watch_audio(_report: impl Fn(AudioFigures) -> bool + 'static) {}
     pub fn hang_up_locally() {}
     pub fn set_muted(_muted: bool) {}
@@ -59,6 +65,9 @@ mod browser {
         mic: MediaStream,
         /// The mic's senders, each with its track (detached while muted or before accept).
         senders: Vec<(RtcRtpSender, MediaStreamTrack)>,
+        /// WhatsApp's answer to our offer was (or is being) applied: the session is read on
+        /// every event, and a second `setRemoteDescription` would fail the call.
+        answer_applied: bool,
         audio: HtmlAudioElement,
         _on_track: Closure<dyn FnMut(RtcTrackEvent)>,
     }
@@ -162,9 +171,9 @@ mod browser {
         stream.get_audio_tracks().iter().filter_map(|track| track.dyn_into().ok()).collect()
     }
 
-    /// Answers `call` (see the module docs of `bridge` for the steps). On an error after
-    /// pre-accept the call is ended at WhatsApp too, so the caller is not left hanging.
-    pub async fn answer(call: &IncomingCall, step: impl Fn(&'static str)) -> Result<(), String> {
+    /// Takes the microphone and opens a peer connection whose incoming audio plays; both are
+    /// kept as this browser's call.
+    async fn open_call(step: &impl Fn(&'static str)) -> Result<(RtcPeerConnection, MediaStream), String> {
         step("Getting the microphone…");
         let mic = microphone().await?;
         let pc = RtcPeerConnection::new()
@@ -181,15 +190,82 @@ mod browser {
             }
         });
         pc.set_ontrack(Some(on_track.as_ref().unchecked_ref()));
+        hang_up_locally();
         MEDIA.with(|media| {
             *media.borrow_mut() = Some(Media {
                 pc: pc.clone(),
                 mic: mic.clone(),
                 senders: Vec::new(),
+                answer_applied: false,
                 audio,
                 _on_track: on_track,
             })
         });
+        Ok((pc, mic))
+    }
+
+    /// Adds the mic's tracks; `attached: false` leaves each sender without its track until
+    /// [`set_muted`]`(false)`.
+    fn add_microphone(pc: &RtcPeerConnection, mic: &MediaStream, attached: bool) {
+        for track in tracks(mic) {
+            let sender = pc.add_track_0(&track, mic);
+            if !attached {
+                let _ = sender.replace_track(None);
+            }
+            MEDIA.with(|media| {
+                if let Some(media) = media.borrow_mut().as_mut() {
+                    media.senders.push((sender, track));
+                }
+            });
+        }
+    }
+
+    /// The local description once ICE gathering finished (or its cap passed): one complete
+    /// SDP with the candidates, as WhatsApp takes no trickled ones.
+    async fn complete_local_sdp(pc: &RtcPeerConnection, fallback: String) -> String {
+        wait_until(|| pc.ice_gathering_state() == RtcIceGatheringState::Complete, GATHERING_CAP_MS).await;
+        pc.local_description().map(|description| description.sdp()).unwrap_or(fallback)
+    }
+
+    /// Makes the offer of an outbound call (mic attached: WhatsApp plays nothing before the
+    /// customer picks up anyway).
+    pub async fn offer(step: impl Fn(&'static str)) -> Result<String, String> {
+        let (pc, mic) = open_call(&step).await?;
+        add_microphone(&pc, &mic, true);
+        step("Preparing the call…");
+        let offer = JsFuture::from(pc.create_offer()).await.map_err(describe)?;
+        let sdp =
+            Reflect::get(&offer, &"sdp".into()).ok().and_then(|sdp| sdp.as_string()).unwrap_or_default();
+        let local = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
+        local.set_sdp(&sdp);
+        JsFuture::from(pc.set_local_description(&local)).await.map_err(describe)?;
+        Ok(complete_local_sdp(&pc, sdp).await)
+    }
+
+    /// Applies WhatsApp's answer to our outbound offer (once; later calls do nothing).
+    pub async fn apply_answer(sdp: &str) -> Result<(), String> {
+        // Claimed before the first await, so concurrent readers of the session apply it once.
+        let pc = MEDIA.with(|media| {
+            let mut media = media.borrow_mut();
+            let media = media.as_mut().filter(|media| !media.answer_applied)?;
+            media.answer_applied = true;
+            Some(media.pc.clone())
+        });
+        let Some(pc) = pc else {
+            return Ok(());
+        };
+        let answer = RtcSessionDescriptionInit::new(RtcSdpType::Answer);
+        answer.set_sdp(sdp);
+        JsFuture::from(pc.set_remote_description(&answer))
+            .await
+            .map(|_| ())
+            .map_err(|err| format!("The browser could not use WhatsApp's answer: {}", describe(err)))
+    }
+
+    /// Answers `call` (see the module docs of `bridge` for the steps). On an error after
+    /// pre-accept the call is ended at WhatsApp too, so the caller is not left hanging.
+    pub async fn answer(call: &IncomingCall, step: impl Fn(&'static str)) -> Result<(), String> {
+        let (pc, mic) = open_call(&step).await?;
 
         step("Preparing the answer…");
         let offer = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
@@ -198,25 +274,15 @@ mod browser {
             .await
             .map_err(|err| format!("The browser could not use WhatsApp's offer: {}", describe(err)))?;
         // The mic is in the SDP from the start, but nothing is sent until WhatsApp has the
-        // accept (media before it is dropped): the sender starts without its track.
-        for track in tracks(&mic) {
-            let sender = pc.add_track_0(&track, &mic);
-            let _ = sender.replace_track(None);
-            MEDIA.with(|media| {
-                if let Some(media) = media.borrow_mut().as_mut() {
-                    media.senders.push((sender, track));
-                }
-            });
-        }
+        // accept (media before it is dropped): the senders start without their tracks.
+        add_microphone(&pc, &mic, false);
         let answer = JsFuture::from(pc.create_answer()).await.map_err(describe)?;
         let sdp =
             Reflect::get(&answer, &"sdp".into()).ok().and_then(|sdp| sdp.as_string()).unwrap_or_default();
         let local = RtcSessionDescriptionInit::new(RtcSdpType::Answer);
         local.set_sdp(&sdp);
         JsFuture::from(pc.set_local_description(&local)).await.map_err(describe)?;
-        // One complete SDP with the candidates: WhatsApp takes no trickled ones.
-        wait_until(|| pc.ice_gathering_state() == RtcIceGatheringState::Complete, GATHERING_CAP_MS).await;
-        let sdp = pc.local_description().map(|description| description.sdp()).unwrap_or(sdp);
+        let sdp = complete_local_sdp(&pc, sdp).await;
 
         step("Answering…");
         let base = format!("/api/v1/app/calling/calls/{}", call.call_id);

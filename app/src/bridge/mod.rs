@@ -24,9 +24,10 @@ use crate::rest;
 /// Where this browser's call stands.
 #[derive(Clone, Debug, PartialEq)]
 enum Phase {
-    /// Taking the mic, building the answer, pre-accepting, waiting for ICE, accepting.
+    /// Answering: taking the mic, building the answer, pre-accepting, waiting for ICE,
+    /// accepting. Calling out: taking the mic, placing the call, waiting for the customer.
     Connecting(&'static str),
-    /// Accepted: audio flows.
+    /// Audio flows.
     Live,
     /// Over, with why.
     Ended(String),
@@ -34,8 +35,10 @@ enum Phase {
 
 #[derive(Clone, Debug, PartialEq)]
 struct ActiveCall {
+    /// Our call id; empty while an outbound call is still being placed.
     call_id: String,
     caller: String,
+    outbound: bool,
     phase: Phase,
     /// When the call went live (ms since the epoch, browser clock).
     live_since: Option<f64>,
@@ -58,146 +61,281 @@ struct IncomingResponse {
     calls: Vec<IncomingCall>,
 }
 
-/// The ring panel and the call panel, on every dashboard page. `can_answer` is the member's
-/// role allowing it (viewers see nothing ring).
-#[component]
-pub fn CallBridge(can_answer: bool) -> AnyView {
-    let incoming = RwSignal::new(Vec::<IncomingCall>::new());
-    let active = RwSignal::new(None::<ActiveCall>);
-    let figures = RwSignal::new(None::<AudioFigures>);
-    let notice = RwSignal::new(None::<String>);
-    let now = RwSignal::new(0.0_f64);
+#[derive(serde::Deserialize)]
+struct Initiated {
+    call_id: String,
+}
 
-    let refresh = move || {
-        leptos::task::spawn_local(async move {
-            match rest::get::<IncomingResponse>("/api/v1/app/calling/incoming").await {
-                Ok(response) => incoming.set(response.calls),
-                Err(refusal) => notice.set(Some(refusal.text())),
-            }
-        });
-    };
+/// The bridge's state, shared (as context, from the signed-in layout) by the ring and call
+/// panels and by the "place a call" form on the pages. Cheap to copy: signals only.
+#[derive(Clone, Copy)]
+pub struct Bridge {
+    incoming: RwSignal<Vec<IncomingCall>>,
+    active: RwSignal<Option<ActiveCall>>,
+    figures: RwSignal<Option<AudioFigures>>,
+    notice: RwSignal<Option<String>>,
+    now: RwSignal<f64>,
+    /// The member's role lets them answer / place calls.
+    pub can_answer: bool,
+    pub can_place: bool,
+}
 
-    // Ended by the other side (or by WhatsApp): the call's event says so.
-    let on_call_event = move |subject: String, status: String| {
-        let ended = matches!(status.as_str(), "completed" | "failed" | "missed" | "rejected");
-        let ours = active.with_untracked(|call| {
-            call.as_ref()
-                .is_some_and(|call| call.call_id == subject && !matches!(call.phase, Phase::Ended(_)))
-        });
-        if ended && ours {
-            media::hang_up_locally();
-            active.update(|call| {
-                if let Some(call) = call {
-                    call.phase = Phase::Ended("The call has ended.".into());
+impl Bridge {
+    /// Creates the state and provides it to everything below the caller.
+    pub fn provide(can_answer: bool, can_place: bool) -> Bridge {
+        let bridge = Bridge {
+            incoming: RwSignal::new(Vec::new()),
+            active: RwSignal::new(None),
+            figures: RwSignal::new(None),
+            notice: RwSignal::new(None),
+            now: RwSignal::new(0.0),
+            can_answer,
+            can_place,
+        };
+        provide_context(bridge);
+        bridge
+    }
+
+    /// Whether this browser is on a call (or getting on one).
+    pub fn busy(self) -> bool {
+        self.active.with(|call| call.as_ref().is_some_and(|call| !matches!(call.phase, Phase::Ended(_))))
+    }
+
+    fn busy_untracked(self) -> bool {
+        self.active
+            .with_untracked(|call| call.as_ref().is_some_and(|call| !matches!(call.phase, Phase::Ended(_))))
+    }
+
+    /// Moves the current call on; an ended call stays ended (late events and answers to
+    /// requests made before the end must not revive or relabel it).
+    fn set_phase(self, phase: Phase) {
+        self.active.update(|call| {
+            if let Some(call) = call.as_mut().filter(|call| !matches!(call.phase, Phase::Ended(_))) {
+                if phase == Phase::Live && call.live_since.is_none() {
+                    call.live_since = Some(js_now());
                 }
-            });
-        }
-    };
-
-    if can_answer {
-        Effect::new(move || {
-            media::listen(refresh, on_call_event);
-            media::every_second(move |ms| now.set(ms));
-            media::end_call_when_the_page_closes(move || {
-                active.with_untracked(|call| {
-                    call.as_ref()
-                        .filter(|call| !matches!(call.phase, Phase::Ended(_)))
-                        .map(|c| c.call_id.clone())
-                })
-            });
+                call.phase = phase;
+            }
         });
     }
 
-    let answer = move |call: IncomingCall| {
+    fn current_call_id(self) -> Option<String> {
+        self.active.with_untracked(|call| {
+            call.as_ref()
+                .filter(|call| !matches!(call.phase, Phase::Ended(_)) && !call.call_id.is_empty())
+                .map(|call| call.call_id.clone())
+        })
+    }
+
+    /// Refetches what rings.
+    fn refresh(self) {
+        if !self.can_answer {
+            return;
+        }
+        leptos::task::spawn_local(async move {
+            match rest::get::<IncomingResponse>("/api/v1/app/calling/incoming").await {
+                Ok(response) => self.incoming.set(response.calls),
+                Err(refusal) => self.notice.set(Some(refusal.text())),
+            }
+        });
+    }
+
+    /// A call changed (live event): ring panels refetch; our own call follows its status.
+    fn on_call_event(self, subject: String, status: String) {
+        self.refresh();
+        let ours = self.current_call_id().is_some_and(|call_id| call_id == subject);
+        if !ours {
+            return;
+        }
+        let outbound = self.active.with_untracked(|call| call.as_ref().is_some_and(|call| call.outbound));
+        if outbound {
+            self.follow_outbound(subject);
+        } else if is_over(&status) {
+            self.end(Phase::Ended("The call has ended.".into()));
+        }
+    }
+
+    fn end(self, phase: Phase) {
+        media::hang_up_locally();
+        self.set_phase(phase);
+    }
+
+    fn start_audio_figures(self) {
+        let (active, figures) = (self.active, self.figures);
+        media::watch_audio(move |latest| {
+            let live =
+                active.with_untracked(|call| call.as_ref().is_some_and(|call| call.phase == Phase::Live));
+            if live {
+                figures.set(Some(latest));
+            }
+            live
+        });
+    }
+
+    /// Answers a ringing call in this browser.
+    fn answer(self, call: IncomingCall) {
         let caller = call.contact_name.clone().unwrap_or_else(|| call.contact_number.clone());
-        active.set(Some(ActiveCall {
+        self.active.set(Some(ActiveCall {
             call_id: call.call_id.clone(),
             caller,
+            outbound: false,
             phase: Phase::Connecting("Connecting…"),
             live_since: None,
             muted: false,
         }));
-        figures.set(None);
+        self.figures.set(None);
         leptos::task::spawn_local(async move {
-            let step = move |label: &'static str| {
-                active.update(|active| {
-                    if let Some(active) = active {
-                        active.phase = Phase::Connecting(label);
-                    }
-                })
-            };
-            match media::answer(&call, step).await {
+            match media::answer(&call, move |step| self.set_phase(Phase::Connecting(step))).await {
                 Ok(()) => {
-                    active.update(|active| {
-                        if let Some(active) = active {
-                            active.phase = Phase::Live;
-                            active.live_since = Some(js_now());
-                        }
-                    });
-                    media::watch_audio(move |latest| {
-                        let live = active.with_untracked(|call| {
-                            call.as_ref().is_some_and(|call| call.phase == Phase::Live)
-                        });
-                        if live {
-                            figures.set(Some(latest));
-                        }
-                        live
-                    });
+                    self.set_phase(Phase::Live);
+                    self.start_audio_figures();
                 }
-                Err(reason) => {
-                    media::hang_up_locally();
-                    active.update(|active| {
-                        if let Some(active) = active {
-                            active.phase = Phase::Ended(reason);
-                        }
-                    });
-                }
+                Err(reason) => self.end(Phase::Ended(reason)),
             }
-            refresh();
+            self.refresh();
         });
-    };
+    }
 
-    let reject = move |call_id: String| {
+    /// Calls a WhatsApp user from this browser: the browser's offer goes out with `initiate`
+    /// (permission check and billing preflight first), WhatsApp's answer arrives with the
+    /// connect webhook and is applied, and the customer's pick-up makes the call live.
+    pub fn place(self, to: String) {
+        if self.busy_untracked() {
+            self.notice.set(Some("Finish the current call first.".into()));
+            return;
+        }
+        self.active.set(Some(ActiveCall {
+            call_id: String::new(),
+            caller: to.clone(),
+            outbound: true,
+            phase: Phase::Connecting("Getting the microphone…"),
+            live_since: None,
+            muted: false,
+        }));
+        self.figures.set(None);
+        leptos::task::spawn_local(async move {
+            let placed = async {
+                let offer = media::offer(move |step| self.set_phase(Phase::Connecting(step))).await?;
+                self.set_phase(Phase::Connecting("Calling…"));
+                rest::post::<_, Initiated>(
+                    "/api/v1/app/calling/initiate",
+                    &serde_json::json!({ "to": to, "sdp": offer }),
+                )
+                .await
+                .map_err(|refusal| refusal.text())
+            }
+            .await;
+            match placed {
+                Ok(initiated) => {
+                    self.active.update(|call| {
+                        if let Some(call) = call {
+                            call.call_id = initiated.call_id.clone();
+                        }
+                    });
+                    // The connect webhook may already be in: don't wait for the next event.
+                    self.follow_outbound(initiated.call_id);
+                }
+                Err(reason) => self.end(Phase::Ended(reason)),
+            }
+        });
+    }
+
+    /// Reads an outbound call's session: applies WhatsApp's answer once it is there and
+    /// follows the status (ringing, answered, over).
+    fn follow_outbound(self, call_id: String) {
+        leptos::task::spawn_local(async move {
+            let path = format!("/api/v1/app/calling/calls/{call_id}/session");
+            let Ok(session) = rest::get::<calling::answering::CallSession>(&path).await else {
+                return;
+            };
+            if let Some(sdp) = &session.sdp_answer
+                && let Err(reason) = media::apply_answer(sdp).await
+            {
+                self.end(Phase::Ended(reason));
+                let path = format!("/api/v1/app/calling/calls/{call_id}/terminate");
+                let _ = rest::post::<_, serde_json::Value>(&path, &serde_json::json!({})).await;
+                return;
+            }
+            let live = self
+                .active
+                .with_untracked(|call| call.as_ref().is_some_and(|call| call.phase == Phase::Live));
+            match session.status.as_str() {
+                "answered" if !live => {
+                    self.set_phase(Phase::Live);
+                    self.start_audio_figures();
+                }
+                "ringing" if !live => self.set_phase(Phase::Connecting("Ringing…")),
+                "rejected" => self.end(Phase::Ended("The customer declined the call.".into())),
+                "missed" => self.end(Phase::Ended("No answer.".into())),
+                "failed" => self.end(Phase::Ended("The call failed.".into())),
+                "completed" => self.end(Phase::Ended("The call has ended.".into())),
+                _ => {}
+            }
+        });
+    }
+
+    fn reject(self, call_id: String) {
         leptos::task::spawn_local(async move {
             let path = format!("/api/v1/app/calling/calls/{call_id}/reject");
             if let Err(refusal) = rest::post::<_, serde_json::Value>(&path, &serde_json::json!({})).await {
-                notice.set(Some(refusal.text()));
+                self.notice.set(Some(refusal.text()));
             }
-            refresh();
+            self.refresh();
         });
-    };
+    }
 
-    let hang_up = move |_| {
-        let Some(call_id) = active.with_untracked(|call| call.as_ref().map(|call| call.call_id.clone()))
-        else {
+    fn hang_up(self) {
+        let call_id = self.current_call_id();
+        self.end(Phase::Ended("You hung up.".into()));
+        let Some(call_id) = call_id else {
             return;
         };
-        media::hang_up_locally();
-        active.update(|call| {
-            if let Some(call) = call {
-                call.phase = Phase::Ended("You hung up.".into());
-            }
-        });
         leptos::task::spawn_local(async move {
             let path = format!("/api/v1/app/calling/calls/{call_id}/terminate");
             if let Err(refusal) = rest::post::<_, serde_json::Value>(&path, &serde_json::json!({})).await {
-                notice.set(Some(refusal.text()));
+                self.notice.set(Some(refusal.text()));
             }
         });
-    };
+    }
 
-    let toggle_mute = move |_| {
-        active.update(|call| {
+    fn toggle_mute(self) {
+        self.active.update(|call| {
             if let Some(call) = call {
                 call.muted = !call.muted;
                 media::set_muted(call.muted);
             }
         })
-    };
+    }
+}
+
+fn is_over(status: &str) -> bool {
+    matches!(status, "completed" | "failed" | "missed" | "rejected")
+}
+
+/// The ring panel and the call panel, on every dashboard page (from the [`Bridge`] in context).
+#[component]
+pub fn CallBridge() -> AnyView {
+    let bridge = expect_context::<Bridge>();
+    let Bridge { incoming, active, figures, notice, now, .. } = bridge;
+
+    if bridge.can_answer || bridge.can_place {
+        Effect::new(move || {
+            media::listen(
+                move || bridge.refresh(),
+                move |subject, status| bridge.on_call_event(subject, status),
+            );
+            media::every_second(move |ms| now.set(ms));
+            media::end_call_when_the_page_closes(move || bridge.current_call_id());
+        });
+    }
+
+    let answer = move |call: IncomingCall| bridge.answer(call);
+    let reject = move |call_id: String| bridge.reject(call_id);
+    let hang_up = move |_| bridge.hang_up();
+    let toggle_mute = move |_| bridge.toggle_mute();
 
     let ringing = move || {
-        let busy =
-            active.with(|call| call.as_ref().is_some_and(|call| !matches!(call.phase, Phase::Ended(_))));
+        let busy = bridge.busy();
         let mine = active.with(|call| call.as_ref().map(|call| call.call_id.clone()));
         incoming
             .get()
@@ -212,7 +350,10 @@ pub fn CallBridge(can_answer: bool) -> AnyView {
                         format!("Rings for {} more", format::duration(seconds))
                     })
                 };
-                let taken = call.answered_by.is_some();
+                let taken = call.answered_by.is_some().then(|| {
+                    let who = call.answered_by_name.clone().unwrap_or_else(|| "A teammate".to_owned());
+                    format!("{who} is answering.")
+                });
                 let for_answer = call.clone();
                 let call_id = call.call_id.clone();
                 view! {
@@ -221,8 +362,8 @@ pub fn CallBridge(can_answer: bool) -> AnyView {
                         <p class="ring-caller">{name}</p>
                         <p class="contact-number">{call.contact_number.clone()}</p>
                         <p class="muted ring-left">{left}</p>
-                        {if taken {
-                            view! { <p class="muted">"A teammate is answering."</p> }.into_any()
+                        {if let Some(taken) = taken {
+                            view! { <p class="muted">{taken}</p> }.into_any()
                         } else {
                             view! {
                                 <div class="ring-actions">
@@ -289,6 +430,35 @@ pub fn CallBridge(can_answer: bool) -> AnyView {
     }
     // Erased: the bridge sits inside the layout's already deep view type.
     .into_any()
+}
+
+/// "Place a call": a WhatsApp number and a Call button, for roles that may place calls. The
+/// call happens in this browser (see [`Bridge::place`]).
+#[component]
+pub fn PlaceCallForm() -> impl IntoView {
+    let bridge = expect_context::<Bridge>();
+    let to = RwSignal::new(String::new());
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        bridge.place(to.get_untracked().trim().to_owned());
+    };
+    bridge.can_place.then(|| {
+        view! {
+            <section class="card" aria-labelledby="place-heading">
+                <h2 id="place-heading">"Place a call"</h2>
+                <p class="muted">
+                    "Calls a WhatsApp user who has allowed your calls, from this browser. Permission and the wallet are checked before anything is sent to WhatsApp."
+                </p>
+                <form class="inline-form" on:submit=on_submit aria-label="Place a call">
+                    <label>
+                        "WhatsApp number"
+                        <input type="tel" name="to" required autocomplete="off" placeholder="+91 98765 43210" bind:value=to />
+                    </label>
+                    <button class="button accept" type="submit" disabled=move || bridge.busy()>"Call"</button>
+                </form>
+            </section>
+        }
+    })
 }
 
 #[component]

@@ -1,6 +1,7 @@
-//! The agents' browsers answering calls: `GET /app/calling/incoming` (what rings, with
-//! WhatsApp's SDP offer) and the call actions `POST /app/calling/calls/:id/pre-accept`,
-//! `/accept`, `/reject`, `/terminate`.
+//! Calls in agents' browsers: `GET /app/calling/incoming` (what rings, with WhatsApp's SDP
+//! offer), the call actions `POST /app/calling/calls/:id/pre-accept`, `/accept`, `/reject`,
+//! `/terminate`, and outbound calls: `POST /app/calling/initiate` with the browser's offer and
+//! `GET /app/calling/calls/:id/session` for WhatsApp's answer once the connect webhook brings it.
 //!
 //! Pre-accepting claims the call for the signed-in member first (`calling::answering::claim`):
 //! the first agent wins and everyone else gets 409 `already_answered`. Accept then reuses the
@@ -15,6 +16,8 @@ use calling::answering::{self, IncomingCall};
 use calling::call_actions;
 use calling::call_state::CallState;
 use calling::graph::GraphClient;
+use calling::permissions::PermissionLimits;
+use calling::phone::PhoneNumber;
 use serde::{Deserialize, Serialize};
 
 use super::ApiJson;
@@ -32,6 +35,8 @@ pub fn routes() -> Router<AppState> {
         .route("/calls/{call_id}/accept", post(accept))
         .route("/calls/{call_id}/reject", post(reject))
         .route("/calls/{call_id}/terminate", post(terminate))
+        .route("/initiate", post(initiate))
+        .route("/calls/{call_id}/session", get(session))
 }
 
 #[derive(Serialize)]
@@ -137,4 +142,71 @@ async fn terminate(
     let call = call_actions::load(&services, &auth.workspace_id, &call_id).await?;
     let state = call_actions::terminate(&services, &GraphClient::new()?, &call).await?;
     Ok(ActionResponse::new(call_id, &state))
+}
+
+#[derive(Deserialize)]
+struct InitiateRequest {
+    /// The WhatsApp user to call (E.164, spaces and dashes allowed).
+    to: String,
+    /// Which of the workspace's numbers calls; the first one when absent.
+    phone_number_id: Option<String>,
+    /// The caller's complete SDP offer (ICE candidates included).
+    sdp: String,
+}
+
+#[derive(Serialize)]
+struct InitiateResponse {
+    call_id: String,
+    wa_call_id: String,
+}
+
+/// `POST /initiate` `{to, phone_number_id?, sdp}`: places a business-initiated call after the
+/// permission check and the billing preflight (refusals reach nobody at WhatsApp).
+async fn initiate(
+    auth: Auth,
+    State(services): State<Services>,
+    ApiJson(body): ApiJson<InitiateRequest>,
+) -> Result<(axum::http::StatusCode, Json<InitiateResponse>), ApiError> {
+    auth.require(Permission::PlaceCalls)?;
+    let to = PhoneNumber::parse(&body.to).map_err(|err| match err {
+        calling::Error::Validation { message, .. } => calling::Error::validation("to", message),
+        other => other,
+    })?;
+    if !body.sdp.trim_start().starts_with("v=0") {
+        return Err(ApiError(calling::Error::validation(
+            "sdp",
+            "must be a complete SDP offer (starting with v=0)",
+        )));
+    }
+    let number =
+        super::calling_routes::pick_number(&services, &auth.workspace_id, body.phone_number_id.as_deref())
+            .await?;
+    let placed = call_actions::place(
+        &services,
+        &GraphClient::new()?,
+        &number,
+        &to,
+        &body.sdp,
+        &PermissionLimits::PRODUCTION,
+    )
+    .await?;
+    if let Some(user_id) = auth.user_id() {
+        // The agent who dialled is the one on the call.
+        answering::claim(&services.db, &auth.workspace_id, &placed.call_id, user_id).await?;
+    }
+    let response = InitiateResponse { call_id: placed.call_id, wa_call_id: placed.wa_call_id };
+    Ok((axum::http::StatusCode::CREATED, Json(response)))
+}
+
+/// `GET /calls/:id/session`: where the call stands and WhatsApp's SDP answer (outbound calls,
+/// once the connect webhook brought it), for the browser that placed it.
+async fn session(
+    auth: Auth,
+    State(services): State<Services>,
+    Path(call_id): Path<String>,
+) -> ApiResult<answering::CallSession> {
+    if auth.require(Permission::PlaceCalls).is_err() {
+        auth.require(Permission::AnswerCalls)?;
+    }
+    Ok(Json(answering::session(&services.db, &auth.workspace_id, &call_id).await?))
 }

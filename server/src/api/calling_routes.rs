@@ -197,7 +197,7 @@ struct PermissionQuery {
 }
 
 /// The workspace number a request names (`phone_number_id`), or its only/first number.
-async fn pick_number(
+pub(super) async fn pick_number(
     services: &Services,
     workspace_id: &str,
     phone_number_id: Option<&str>,

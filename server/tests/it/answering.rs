@@ -120,7 +120,7 @@ async fn the_first_agent_to_pick_up_answers_and_everyone_else_is_told_who() {
     assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("already_answered")));
     assert!(body["error"]["message"].as_str().unwrap().contains("Ravi"), "{body}");
     let (_, body) = asha.send(reqwest::Method::GET, "/incoming", None).await;
-    assert!(body["calls"][0]["answered_by"].is_string(), "the others see it is taken: {body}");
+    assert_eq!(body["calls"][0]["answered_by_name"], "Ravi", "the others see who took it: {body}");
     let (status, body) = asha.post(&format!("/calls/{call_id}/accept"), json!({})).await;
     assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("not_your_call")));
 
@@ -137,4 +137,50 @@ async fn the_first_agent_to_pick_up_answers_and_everyone_else_is_told_who() {
         (call["summary"]["status"] == "completed").then_some(())
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_places_a_call_with_the_browsers_offer_and_reads_whatsapps_answer() {
+    let sandbox = Sandbox::start(|_| {}).await;
+    let ravi = Agent::join(&sandbox, "Ravi", Role::Agent).await;
+    let viewer = Agent::join(&sandbox, "Vera", Role::Viewer).await;
+    let (_browser, offer) = Peer::offerer(PeerConfig { ice_lite: false }).unwrap();
+
+    // Refusals name the field, the role, or the missing permission; nothing reaches WhatsApp.
+    let (status, body) = ravi.post("/initiate", json!({ "to": "not a number", "sdp": offer })).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["details"]["field"], "to", "{body}");
+    let (status, body) = ravi.post("/initiate", json!({ "to": "+447700900191", "sdp": "nope" })).await;
+    assert_eq!(
+        (status, body["error"]["details"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("sdp"))
+    );
+    let (status, _) = viewer.post("/initiate", json!({ "to": "+447700900191", "sdp": offer })).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = ravi.post("/initiate", json!({ "to": "+447700900191", "sdp": offer })).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("permission_required")),
+        "{body}"
+    );
+    assert!(sandbox.sim.sim.calls().is_empty(), "a refused call never reaches WhatsApp");
+
+    let user = calling::phone::PhoneNumber::parse("+447700900191").unwrap();
+    support::user_accepts_calls(&sandbox, &user, &calling::permissions::PermissionLimits::PRODUCTION).await;
+    let (status, placed) = ravi.post("/initiate", json!({ "to": "+44 7700 900191", "sdp": offer })).await;
+    assert_eq!(status, StatusCode::CREATED, "{placed}");
+    let call_id = placed["call_id"].as_str().unwrap().to_owned();
+    assert!(placed["wa_call_id"].as_str().unwrap().starts_with("wacid."));
+
+    // The connect webhook brings WhatsApp's SDP answer; the customer picks up after a second.
+    let session = eventually(10, "WhatsApp's answer and the pick-up", || async {
+        let (_, session) = ravi.send(reqwest::Method::GET, &format!("/calls/{call_id}/session"), None).await;
+        (session["status"] == "answered").then_some(session)
+    })
+    .await;
+    assert!(session["sdp_answer"].as_str().unwrap().starts_with("v=0"), "{session}");
+    let (status, _) = viewer.send(reqwest::Method::GET, &format!("/calls/{call_id}/session"), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = ravi.post(&format!("/calls/{call_id}/terminate"), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }

@@ -17,7 +17,7 @@ use leptos_router::components::{A, Outlet, Redirect};
 use leptos_router::hooks::use_location;
 
 use crate::api::{Viewer, Visitor, current_visitor};
-use crate::bridge::CallBridge;
+use crate::bridge::{Bridge, CallBridge};
 use crate::rest;
 
 /// The sections of `/calling`, in navigation order: (path, label).
@@ -73,7 +73,8 @@ fn encode_query_value(raw: &str) -> String {
 
 #[component]
 fn SignedInLayout(viewer: Viewer) -> impl IntoView {
-    let can_answer = viewer.role.allows(calling::accounts::Permission::AnswerCalls);
+    use calling::accounts::Permission;
+    Bridge::provide(viewer.role.allows(Permission::AnswerCalls), viewer.role.allows(Permission::PlaceCalls));
     let hydrated = RwSignal::new(false);
     Effect::new(move || hydrated.set(true));
     let signing_out = RwSignal::new(false);
@@ -117,7 +118,7 @@ fn SignedInLayout(viewer: Viewer) -> impl IntoView {
             <main class="content" id="main">
                 <Outlet />
             </main>
-            <CallBridge can_answer />
+            <CallBridge />
         </div>
     }
 }

@@ -6,6 +6,7 @@ use leptos_meta::Title;
 
 use super::CallsTable;
 use crate::api::{OverviewCard, SimulateInboundCall, get_overview};
+use crate::bridge::PlaceCallForm;
 use crate::format;
 
 #[component]
@@ -42,6 +43,7 @@ pub fn OverviewPage() -> impl IntoView {
                 }
             })}
         </Transition>
+        <PlaceCallForm />
     }
 }
 
