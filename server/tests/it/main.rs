@@ -20,4 +20,5 @@ mod process;
 mod replicas;
 mod settings;
 mod templates;
+mod templates_page;
 mod webhooks;

@@ -5,12 +5,14 @@ mod calls;
 mod overview;
 mod permissions;
 mod sections;
+pub mod templates;
 
 pub use analytics::AnalyticsPage;
 pub use calls::{CallDetailPage, CallsPage, CallsTable};
 pub use overview::OverviewPage;
 pub use permissions::PermissionsPage;
-pub use sections::{SettingsPage, TemplatesPage};
+pub use sections::SettingsPage;
+pub use templates::TemplatesPage;
 
 use leptos::prelude::*;
 use leptos_router::components::{A, Outlet, Redirect};

@@ -19,17 +19,6 @@ fn Section(title: &'static str, lead: &'static str, empty: &'static str) -> impl
 }
 
 #[component]
-pub fn TemplatesPage() -> impl IntoView {
-    view! {
-        <Section
-            title="Templates"
-            lead="Call-button templates add a tap-to-call button to your messages; permission templates ask a customer to let you call them."
-            empty="No calling templates yet."
-        />
-    }
-}
-
-#[component]
 pub fn SettingsPage() -> impl IntoView {
     view! {
         <Section
