@@ -14,7 +14,8 @@ export default defineConfig({
   workers: 1,
   retries: 0,
   reporter: [["list"]],
-  outputDir: "test-results",
+  // Per server, like the saved sign-in: two suites on one machine must not clear each other's.
+  outputDir: `test-results/${new URL(baseURL).port || "80"}`,
   use: {
     baseURL,
     trace: "retain-on-failure",

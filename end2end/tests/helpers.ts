@@ -12,8 +12,9 @@ export async function openHydrated(page: Page, path: string) {
 /** The install's owner, created by first-run.setup.ts through the /setup page. */
 export const OWNER = { email: "owner@example.test", password: "correct horse battery staple", display_name: "Olivia Owner" };
 
-/** Where first-run.setup.ts saves the owner's signed-in browser state. */
-export const OWNER_STATE = ".auth/owner.json";
+/** Where first-run.setup.ts saves the owner's signed-in browser state (one file per server, so
+ * two suites running at once on one machine do not sign each other out). */
+export const OWNER_STATE = `.auth/owner-${new URL(process.env.BASE_URL ?? "http://127.0.0.1:3000").port || "80"}.json`;
 
 /** For tests that start signed out. */
 export const SIGNED_OUT = { cookies: [], origins: [] };

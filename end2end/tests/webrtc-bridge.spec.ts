@@ -61,6 +61,7 @@ test("an inbound call rings in the browser, is answered there with audio both wa
   await expect(ring).toBeVisible();
   await expect(ring).toContainText("+919812345670");
   await expect(ring).toContainText(/Rings for \d+:\d\d more/);
+  await expect(page.locator(".bridge")).toHaveAttribute("data-ringtone", "on");
 
   const current = await answerAndHearBothWays(page, request, baseURL!, waCallId, "Meera Iyer");
   await expect(current.getByRole("status")).toContainText(/On call · \d+:\d\d/);
@@ -76,8 +77,11 @@ test("an inbound call rings in the browser, is answered there with audio both wa
   await current.getByRole("button", { name: "Unmute" }).click();
   await expect(async () => expect(await received()).toBeGreaterThan(whileMuted + 25)).toPass({ timeout: 10_000 });
 
+  await expect(page.locator(".bridge")).toHaveAttribute("data-ringtone", "off");
   await current.getByRole("button", { name: "Hang up" }).click();
   await expect(current.getByRole("status")).toHaveText("You hung up.");
+  // The history on the page follows the call live, without a reload.
+  await expect(page.getByRole("row", { name: /Meera Iyer/ })).toContainText("Completed");
   await expect(async () => {
     const call = await historyStatus(request, "Meera Iyer");
     expect(call.status).toBe("completed");

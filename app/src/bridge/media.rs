@@ -6,6 +6,15 @@ use calling::answering::IncomingCall;
 
 use super::AudioFigures;
 
+/// An event from the live stream (`/api/v1/app/events`), as the bridge needs it.
+pub struct LiveEvent {
+    pub topic: &'static str,
+    /// The call id (`call.*`) or the contact (`permission.updated`).
+    pub subject: String,
+    /// The call's status (`call.updated`).
+    pub status: String,
+}
+
 #[cfg(feature = "hydrate")]
 pub use browser::*;
 
@@ -13,11 +22,7 @@ pub use browser::*;
 mod server_side {
     use super::*;
 
-    pub fn listen(
-        _refresh: impl Fn() + Copy + 'static,
-        _on_call_event: impl Fn(String, String) + Copy + 'static,
-    ) {
-    }
+    pub fn listen(_on_event: impl Fn(LiveEvent) + Copy + 'static) {}
     pub fn every_second(_tick: impl Fn(f64) + 'static) {}
     pub fn end_call_when_the_page_closes(_current: impl Fn() -> Option<String> + 'static) {}
     pub async fn answer(_call: &IncomingCall, _step: impl Fn(&'static str)) -> Result<(), String> {
@@ -32,6 +37,10 @@ mod server_side {
     pub fn watch_audio(_report: impl Fn(AudioFigures) -> bool + 'static) {}
     pub fn hang_up_locally() {}
     pub fn set_muted(_muted: bool) {}
+    pub fn ringtone(_on: bool) {}
+    pub fn notify_ring(_call_id: &str, _caller: &str) {}
+    pub fn clear_ring_notifications() {}
+    pub fn ask_for_notifications() {}
 }
 #[cfg(not(feature = "hydrate"))]
 pub use server_side::*;
@@ -46,7 +55,8 @@ mod browser {
     use wasm_bindgen::prelude::*;
     use wasm_bindgen_futures::JsFuture;
     use web_sys::{
-        EventSource, HtmlAudioElement, MediaStream, MediaStreamConstraints, MediaStreamTrack, MessageEvent,
+        AudioContext, EventSource, HtmlAudioElement, MediaStream, MediaStreamConstraints, MediaStreamTrack,
+        MessageEvent, Notification, NotificationOptions, NotificationPermission, OscillatorNode,
         RtcIceConnectionState, RtcIceGatheringState, RtcPeerConnection, RtcRtpSender, RtcSdpType,
         RtcSessionDescriptionInit, RtcTrackEvent,
     };
@@ -73,6 +83,8 @@ mod browser {
     }
 
     thread_local! {
+        static RINGTONE: RefCell<Option<(AudioContext, Vec<OscillatorNode>)>> = const { RefCell::new(None) };
+        static NOTIFICATIONS: RefCell<Vec<Notification>> = const { RefCell::new(Vec::new()) };
         static MEDIA: RefCell<Option<Media>> = const { RefCell::new(None) };
         static EVENTS: RefCell<Option<EventSource>> = const { RefCell::new(None) };
     }
@@ -105,33 +117,29 @@ mod browser {
     }
 
     /// Opens the live event stream; every call event refetches what rings.
-    pub fn listen(
-        refresh: impl Fn() + Copy + 'static,
-        on_call_event: impl Fn(String, String) + Copy + 'static,
-    ) {
+    pub fn listen(on_event: impl Fn(LiveEvent) + Copy + 'static) {
         if EVENTS.with(|events| events.borrow().is_some()) {
             return;
         }
         let Ok(source) = EventSource::new("/api/v1/app/events") else {
             return;
         };
-        for name in ["resync", "call.ringing"] {
-            let listener = Closure::<dyn FnMut(MessageEvent)>::new(move |_| refresh());
-            let _ = source.add_event_listener_with_callback(name, listener.as_ref().unchecked_ref());
+        for topic in ["resync", "call.ringing", "call.updated", "permission.updated"] {
+            let listener = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+                let parsed: serde_json::Value = event
+                    .data()
+                    .as_string()
+                    .and_then(|data| serde_json::from_str(&data).ok())
+                    .unwrap_or_default();
+                on_event(LiveEvent {
+                    topic,
+                    subject: parsed["subject"].as_str().unwrap_or_default().to_owned(),
+                    status: parsed["data"]["status"].as_str().unwrap_or_default().to_owned(),
+                });
+            });
+            let _ = source.add_event_listener_with_callback(topic, listener.as_ref().unchecked_ref());
             listener.forget();
         }
-        let updated = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            let parsed: Option<serde_json::Value> =
-                event.data().as_string().and_then(|data| serde_json::from_str(&data).ok());
-            if let Some(parsed) = parsed {
-                let subject = parsed["subject"].as_str().unwrap_or_default().to_owned();
-                let status = parsed["data"]["status"].as_str().unwrap_or_default().to_owned();
-                on_call_event(subject, status);
-            }
-            refresh();
-        });
-        let _ = source.add_event_listener_with_callback("call.updated", updated.as_ref().unchecked_ref());
-        updated.forget();
         EVENTS.with(|events| *events.borrow_mut() = Some(source));
     }
 
@@ -390,5 +398,84 @@ mod browser {
                 }
             }
         });
+    }
+
+    /// Plays a ring (440 + 480 Hz, 1.2 s on, 2 s off, the familiar ringback cadence) while
+    /// `on`; stops it otherwise. Silently does nothing where the browser allows no audio yet.
+    pub fn ringtone(on: bool) {
+        let playing = RINGTONE.with(|ringtone| ringtone.borrow().is_some());
+        if on == playing {
+            return;
+        }
+        if !on {
+            if let Some((context, oscillators)) = RINGTONE.with(|ringtone| ringtone.borrow_mut().take()) {
+                for oscillator in oscillators {
+                    let _ = oscillator.stop();
+                }
+                let _ = context.close();
+            }
+            return;
+        }
+        let start = || -> Result<(AudioContext, Vec<OscillatorNode>), JsValue> {
+            let context = AudioContext::new()?;
+            let _ = context.resume();
+            let gain = context.create_gain()?;
+            gain.connect_with_audio_node(&context.destination())?;
+            let level = gain.gain();
+            level.set_value(0.0);
+            let t0 = context.current_time();
+            // Two minutes of cadence: longer than any answer window.
+            for ring in 0..38 {
+                let at = t0 + f64::from(ring) * 3.2;
+                level.set_value_at_time(0.12, at)?;
+                level.set_value_at_time(0.0, at + 1.2)?;
+            }
+            let mut oscillators = Vec::new();
+            for frequency in [440.0, 480.0] {
+                let oscillator = context.create_oscillator()?;
+                oscillator.frequency().set_value(frequency);
+                oscillator.connect_with_audio_node(&gain)?;
+                oscillator.start()?;
+                oscillators.push(oscillator);
+            }
+            Ok((context, oscillators))
+        };
+        if let Ok(playing) = start() {
+            RINGTONE.with(|ringtone| *ringtone.borrow_mut() = Some(playing));
+        }
+    }
+
+    /// A desktop notification for a ringing call, when the agent allowed them (clicking it
+    /// brings the tab forward, where Accept is).
+    pub fn notify_ring(call_id: &str, caller: &str) {
+        if Notification::permission() != NotificationPermission::Granted {
+            return;
+        }
+        let options = NotificationOptions::new();
+        options.set_body(caller);
+        options.set_tag(call_id);
+        options.set_require_interaction(true);
+        if let Ok(notification) = Notification::new_with_options("Incoming WhatsApp call", &options) {
+            let focus = Closure::<dyn FnMut()>::new(|| {
+                let _ = window().focus();
+            });
+            notification.set_onclick(Some(focus.as_ref().unchecked_ref()));
+            focus.forget();
+            NOTIFICATIONS.with(|all| all.borrow_mut().push(notification));
+        }
+    }
+
+    /// Closes the ring notifications (nothing rings any more).
+    pub fn clear_ring_notifications() {
+        for notification in NOTIFICATIONS.with(|all| std::mem::take(&mut *all.borrow_mut())) {
+            notification.close();
+        }
+    }
+
+    /// Asks once for permission to show desktop notifications (browsers only ask from a click).
+    pub fn ask_for_notifications() {
+        if Notification::permission() == NotificationPermission::Default {
+            let _ = Notification::request_permission();
+        }
     }
 }

@@ -75,6 +75,8 @@ pub struct Bridge {
     figures: RwSignal<Option<AudioFigures>>,
     notice: RwSignal<Option<String>>,
     now: RwSignal<f64>,
+    /// Bumped by every live call or permission change (see [`live_changes`]).
+    changes: RwSignal<u64>,
     /// The member's role lets them answer / place calls.
     pub can_answer: bool,
     pub can_place: bool,
@@ -89,6 +91,7 @@ impl Bridge {
             figures: RwSignal::new(None),
             notice: RwSignal::new(None),
             now: RwSignal::new(0.0),
+            changes: RwSignal::new(0),
             can_answer,
             can_place,
         };
@@ -138,6 +141,17 @@ impl Bridge {
                 Err(refusal) => self.notice.set(Some(refusal.text())),
             }
         });
+    }
+
+    fn on_event(self, event: media::LiveEvent) {
+        match event.topic {
+            "call.updated" => {
+                self.changes.update(|changes| *changes += 1);
+                self.on_call_event(event.subject, event.status);
+            }
+            "permission.updated" => self.changes.update(|changes| *changes += 1),
+            _ => self.refresh(),
+        }
     }
 
     /// A call changed (live event): ring panels refetch; our own call follows its status.
@@ -308,6 +322,16 @@ impl Bridge {
     }
 }
 
+/// A counter that moves on every live call or permission change of the workspace, for pages
+/// to put in their resources' sources: what they show refetches by itself. Always 0 on the
+/// server and without a bridge, so hydration sees the same value.
+pub fn live_changes() -> Signal<u64> {
+    match use_context::<Bridge>() {
+        Some(bridge) => bridge.changes.into(),
+        None => Signal::derive(|| 0),
+    }
+}
+
 fn is_over(status: &str) -> bool {
     matches!(status, "completed" | "failed" | "missed" | "rejected")
 }
@@ -318,18 +342,50 @@ pub fn CallBridge() -> AnyView {
     let bridge = expect_context::<Bridge>();
     let Bridge { incoming, active, figures, notice, now, .. } = bridge;
 
-    if bridge.can_answer || bridge.can_place {
-        Effect::new(move || {
-            media::listen(
-                move || bridge.refresh(),
-                move |subject, status| bridge.on_call_event(subject, status),
-            );
-            media::every_second(move |ms| now.set(ms));
-            media::end_call_when_the_page_closes(move || bridge.current_call_id());
-        });
-    }
+    // Everyone signed in listens (pages refresh from it); only agents are rung.
+    Effect::new(move || {
+        media::listen(move |event| bridge.on_event(event));
+        media::every_second(move |ms| now.set(ms));
+        media::end_call_when_the_page_closes(move || bridge.current_call_id());
+    });
 
-    let answer = move |call: IncomingCall| bridge.answer(call);
+    // What rings for this agent now: the ringtone plays and each new call gets a desktop
+    // notification; both stop when nothing rings (answered here or elsewhere, or over).
+    let ringing_for_me = Memo::new(move |_| {
+        if !bridge.can_answer || bridge.busy() {
+            return Vec::new();
+        }
+        incoming.with(|calls| {
+            calls
+                .iter()
+                .filter(|call| call.answered_by.is_none())
+                .map(|call| {
+                    let caller = call.contact_name.clone().unwrap_or_else(|| call.contact_number.clone());
+                    (call.call_id.clone(), caller)
+                })
+                .collect::<Vec<_>>()
+        })
+    });
+    let notified = StoredValue::new(Vec::<String>::new());
+    Effect::new(move || {
+        let calls = ringing_for_me.get();
+        media::ringtone(!calls.is_empty());
+        if calls.is_empty() {
+            media::clear_ring_notifications();
+            notified.set_value(Vec::new());
+        }
+        for (call_id, caller) in calls {
+            if !notified.with_value(|seen| seen.contains(&call_id)) {
+                media::notify_ring(&call_id, &caller);
+                notified.update_value(|seen| seen.push(call_id));
+            }
+        }
+    });
+
+    let answer = move |call: IncomingCall| {
+        media::ask_for_notifications();
+        bridge.answer(call)
+    };
     let reject = move |call_id: String| bridge.reject(call_id);
     let hang_up = move |_| bridge.hang_up();
     let toggle_mute = move |_| bridge.toggle_mute();
@@ -417,7 +473,11 @@ pub fn CallBridge() -> AnyView {
     };
 
     view! {
-        <div class="bridge" aria-live="polite">
+        <div
+            class="bridge"
+            aria-live="polite"
+            data-ringtone=move || if ringing_for_me.with(|calls| calls.is_empty()) { "off" } else { "on" }
+        >
             {ringing}
             {call_panel}
             {move || notice.get().map(|message| view! {
@@ -440,6 +500,7 @@ pub fn PlaceCallForm() -> impl IntoView {
     let to = RwSignal::new(String::new());
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
+        media::ask_for_notifications();
         bridge.place(to.get_untracked().trim().to_owned());
     };
     bridge.can_place.then(|| {

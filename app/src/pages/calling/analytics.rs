@@ -17,7 +17,8 @@ pub fn AnalyticsPage() -> impl IntoView {
             q.get("period").and_then(|p| AnalyticsPeriod::parse(&p)).unwrap_or(AnalyticsPeriod::SevenDays)
         })
     };
-    let analytics = Resource::new(period, get_analytics);
+    let live = crate::bridge::live_changes();
+    let analytics = Resource::new(move || (period(), live.get()), |(period, _)| get_analytics(period));
     view! {
         <Title text="Analytics" />
         <div class="page-head">

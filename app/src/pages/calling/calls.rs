@@ -35,7 +35,8 @@ pub fn CallsPage() -> impl IntoView {
             }
         })
     };
-    let page = Resource::new(filter, list_calls);
+    let live = crate::bridge::live_changes();
+    let page = Resource::new(move || (filter(), live.get()), |(filter, _)| list_calls(filter));
     let selected =
         move |key: &'static str, value: &'static str| query.with(|q| q.get(key).as_deref() == Some(value));
     view! {
@@ -166,7 +167,11 @@ pub fn CallsTable(calls: Vec<CallSummary>) -> impl IntoView {
 #[component]
 pub fn CallDetailPage() -> impl IntoView {
     let params = use_params_map();
-    let call = Resource::new(move || params.with(|p| p.get("id").unwrap_or_default()), get_call);
+    let live = crate::bridge::live_changes();
+    let call = Resource::new(
+        move || (params.with(|p| p.get("id").unwrap_or_default()), live.get()),
+        |(id, _)| get_call(id),
+    );
     view! {
         <Title text="Call" />
         <p><a href="/calling/calls">"← All calls"</a></p>

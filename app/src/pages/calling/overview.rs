@@ -6,15 +6,18 @@ use leptos_meta::Title;
 
 use super::CallsTable;
 use crate::api::{OverviewCard, SimulateInboundCall, get_overview};
-use crate::bridge::PlaceCallForm;
+use crate::bridge::{PlaceCallForm, live_changes};
 use crate::format;
 
 #[component]
 pub fn OverviewPage() -> impl IntoView {
     let period = RwSignal::new(OverviewPeriod::Today);
     let simulate = ServerAction::<SimulateInboundCall>::new();
-    let card =
-        Resource::new(move || (period.get(), simulate.version().get()), |(period, _)| get_overview(period));
+    let live = live_changes();
+    let card = Resource::new(
+        move || (period.get(), simulate.version().get(), live.get()),
+        |(period, ..)| get_overview(period),
+    );
     let period_button = move |value: OverviewPeriod| {
         view! {
             <button

@@ -29,13 +29,17 @@ fn verdict(refusal: Option<Refusal>, ok: &'static str) -> String {
 pub fn PermissionsPage() -> impl IntoView {
     let query = use_query_map();
     let phone = move || query.with(|q| q.get("phone").map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()));
-    let lookup = Resource::new(phone, |phone| async move {
-        match phone {
-            Some(phone) => lookup_permission(phone).await.map(Some),
-            None => Ok(None),
-        }
-    });
-    let granted = Resource::new(|| (), |_| list_permissions());
+    let live = crate::bridge::live_changes();
+    let lookup = Resource::new(
+        move || (phone(), live.get()),
+        |(phone, _)| async move {
+            match phone {
+                Some(phone) => lookup_permission(phone).await.map(Some),
+                None => Ok(None),
+            }
+        },
+    );
+    let granted = Resource::new(move || live.get(), |_| list_permissions());
     view! {
         <Title text="Permissions" />
         <div class="page-head">
