@@ -136,7 +136,7 @@ pub struct CallPage {
 }
 
 /// Everything the call detail page shows.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CallDetail {
     pub summary: CallSummary,
     /// WhatsApp's call id.
@@ -151,6 +151,8 @@ pub struct CallDetail {
     pub biz_opaque_callback_data: Option<String>,
     /// Every fact of the call, oldest first.
     pub timeline: Vec<TimelineItem>,
+    /// What the agent's browser measured, for calls taken in the browser.
+    pub quality: Option<crate::quality::CallQuality>,
 }
 
 /// One line of a call's timeline.
@@ -406,6 +408,7 @@ mod store {
                 .into_iter()
                 .map(|(kind, at, details)| TimelineItem { kind, at, details: details.unwrap_or_default() })
                 .collect(),
+            quality: crate::quality::load(db, call_id).await?,
         })
     }
 

@@ -89,6 +89,15 @@ test("an inbound call rings in the browser, is answered there with audio both wa
   }).toPass({ timeout: 15_000 });
   await current.getByRole("button", { name: "Close" }).click();
   await expect(current).toHaveCount(0);
+
+  // What the browser measured is kept with the call and shown on its page.
+  const call = await historyStatus(request, "Meera Iyer");
+  await openHydrated(page, `/calling/calls/${call.id}`);
+  const quality = page.getByRole("region", { name: "Call quality" });
+  await expect(quality).toBeVisible();
+  expect(Number(await quality.locator("[data-quality='samples']").textContent())).toBeGreaterThanOrEqual(2);
+  expect(Number(await quality.locator("[data-quality='mos']").textContent())).toBeGreaterThan(4);
+  await expect(quality.locator("[data-quality='verdict']")).toHaveText("Excellent");
 });
 
 test("when the caller hangs up, the agent's call ends too", async ({ page, request, baseURL }) => {

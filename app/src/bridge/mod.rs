@@ -16,6 +16,7 @@
 mod media;
 
 use calling::answering::IncomingCall;
+use calling::quality::{self, QualitySample};
 use leptos::prelude::*;
 
 use crate::format;
@@ -77,6 +78,10 @@ pub struct Bridge {
     now: RwSignal<f64>,
     /// Bumped by every live call or permission change (see [`live_changes`]).
     changes: RwSignal<u64>,
+    /// The current call's audio samples, kept with the call when it ends.
+    samples: StoredValue<Vec<QualitySample>>,
+    /// The caller has not been heard for [`quality::SILENCE_WARNING_MS`].
+    caller_silent: RwSignal<bool>,
     /// The member's role lets them answer / place calls.
     pub can_answer: bool,
     pub can_place: bool,
@@ -92,6 +97,8 @@ impl Bridge {
             notice: RwSignal::new(None),
             now: RwSignal::new(0.0),
             changes: RwSignal::new(0),
+            samples: StoredValue::new(Vec::new()),
+            caller_silent: RwSignal::new(false),
             can_answer,
             can_place,
         };
@@ -172,17 +179,55 @@ impl Bridge {
     fn end(self, phase: Phase) {
         media::hang_up_locally();
         self.set_phase(phase);
+        self.report_quality();
+    }
+
+    /// Sends what this browser measured during the call to be kept with it (once: the
+    /// samples are taken).
+    fn report_quality(self) {
+        let samples = std::mem::take(&mut *self.samples.write_value());
+        let call_id = self.active.with_untracked(|call| call.as_ref().map(|call| call.call_id.clone()));
+        let Some(call_id) = call_id.filter(|id| !id.is_empty() && !samples.is_empty()) else {
+            return;
+        };
+        leptos::task::spawn_local(async move {
+            let path = format!("/api/v1/app/calling/calls/{call_id}/quality");
+            let body = serde_json::json!({ "samples": samples });
+            if let Err(refusal) = rest::post::<_, serde_json::Value>(&path, &body).await {
+                self.notice
+                    .set(Some(format!("The call's quality figures were not saved: {}", refusal.text())));
+            }
+        });
     }
 
     fn start_audio_figures(self) {
-        let (active, figures) = (self.active, self.figures);
+        let (active, figures, samples, silent) =
+            (self.active, self.figures, self.samples, self.caller_silent);
+        samples.set_value(Vec::new());
+        silent.set(false);
         media::watch_audio(move |latest| {
-            let live =
-                active.with_untracked(|call| call.as_ref().is_some_and(|call| call.phase == Phase::Live));
-            if live {
-                figures.set(Some(latest));
-            }
-            live
+            let live_since = active.with_untracked(|call| {
+                call.as_ref().filter(|call| call.phase == Phase::Live).and_then(|call| call.live_since)
+            });
+            let Some(live_since) = live_since else {
+                return false;
+            };
+            samples.update_value(|samples| {
+                samples.push(QualitySample {
+                    at_ms: (js_now() - live_since).max(0.0) as u64,
+                    round_trip_ms: latest.round_trip_ms,
+                    jitter_ms: latest.jitter_ms,
+                    packets_in: latest.packets_in,
+                    packets_lost: latest.packets_lost,
+                    packets_out: latest.packets_out,
+                    level_in: latest.level_in,
+                })
+            });
+            silent.set(
+                samples.with_value(|samples| quality::silent_for_ms(samples)) >= quality::SILENCE_WARNING_MS,
+            );
+            figures.set(Some(latest));
+            true
         });
     }
 
@@ -340,7 +385,7 @@ fn is_over(status: &str) -> bool {
 #[component]
 pub fn CallBridge() -> AnyView {
     let bridge = expect_context::<Bridge>();
-    let Bridge { incoming, active, figures, notice, now, .. } = bridge;
+    let Bridge { incoming, active, figures, notice, now, caller_silent, .. } = bridge;
 
     // Everyone signed in listens (pages refresh from it); only agents are rung.
     Effect::new(move || {
@@ -455,6 +500,9 @@ pub fn CallBridge() -> AnyView {
                     <p class="ring-caller">{call.caller.clone()}</p>
                     <p role="status" class="call-status">{status}</p>
                     {live.then(|| view! { <AudioPanel figures /> })}
+                    {move || (live && caller_silent.get()).then(|| view! {
+                        <p class="notice" role="alert">"No audio from the caller for 10 seconds. Ask if they can hear you, or call back."</p>
+                    })}
                     <div class="ring-actions">
                         {(!ended).then(|| view! {
                             <button class="button quiet" type="button" aria-pressed=muted.to_string() disabled=!live on:click=toggle_mute>

@@ -1,7 +1,8 @@
 //! Calls in agents' browsers: `GET /app/calling/incoming` (what rings, with WhatsApp's SDP
 //! offer), the call actions `POST /app/calling/calls/:id/pre-accept`, `/accept`, `/reject`,
 //! `/terminate`, and outbound calls: `POST /app/calling/initiate` with the browser's offer and
-//! `GET /app/calling/calls/:id/session` for WhatsApp's answer once the connect webhook brings it.
+//! `GET /app/calling/calls/:id/session` for WhatsApp's answer once the connect webhook brings it;
+//! `POST /app/calling/calls/:id/quality` stores what the agent's browser measured.
 //!
 //! Pre-accepting claims the call for the signed-in member first (`calling::answering::claim`):
 //! the first agent wins and everyone else gets 409 `already_answered`. Accept then reuses the
@@ -37,6 +38,7 @@ pub fn routes() -> Router<AppState> {
         .route("/calls/{call_id}/terminate", post(terminate))
         .route("/initiate", post(initiate))
         .route("/calls/{call_id}/session", get(session))
+        .route("/calls/{call_id}/quality", post(report_quality))
 }
 
 #[derive(Serialize)]
@@ -209,4 +211,28 @@ async fn session(
         auth.require(Permission::AnswerCalls)?;
     }
     Ok(Json(answering::session(&services.db, &auth.workspace_id, &call_id).await?))
+}
+
+#[derive(Deserialize)]
+struct QualityReport {
+    samples: Vec<calling::quality::QualitySample>,
+}
+
+/// `POST /calls/:id/quality` `{samples}`: the browser of the agent on the call reports its
+/// audio figures (at the end of the call, and whenever it has new ones); the summary is kept.
+async fn report_quality(
+    auth: Auth,
+    State(services): State<Services>,
+    Path(call_id): Path<String>,
+    ApiJson(body): ApiJson<QualityReport>,
+) -> ApiResult<calling::quality::QualitySummary> {
+    if auth.require(Permission::AnswerCalls).is_err() {
+        auth.require(Permission::PlaceCalls)?;
+    }
+    let user_id = auth.user_id().ok_or_else(|| {
+        ApiError(calling::Error::forbidden("call quality is reported by the agent's browser, not an API key"))
+    })?;
+    let quality =
+        calling::quality::record(&services.db, &auth.workspace_id, &call_id, user_id, body.samples).await?;
+    Ok(Json(quality.summary))
 }

@@ -130,6 +130,26 @@ async fn the_first_agent_to_pick_up_answers_and_everyone_else_is_told_who() {
     let (_, body) = ravi.send(reqwest::Method::GET, "/incoming", None).await;
     assert_eq!(body["calls"], json!([]), "an answered call no longer rings");
 
+    // Ravi's browser reports what it measured; nobody else may, and nonsense is refused.
+    let samples = json!({ "samples": [
+        { "at_ms": 0, "round_trip_ms": 40.0, "jitter_ms": 2.0, "packets_in": 50, "packets_lost": 0, "packets_out": 50, "level_in": 0.2 },
+        { "at_ms": 2000, "round_trip_ms": 60.0, "jitter_ms": 4.0, "packets_in": 148, "packets_lost": 2, "packets_out": 150, "level_in": 0.3 }
+    ]});
+    let (status, summary) = ravi.post(&format!("/calls/{call_id}/quality"), samples.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{summary}");
+    assert_eq!(summary["samples"], 2);
+    assert_eq!(summary["round_trip_avg_ms"], 50.0);
+    assert!(summary["mos"].as_f64().unwrap() > 4.0, "{summary}");
+    let (status, body) = asha.post(&format!("/calls/{call_id}/quality"), samples).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("not_your_call")));
+    let (status, body) = ravi.post(&format!("/calls/{call_id}/quality"), json!({ "samples": [] })).await;
+    assert_eq!(
+        (status, body["error"]["details"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("samples"))
+    );
+    let (_, detail) = viewer.send(reqwest::Method::GET, &format!("/calls/{call_id}"), None).await;
+    assert_eq!(detail["quality"]["summary"]["samples"], 2, "kept with the call: {detail}");
+
     let (status, body) = ravi.post(&format!("/calls/{call_id}/terminate"), json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     eventually(10, "WhatsApp's terminate webhook", || async {

@@ -234,9 +234,38 @@ fn CallDetailView(call: CallDetail) -> impl IntoView {
                 {row("WhatsApp call id", call.wa_call_id)}
             </dl>
         </section>
+        {call.quality.map(|quality| view! { <QualityCard quality /> })}
         <section class="card" aria-labelledby="timeline-heading">
             <h2 id="timeline-heading">"Timeline"</h2>
             <ol class="timeline">{timeline}</ol>
+        </section>
+    }
+}
+
+/// What the agent's browser measured during the call.
+#[component]
+fn QualityCard(quality: calling::quality::CallQuality) -> impl IntoView {
+    let q = quality.summary;
+    let ms = |value: Option<f64>| value.map_or_else(|| "—".to_owned(), |ms| format!("{ms:.0} ms"));
+    view! {
+        <section class="card" aria-labelledby="quality-heading">
+            <div class="card-head">
+                <h2 id="quality-heading">"Call quality"</h2>
+                <span class="badge" data-quality="verdict">{q.verdict()}</span>
+            </div>
+            <dl class="stats">
+                <div class="stat"><dt>"Estimated MOS"</dt><dd data-quality="mos">{format!("{:.1}", q.mos)}</dd></div>
+                <div class="stat"><dt>"Round trip"</dt><dd data-quality="rtt">{ms(q.round_trip_avg_ms)}</dd></div>
+                <div class="stat"><dt>"Worst round trip"</dt><dd>{ms(q.round_trip_max_ms)}</dd></div>
+                <div class="stat"><dt>"Jitter"</dt><dd data-quality="jitter">{format!("{:.0} ms", q.jitter_avg_ms)}</dd></div>
+                <div class="stat"><dt>"Packet loss"</dt><dd data-quality="loss">{format!("{:.1}%", q.loss_percent)}</dd></div>
+                <div class="stat"><dt>"Samples"</dt><dd data-quality="samples">{q.samples}</dd></div>
+            </dl>
+            {q.silent_from_s.map(|at| view! {
+                <p class="notice" role="note">
+                    {format!("No audio from the caller for 10 s or more from {} into the call.", format::duration(at as i64))}
+                </p>
+            })}
         </section>
     }
 }
