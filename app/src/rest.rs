@@ -41,6 +41,22 @@ pub async fn post<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Re
     }
 }
 
+/// `PUT path` with a JSON body; the JSON answer, or the API's refusal.
+pub async fn put<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, ApiRefusal> {
+    #[cfg(feature = "hydrate")]
+    {
+        let request = gloo_net::http::Request::put(path)
+            .json(body)
+            .map_err(|err| ApiRefusal::transport(format!("could not encode the request: {err}")))?;
+        answer(request.send().await).await
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = (path, body);
+        Err(ApiRefusal::transport("this action runs in the browser"))
+    }
+}
+
 /// `GET path`; the JSON answer, or the API's refusal.
 pub async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ApiRefusal> {
     #[cfg(feature = "hydrate")]

@@ -18,6 +18,7 @@ pub mod meta_errors;
 pub mod overview;
 pub mod permissions;
 pub mod phone;
+pub mod presence;
 pub mod quality;
 pub mod settings;
 pub mod templates;

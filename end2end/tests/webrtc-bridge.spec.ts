@@ -199,3 +199,26 @@ test("a call to someone who has not allowed calls is refused before it reaches W
   await expect(current.getByRole("status")).toContainText("has not allowed calls");
   expect((await scenario(request, baseURL!, "GET", "/sandbox/calls")).calls.length, "nothing reached WhatsApp").toBe(before);
 });
+
+test("an agent who is away is not rung until they are available again", async ({ page, request, baseURL }) => {
+  await openHydrated(page, "/calling");
+  const toggle = page.getByLabel("Account").getByRole("button", { name: "Available" });
+  await toggle.click();
+  const away = page.getByLabel("Account").getByRole("button", { name: "Away" });
+  await expect(away).toHaveAttribute("aria-pressed", "false");
+  await expect(async () => {
+    const presence = await (await request.get("/api/v1/app/presence")).json();
+    expect(presence.agents.find((a: any) => a.display_name === "Olivia Owner").presence).toBe("away");
+  }).toPass({ timeout: 10_000 });
+
+  await ringFrom(request, baseURL!, "+919812345690", "Nina Patel");
+  await page.waitForTimeout(2_000);
+  await expect(ringOf(page, "Nina Patel")).toHaveCount(0);
+  await expect(page.locator(".bridge")).toHaveAttribute("data-ringtone", "off");
+
+  await away.click();
+  await expect(ringOf(page, "Nina Patel")).toBeVisible();
+  await expect(page.locator(".bridge")).toHaveAttribute("data-ringtone", "on");
+  await ringOf(page, "Nina Patel").getByRole("button", { name: "Reject" }).click();
+  await expect(ringOf(page, "Nina Patel")).toHaveCount(0);
+});

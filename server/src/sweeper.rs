@@ -1,10 +1,12 @@
 //! Background upkeep: calls that ring past their answer window with no word from WhatsApp are
 //! closed as missed, so no agent keeps seeing a call nobody can answer any more; wallet holds
-//! whose call never settled (a lost webhook) expire and give the money back.
+//! whose call never settled (a lost webhook) expire and give the money back; calls whose
+//! agent's browser went silent mid-call (a closed tab whose beacon was lost) are ended.
 
 use std::time::Duration;
 
-use calling::{Services, billing, ingest};
+use calling::graph::GraphClient;
+use calling::{Services, billing, call_actions, ingest, presence};
 
 /// How often ringing calls are checked.
 const EVERY: Duration = Duration::from_secs(1);
@@ -26,6 +28,33 @@ pub fn start(services: Services) {
                 Ok(released) => tracing::info!(released, "released wallet holds that were never settled"),
                 Err(err) => tracing::warn!(error = %err, "could not expire wallet holds"),
             }
+            if let Err(err) = end_abandoned_calls(&services).await {
+                tracing::warn!(error = %err, "could not end abandoned calls");
+            }
         }
     });
+}
+
+/// Ends the calls whose agent's browser stopped sending heartbeats while on them. Returns how
+/// many were ended at WhatsApp.
+pub async fn end_abandoned_calls(services: &Services) -> calling::Result<usize> {
+    let abandoned = presence::abandoned_calls(&services.db, services.clock.now()).await?;
+    if abandoned.is_empty() {
+        return Ok(0);
+    }
+    let client = GraphClient::new()?;
+    let mut ended = 0;
+    for (workspace_id, call_id) in abandoned {
+        // Forget it first: a call WhatsApp refuses to end must not be retried every second.
+        presence::clear_call(&services.db, &workspace_id, &call_id).await?;
+        let call = call_actions::load(services, &workspace_id, &call_id).await?;
+        match call_actions::terminate(services, &client, &call).await {
+            Ok(_) => {
+                ended += 1;
+                tracing::warn!(%call_id, "ended a call whose agent's browser went silent");
+            }
+            Err(err) => tracing::warn!(%call_id, error = %err, "could not end an abandoned call"),
+        }
+    }
+    Ok(ended)
 }

@@ -16,6 +16,7 @@
 mod media;
 
 use calling::answering::IncomingCall;
+use calling::presence::Availability;
 use calling::quality::{self, QualitySample};
 use leptos::prelude::*;
 
@@ -82,6 +83,8 @@ pub struct Bridge {
     samples: StoredValue<Vec<QualitySample>>,
     /// The caller has not been heard for [`quality::SILENCE_WARNING_MS`].
     caller_silent: RwSignal<bool>,
+    /// Available (rung) or away, as the agent chose; sent with every heartbeat.
+    availability: RwSignal<Availability>,
     /// The member's role lets them answer / place calls.
     pub can_answer: bool,
     pub can_place: bool,
@@ -99,6 +102,7 @@ impl Bridge {
             changes: RwSignal::new(0),
             samples: StoredValue::new(Vec::new()),
             caller_silent: RwSignal::new(false),
+            availability: RwSignal::new(Availability::Online),
             can_answer,
             can_place,
         };
@@ -135,6 +139,20 @@ impl Bridge {
                 .filter(|call| !matches!(call.phase, Phase::Ended(_)) && !call.call_id.is_empty())
                 .map(|call| call.call_id.clone())
         })
+    }
+
+    /// Tells the server this browser is here, available or away, and on which call; the
+    /// server ends a call whose browser stops saying so.
+    fn heartbeat(self) {
+        if !self.can_answer && !self.can_place {
+            return;
+        }
+        let status = self.availability.get_untracked();
+        let call_id = self.current_call_id();
+        leptos::task::spawn_local(async move {
+            let body = serde_json::json!({ "status": status, "call_id": call_id });
+            let _ = rest::put::<_, serde_json::Value>("/api/v1/app/presence", &body).await;
+        });
     }
 
     /// Refetches what rings.
@@ -390,14 +408,28 @@ pub fn CallBridge() -> AnyView {
     // Everyone signed in listens (pages refresh from it); only agents are rung.
     Effect::new(move || {
         media::listen(move |event| bridge.on_event(event));
-        media::every_second(move |ms| now.set(ms));
+        media::every_second(move |ms| {
+            now.set(ms);
+            // Heartbeats on a fixed cadence, whatever else happens.
+            if (ms / 1000.0) as i64 % (calling::presence::HEARTBEAT_EVERY / 1000) == 0 {
+                bridge.heartbeat();
+            }
+        });
         media::end_call_when_the_page_closes(move || bridge.current_call_id());
+    });
+    // …and at once when the agent changes availability or gets on or off a call.
+    Effect::new(move || {
+        bridge.availability.track();
+        active.with(|call| {
+            call.as_ref().map(|call| (call.call_id.clone(), matches!(call.phase, Phase::Ended(_))))
+        });
+        bridge.heartbeat();
     });
 
     // What rings for this agent now: the ringtone plays and each new call gets a desktop
     // notification; both stop when nothing rings (answered here or elsewhere, or over).
     let ringing_for_me = Memo::new(move |_| {
-        if !bridge.can_answer || bridge.busy() {
+        if !bridge.can_answer || bridge.busy() || bridge.availability.get() == Availability::Away {
             return Vec::new();
         }
         incoming.with(|calls| {
@@ -436,6 +468,9 @@ pub fn CallBridge() -> AnyView {
     let toggle_mute = move |_| bridge.toggle_mute();
 
     let ringing = move || {
+        if bridge.availability.get() == Availability::Away {
+            return Vec::new();
+        }
         let busy = bridge.busy();
         let mine = active.with(|call| call.as_ref().map(|call| call.call_id.clone()));
         incoming
@@ -479,7 +514,7 @@ pub fn CallBridge() -> AnyView {
                 }
                 .into_any()
             })
-            .collect_view()
+            .collect::<Vec<_>>()
     };
 
     let call_panel = move || {
@@ -538,6 +573,33 @@ pub fn CallBridge() -> AnyView {
     }
     // Erased: the bridge sits inside the layout's already deep view type.
     .into_any()
+}
+
+/// Available / Away, in the top bar, for members who may answer calls.
+#[component]
+pub fn AvailabilityToggle() -> impl IntoView {
+    let bridge = expect_context::<Bridge>();
+    let available = move || bridge.availability.get() == Availability::Online;
+    bridge.can_answer.then(|| {
+        view! {
+            <button
+                type="button"
+                class=move || if available() { "availability online" } else { "availability away" }
+                aria-pressed=move || available().to_string()
+                title="Whether calls ring in this browser"
+                on:click=move |_| {
+                    bridge.availability.update(|availability| {
+                        *availability = match availability {
+                            Availability::Online => Availability::Away,
+                            Availability::Away => Availability::Online,
+                        }
+                    })
+                }
+            >
+                {move || if available() { "Available" } else { "Away" }}
+            </button>
+        }
+    })
 }
 
 /// "Place a call": a WhatsApp number and a Call button, for roles that may place calls. The

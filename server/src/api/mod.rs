@@ -6,6 +6,7 @@ pub mod billing_routes;
 pub mod calling_routes;
 pub mod events;
 pub mod numbers_routes;
+pub mod presence_routes;
 pub mod templates_routes;
 
 use axum::Router;
@@ -25,6 +26,7 @@ pub fn routes() -> Router<AppState> {
         )
         .nest("/app/numbers", numbers_routes::routes())
         .nest("/app/billing", billing_routes::routes())
+        .nest("/app/presence", presence_routes::routes())
         .route("/app/events", axum::routing::get(events::events))
 }
 

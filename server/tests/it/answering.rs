@@ -59,6 +59,39 @@ impl Agent {
     async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
         self.send(reqwest::Method::POST, path, Some(body)).await
     }
+
+    /// `PUT /api/v1/app/presence`, as the browser's heartbeat.
+    async fn heartbeat(&self, status: &str, call_id: Option<&str>) -> (StatusCode, Value) {
+        let reply = self
+            .client
+            .put(format!("{}/api/v1/app/presence", self.base))
+            .header("cookie", &self.cookie)
+            .header("origin", &self.base)
+            .json(&json!({ "status": status, "call_id": call_id }))
+            .send()
+            .await
+            .unwrap();
+        let status = reply.status();
+        (status, reply.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn presence_of(&self, name: &str) -> Value {
+        let reply = self
+            .client
+            .get(format!("{}/api/v1/app/presence", self.base))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .unwrap();
+        let body: Value = reply.json().await.unwrap();
+        body["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|agent| agent["display_name"] == name)
+            .cloned()
+            .unwrap()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -203,4 +236,68 @@ async fn an_agent_places_a_call_with_the_browsers_offer_and_reads_whatsapps_answ
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, body) = ravi.post(&format!("/calls/{call_id}/terminate"), json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_follows_heartbeats_and_a_call_whose_browser_went_silent_is_ended() {
+    let sandbox = Sandbox::start(|_| {}).await;
+    let services = sandbox.services();
+    let ravi = Agent::join(&sandbox, "Ravi", Role::Agent).await;
+    let vera = Agent::join(&sandbox, "Vera", Role::Viewer).await;
+
+    assert_eq!(vera.presence_of("Ravi").await["presence"], "offline", "no heartbeat yet");
+    assert_eq!(ravi.heartbeat("online", None).await.0, StatusCode::OK);
+    assert_eq!(vera.presence_of("Ravi").await["presence"], "online");
+    ravi.heartbeat("away", None).await;
+    assert_eq!(vera.presence_of("Ravi").await["presence"], "away");
+    assert_eq!(vera.heartbeat("online", None).await.0, StatusCode::FORBIDDEN, "viewers take no calls");
+    let (status, body) = ravi.heartbeat("busy-ish", None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    // Ravi answers a call, and his browser says he is on it.
+    sandbox
+        .sim
+        .sim
+        .place_inbound_call(InboundCall {
+            to: sandbox.business.phone_number_id.clone(),
+            from: "+447700900192".into(),
+            name: Some("Left Hanging".into()),
+            cta_payload: None,
+            deeplink_payload: None,
+        })
+        .unwrap();
+    let incoming = eventually(10, "the call ringing", || async {
+        let (_, body) = ravi.send(reqwest::Method::GET, "/incoming", None).await;
+        body["calls"].as_array().filter(|calls| !calls.is_empty()).map(|calls| calls[0].clone())
+    })
+    .await;
+    let call_id = incoming["call_id"].as_str().unwrap().to_owned();
+    let (status, _) = ravi.heartbeat("online", Some(&call_id)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "not his call yet");
+    let (_peer, answer) =
+        Peer::answerer(PeerConfig { ice_lite: false }, incoming["sdp_offer"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        ravi.post(&format!("/calls/{call_id}/pre-accept"), json!({ "sdp": answer })).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(ravi.post(&format!("/calls/{call_id}/accept"), json!({})).await.0, StatusCode::OK);
+    assert_eq!(ravi.heartbeat("online", Some(&call_id)).await.0, StatusCode::OK);
+    let busy = vera.presence_of("Ravi").await;
+    assert_eq!((busy["presence"].as_str(), busy["call_id"].as_str()), (Some("busy"), Some(call_id.as_str())));
+
+    // While heartbeats arrive, nothing happens; once they stop for long enough, the call ends.
+    assert_eq!(server::sweeper::end_abandoned_calls(services).await.unwrap(), 0);
+    sqlx::query("UPDATE agent_presence SET last_seen_at = last_seen_at - $1")
+        .bind(calling::presence::CALL_ABANDONED_AFTER + 1_000)
+        .execute(services.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(vera.presence_of("Ravi").await["presence"], "offline");
+    assert_eq!(server::sweeper::end_abandoned_calls(services).await.unwrap(), 1);
+    assert_eq!(server::sweeper::end_abandoned_calls(services).await.unwrap(), 0, "once");
+    eventually(10, "the abandoned call ended at WhatsApp", || async {
+        let (_, call) = ravi.send(reqwest::Method::GET, &format!("/calls/{call_id}"), None).await;
+        (call["summary"]["status"] == "completed").then_some(())
+    })
+    .await;
 }

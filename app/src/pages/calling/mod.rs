@@ -19,7 +19,7 @@ use leptos_router::components::{A, Outlet, Redirect};
 use leptos_router::hooks::use_location;
 
 use crate::api::{Viewer, Visitor, current_visitor};
-use crate::bridge::{Bridge, CallBridge};
+use crate::bridge::{AvailabilityToggle, Bridge, CallBridge};
 use crate::rest;
 
 /// The sections of `/calling`, in navigation order: (path, label).
@@ -108,6 +108,7 @@ fn SignedInLayout(viewer: Viewer) -> impl IntoView {
                         .collect_view()}
                 </nav>
                 <div class="account" aria-label="Account">
+                    <AvailabilityToggle />
                     <span class="who">
                         <span class="who-name">{viewer.display_name}</span>
                         <span class="who-workspace">{viewer.workspace} " · " {viewer.role.to_string()}</span>
