@@ -15,11 +15,13 @@ use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
+use crate::pages::admin::{AdminLayout, ApiKeysPage, AuditPage, MembersPage};
 use crate::pages::auth::{LoginPage, SetupPage};
 use crate::pages::calling::{
     AnalyticsPage, CallDetailPage, CallingLayout, CallsPage, OverviewPage, PermissionsPage, SettingsPage,
     TemplatesPage,
 };
+use crate::pages::invite::InvitePage;
 use crate::pages::not_found::NotFound;
 
 /// The name the build gives the WASM, JS and CSS bundles (`/pkg/switchboard.*`).
@@ -69,6 +71,14 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("analytics") view=AnalyticsPage ssr=SsrMode::Async />
                     <Route path=path!("permissions") view=PermissionsPage ssr=SsrMode::Async />
                 </ParentRoute>
+                <ParentRoute path=path!("/admin") view=AdminLayout ssr=SsrMode::Async>
+                    <Route path=path!("") view=MembersPage ssr=SsrMode::Async />
+                    <Route path=path!("api-keys") view=ApiKeysPage ssr=SsrMode::Async />
+                    <Route path=path!("audit") view=AuditPage ssr=SsrMode::Async />
+                </ParentRoute>
+                // `/accept-invitation` is the link the REST API (`POST /api/v1/invitations`) hands out.
+                <Route path=path!("/invite") view=InvitePage />
+                <Route path=path!("/accept-invitation") view=InvitePage />
             </Routes>
         </Router>
     }

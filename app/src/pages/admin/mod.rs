@@ -1,0 +1,350 @@
+//! `/admin`: the team admin panel — members and invitations, API keys, and the audit log — for
+//! signed-in members. Everyone in the workspace may open it and see the team; the controls appear
+//! only for roles the permission matrix allows, and every server function here checks the role
+//! again, with the same rules and audit entries as the REST API (`server::accounts`).
+
+mod api_keys;
+mod audit;
+mod members;
+
+pub use api_keys::ApiKeysPage;
+pub use audit::AuditPage;
+pub use members::MembersPage;
+
+use calling::accounts::{Permission, Role};
+use leptos::prelude::*;
+use leptos_router::components::{A, Outlet, Redirect};
+use leptos_router::hooks::use_location;
+use serde::{Deserialize, Serialize};
+
+use crate::api::{Viewer, Visitor, current_visitor};
+use crate::rest;
+
+pub mod server_fns {
+    //! The panel's server functions, in one place for the server's integration tests.
+    pub use super::api_keys::{CreateAdminApiKey, ListAdminApiKeys, RevokeAdminApiKey};
+    pub use super::audit::ListAuditEntries;
+    pub use super::members::{
+        ChangeMemberRole, InviteMember, LoadTeam, RemoveTeamMember, RevokeTeamInvitation,
+    };
+}
+
+/// The roles a member holding `role` may hand out (to an invitation, a member or an API key),
+/// most powerful first — the choices of the panel's role pickers.
+pub fn grantable_roles(role: Role) -> Vec<Role> {
+    Role::ALL.into_iter().filter(|other| role.may_grant(*other)).collect()
+}
+
+/// What a role is for, in the words of the role pickers.
+pub fn role_hint(role: Role) -> &'static str {
+    match role {
+        Role::Owner => "everything, including making and removing owners",
+        Role::Admin => "runs the workspace: team, settings, templates, API keys, billing",
+        Role::Agent => "answers and places calls, sends templates",
+        Role::Viewer => "reads calls, settings, team and spending",
+    }
+}
+
+/// A `<select name=…>` of roles, `selected` chosen.
+#[component]
+pub fn RoleSelect(
+    name: &'static str,
+    id: String,
+    roles: Vec<Role>,
+    selected: Role,
+    #[prop(optional, into)] described_by: Option<String>,
+) -> impl IntoView {
+    view! {
+        <select name=name id=id aria-describedby=described_by>
+            {roles
+                .into_iter()
+                .map(|role| {
+                    view! {
+                        <option value=role.as_str() selected=role == selected title=role_hint(role)>
+                            {role.as_str()}
+                        </option>
+                    }
+                })
+                .collect_view()}
+        </select>
+    }
+}
+
+/// The sections of `/admin`, in navigation order: (path, label, the permission that opens it).
+const SECTIONS: [(&str, &str, Permission); 3] = [
+    ("/admin", "Members", Permission::ViewTeam),
+    ("/admin/api-keys", "API keys", Permission::ManageApiKeys),
+    ("/admin/audit", "Audit log", Permission::ViewAuditLog),
+];
+
+/// The panel's frame, for signed-in members only: anyone else is sent to `/login` (or `/setup`
+/// on a fresh install) and comes back here after.
+#[component]
+pub fn AdminLayout() -> impl IntoView {
+    let visitor = Resource::new(|| (), |_| current_visitor());
+    let location = use_location();
+    view! {
+        <Suspense>
+            {move || Suspend::new(async move {
+                match visitor.await {
+                    Ok(Visitor::SignedIn(viewer)) => view! { <AdminFrame viewer /> }.into_any(),
+                    Ok(Visitor::SignedOut { setup_needed: true }) => view! { <Redirect path="/setup" /> }.into_any(),
+                    Ok(Visitor::SignedOut { .. }) => {
+                        let (path, search) = (location.pathname.get_untracked(), location.search.get_untracked());
+                        let here = if search.is_empty() { path } else { format!("{path}?{search}") };
+                        view! { <Redirect path=format!("/login?next={}", encode_query_value(&here)) /> }.into_any()
+                    }
+                    Err(err) => view! { <p class="error" role="alert">{crate::api::error_text(&err)}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// Percent-encodes a path for a query value (no JS needed, so it works during SSR).
+fn encode_query_value(raw: &str) -> String {
+    raw.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (byte as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+#[component]
+fn AdminFrame(viewer: Viewer) -> impl IntoView {
+    // `data-hydrated` flips once the WASM has taken over; browser tests wait for it.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move || hydrated.set(true));
+    let signing_out = RwSignal::new(false);
+    let sign_out = move |_| {
+        signing_out.set(true);
+        leptos::task::spawn_local(async move {
+            let _ = rest::post::<_, serde_json::Value>("/api/v1/logout", &serde_json::json!({})).await;
+            rest::go_to("/login");
+        });
+    };
+    let role = viewer.role;
+    view! {
+        <div class="app admin" data-hydrated=move || hydrated.get().to_string()>
+            <header class="topbar">
+                <a class="brand" href="/calling">
+                    <span class="brand-mark" aria-hidden="true">"◉"</span>
+                    "Switchboard"
+                </a>
+                <nav class="sections" aria-label="Team sections">
+                    <a href="/calling" class="back-to-calling">"← Calling"</a>
+                    {SECTIONS
+                        .into_iter()
+                        .filter(|(_, _, permission)| role.allows(*permission))
+                        .map(|(href, label, _)| view! { <A href=href exact=true>{label}</A> })
+                        .collect_view()}
+                </nav>
+                <div class="account" aria-label="Account">
+                    <span class="who">
+                        <span class="who-name">{viewer.display_name}</span>
+                        <span class="who-workspace">{viewer.workspace} " · " {role.to_string()}</span>
+                    </span>
+                    <button class="button quiet" type="button" on:click=sign_out disabled=move || signing_out.get()>
+                        "Sign out"
+                    </button>
+                </div>
+            </header>
+            <main class="content" id="main">
+                <Outlet />
+            </main>
+        </div>
+    }
+}
+
+/// A form's answer once the server took it: done, or refused for one field (shown next to it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FormReply<T> {
+    Done(T),
+    Invalid { field: String, message: String },
+}
+
+/// The message of the last reply's refusal when it names `field`.
+fn refusal_of<T>(value: &Option<Result<FormReply<T>, ServerFnError>>, field: &str) -> Option<String> {
+    match value {
+        Some(Ok(FormReply::Invalid { field: refused, message })) if refused == field => Some(message.clone()),
+        _ => None,
+    }
+}
+
+/// The last reply's refusal when it names none of `fields`, or its error.
+fn form_problem<T>(value: &Option<Result<FormReply<T>, ServerFnError>>, fields: &[&str]) -> Option<String> {
+    match value {
+        Some(Ok(FormReply::Invalid { field, message })) if !fields.contains(&field.as_str()) => {
+            Some(format!("{field}: {message}"))
+        }
+        Some(Err(err)) => Some(crate::api::error_text(err)),
+        _ => None,
+    }
+}
+
+/// The error of an action's last run, if it failed.
+fn action_error<I, O>(action: &Action<I, Result<O, ServerFnError>>) -> Option<String>
+where
+    I: Send + Sync + 'static,
+    O: Send + Sync + 'static,
+{
+    action.value().with(|value| match value {
+        Some(Err(err)) => Some(crate::api::error_text(err)),
+        _ => None,
+    })
+}
+
+/// The message under a field; always present (empty when fine) so `aria-describedby` always
+/// points somewhere.
+#[component]
+fn FieldError(id: &'static str, message: Signal<Option<String>>) -> impl IntoView {
+    view! {
+        <span class="field-error" id=id>
+            {move || message.get()}
+        </span>
+    }
+}
+
+/// A secret shown once (an invitation link, an API key): read-only, selected on focus, with a
+/// Copy button that uses the clipboard when the browser allows it.
+#[component]
+fn ShownOnce(id: &'static str, label: String, value: String, hint: &'static str) -> impl IntoView {
+    let copied = RwSignal::new(None::<bool>);
+    let text = StoredValue::new(value.clone());
+    let input = NodeRef::<leptos::html::Input>::new();
+    let copy = move |_| {
+        copied.set(Some(copy_to_clipboard(&text.get_value())));
+    };
+    view! {
+        <div class="shown-once" role="status">
+            <label for=id>{label}</label>
+            <div class="shown-once-row">
+                <input
+                    id=id
+                    type="text"
+                    readonly
+                    value=value
+                    node_ref=input
+                    on:focus=move |_| {
+                        if let Some(input) = input.get_untracked() {
+                            input.select();
+                        }
+                    }
+                />
+                <button class="button" type="button" on:click=copy>"Copy"</button>
+            </div>
+            <p class="hint">
+                {hint}
+                {move || match copied.get() {
+                    Some(true) => " Copied to the clipboard.",
+                    Some(false) => " This browser did not allow copying: select the text and copy it.",
+                    None => "",
+                }}
+            </p>
+        </div>
+    }
+}
+
+/// Asks the browser to put `text` on the clipboard; whether the request could be made.
+fn copy_to_clipboard(text: &str) -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        use js_sys::{Function, Reflect};
+        use wasm_bindgen::{JsCast, JsValue};
+        // `navigator.clipboard` through reflection: web-sys's Clipboard binding is not enabled.
+        let navigator = window().navigator();
+        let Ok(clipboard) = Reflect::get(&navigator, &JsValue::from_str("clipboard")) else { return false };
+        if clipboard.is_undefined() {
+            return false;
+        }
+        let write = Reflect::get(&clipboard, &JsValue::from_str("writeText"))
+            .ok()
+            .and_then(|write| write.dyn_into::<Function>().ok());
+        write.is_some_and(|write| write.call1(&clipboard, &JsValue::from_str(text)).is_ok())
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = text;
+        false
+    }
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    //! What the panel's server functions share: the REST API's granting rule, audit entries
+    //! worded as the REST API words them, links to this install, and role parsing.
+    use calling::Services;
+    use calling::accounts::{Role, audit};
+    use leptos::prelude::*;
+    use serde_json::Value;
+
+    use super::FormReply;
+    use crate::api::ssr::{Member, server_error};
+
+    /// How the audit log names a member acting from a page (as the REST API names a user).
+    pub fn actor(member: &Member) -> String {
+        format!("user:{}", member.user_id)
+    }
+
+    /// "Not allowed" (403), in plain words.
+    pub fn forbidden(message: String) -> ServerFnError {
+        server_error(calling::Error::forbidden(message))
+    }
+
+    /// Owners only hand out owner; nobody hands out more than they hold.
+    pub fn check_may_grant(member: &Member, role: Role) -> Result<(), ServerFnError> {
+        if member.role.may_grant(role) {
+            Ok(())
+        } else {
+            Err(forbidden(format!("a {} cannot grant the {role} role", member.role)))
+        }
+    }
+
+    /// A role as a form sends it, or the refusal naming the `role` field.
+    pub fn parse_role<T>(raw: &str) -> Result<Role, FormReply<T>> {
+        raw.parse::<Role>().map_err(|err| match err {
+            calling::Error::Validation { field, message } => FormReply::Invalid { field, message },
+            other => FormReply::Invalid { field: "role".into(), message: other.public_message() },
+        })
+    }
+
+    /// Appends the audit entry the REST API writes for the same change. The page's requests
+    /// carry no peer address the app can read, so `ip` stays empty here.
+    pub async fn record(
+        services: &Services,
+        member: &Member,
+        action: &str,
+        target: &str,
+        details: Value,
+    ) -> Result<(), ServerFnError> {
+        let entry = audit::NewEntry {
+            workspace_id: Some(&member.workspace.id),
+            actor: &actor(member),
+            action,
+            target: Some(target),
+            details,
+            ip: None,
+        };
+        audit::record(&services.db, entry, services.clock.now()).await.map_err(server_error)
+    }
+
+    /// `http(s)://host` as the browser addressed this install, for the links the panel hands
+    /// out (the same rule as the REST API's).
+    pub fn base_url() -> String {
+        let parts = use_context::<http::request::Parts>();
+        let header = |name: &str| {
+            parts
+                .as_ref()
+                .and_then(|parts| parts.headers.get(name))
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned)
+        };
+        let host =
+            header("x-forwarded-host").or_else(|| header("host")).unwrap_or_else(|| "localhost".into());
+        let proto = header("x-forwarded-proto").unwrap_or_else(|| "http".into());
+        format!("{proto}://{host}")
+    }
+}
