@@ -18,8 +18,8 @@ use leptos_router::{SsrMode, path};
 use crate::pages::admin::{AdminLayout, ApiKeysPage, AuditPage, MembersPage};
 use crate::pages::auth::{LoginPage, SetupPage};
 use crate::pages::calling::{
-    AnalyticsPage, CallDetailPage, CallingLayout, CallsPage, OverviewPage, PermissionsPage, SettingsPage,
-    TemplatesPage,
+    AnalyticsPage, CallDetailPage, CallingLayout, CallsPage, CheckPage, OverviewPage, PermissionsPage,
+    SettingsPage, TemplatesPage,
 };
 use crate::pages::invite::InvitePage;
 use crate::pages::not_found::NotFound;
@@ -70,6 +70,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("settings") view=SettingsPage ssr=SsrMode::Async />
                     <Route path=path!("analytics") view=AnalyticsPage ssr=SsrMode::Async />
                     <Route path=path!("permissions") view=PermissionsPage ssr=SsrMode::Async />
+                    <Route path=path!("check") view=CheckPage ssr=SsrMode::Async />
                 </ParentRoute>
                 <ParentRoute path=path!("/admin") view=AdminLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=MembersPage ssr=SsrMode::Async />

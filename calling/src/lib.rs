@@ -14,6 +14,7 @@ pub mod call_state;
 pub mod calls;
 pub mod dates;
 pub mod error;
+pub mod ice;
 pub mod meta_errors;
 pub mod overview;
 pub mod permissions;

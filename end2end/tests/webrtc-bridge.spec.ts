@@ -222,3 +222,18 @@ test("an agent who is away is not rung until they are available again", async ({
   await ringOf(page, "Nina Patel").getByRole("button", { name: "Reject" }).click();
   await expect(ringOf(page, "Nina Patel")).toHaveCount(0);
 });
+
+test("the audio check hears the microphone, plays a tone and finds a network path", async ({ page }) => {
+  await openHydrated(page, "/calling");
+  await page.getByLabel("Account").getByRole("link", { name: "Audio check" }).click();
+  await expect(page).toHaveURL(/\/calling\/check$/);
+  const mic = page.getByRole("region", { name: "Microphone" });
+  await mic.getByRole("button", { name: "Test the microphone" }).click();
+  await expect(mic.getByRole("status")).toHaveText("Your microphone is heard.", { timeout: 10_000 });
+  const speakers = page.getByRole("region", { name: "Speakers" });
+  await speakers.getByRole("button", { name: "Play a test tone" }).click();
+  await expect(speakers.getByRole("status")).toHaveText("Tone played.");
+  const connection = page.getByRole("region", { name: "Connection" });
+  await connection.getByRole("button", { name: "Test the connection" }).click();
+  await expect(connection.locator("[data-check='candidates']")).toHaveAttribute("data-kinds", /host/, { timeout: 10_000 });
+});

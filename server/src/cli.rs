@@ -99,6 +99,7 @@ pub async fn start(config: &Config, listening_on: std::net::SocketAddr) -> Start
         Dialect::Postgres => EventBus::postgres(&config.database_url).await?,
         Dialect::Sqlite => EventBus::in_process(),
     };
+    let ice = config.ice()?;
     let services = Services { db, clock: Clock::System, bus, secret_key };
     let sandbox = crate::sandbox::start(&services, config.sandbox, listening_on).await?;
     crate::sweeper::start(services.clone());
@@ -108,6 +109,7 @@ pub async fn start(config: &Config, listening_on: std::net::SocketAddr) -> Start
         services,
         leptos: leptos_options(config),
         limits: config.limits(),
+        ice,
     })
 }
 

@@ -52,9 +52,24 @@ pub struct Config {
     /// Largest request body accepted, in bytes (recordings are the biggest: 25 MB).
     #[arg(long, env = "MAX_REQUEST_BYTES", default_value_t = 32 * 1024 * 1024, global = true)]
     pub max_request_bytes: usize,
+
+    /// STUN/TURN servers for agents' browsers, comma-separated (`stun:host:3478,turn:host:3478`).
+    /// Not needed on one machine; needed when agents or WhatsApp sit behind NAT.
+    #[arg(long, env = "ICE_SERVERS", default_value = "", global = true)]
+    pub ice_servers: String,
+
+    /// Secret shared with the TURN server (coturn `use-auth-secret`): browsers get TURN
+    /// credentials that expire after 12 hours.
+    #[arg(long, env = "TURN_SECRET", hide_env_values = true, global = true)]
+    pub turn_secret: Option<String>,
 }
 
 impl Config {
+    /// The ICE servers for browsers; an address that is not STUN or TURN is refused at start.
+    pub fn ice(&self) -> calling::Result<calling::ice::IceConfig> {
+        calling::ice::IceConfig::parse(&self.ice_servers, self.turn_secret.clone())
+    }
+
     /// The request limits this configuration sets.
     pub fn limits(&self) -> Limits {
         Limits {

@@ -44,6 +44,8 @@ pub struct AppState {
     pub webhooks: webhooks::Webhooks,
     /// The in-process WhatsApp simulator, when running in sandbox mode.
     pub sandbox: Option<simulator::Simulator>,
+    /// STUN/TURN servers handed to agents' browsers.
+    pub ice: calling::ice::IceConfig,
 }
 
 /// Request limits applied to every route.

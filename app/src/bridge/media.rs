@@ -41,6 +41,14 @@ mod server_side {
     pub fn notify_ring(_call_id: &str, _caller: &str) {}
     pub fn clear_ring_notifications() {}
     pub fn ask_for_notifications() {}
+    pub fn set_ice_servers(_servers: Vec<calling::ice::IceServer>) {}
+    pub async fn listen_to_microphone(_seconds: u32, _level: impl Fn(f64) + 'static) -> Result<(), String> {
+        Err("runs in the browser".into())
+    }
+    pub fn play_test_tone() {}
+    pub async fn connection_test() -> Result<Vec<String>, String> {
+        Err("runs in the browser".into())
+    }
 }
 #[cfg(not(feature = "hydrate"))]
 pub use server_side::*;
@@ -49,16 +57,16 @@ pub use server_side::*;
 mod browser {
     use std::cell::RefCell;
 
-    use js_sys::{Map, Reflect};
+    use js_sys::{Array, Map, Reflect};
     use leptos::prelude::window;
     use wasm_bindgen::JsCast;
     use wasm_bindgen::prelude::*;
     use wasm_bindgen_futures::JsFuture;
     use web_sys::{
-        AudioContext, EventSource, HtmlAudioElement, MediaStream, MediaStreamConstraints, MediaStreamTrack,
-        MessageEvent, Notification, NotificationOptions, NotificationPermission, OscillatorNode,
-        RtcIceConnectionState, RtcIceGatheringState, RtcPeerConnection, RtcRtpSender, RtcSdpType,
-        RtcSessionDescriptionInit, RtcTrackEvent,
+        AnalyserNode, AudioContext, EventSource, HtmlAudioElement, MediaStream, MediaStreamConstraints,
+        MediaStreamTrack, MessageEvent, Notification, NotificationOptions, NotificationPermission,
+        OscillatorNode, RtcConfiguration, RtcIceConnectionState, RtcIceGatheringState, RtcIceServer,
+        RtcPeerConnection, RtcRtpSender, RtcSdpType, RtcSessionDescriptionInit, RtcTrackEvent,
     };
 
     use super::*;
@@ -86,6 +94,7 @@ mod browser {
         static RINGTONE: RefCell<Option<(AudioContext, Vec<OscillatorNode>)>> = const { RefCell::new(None) };
         static NOTIFICATIONS: RefCell<Vec<Notification>> = const { RefCell::new(Vec::new()) };
         static MEDIA: RefCell<Option<Media>> = const { RefCell::new(None) };
+        static ICE_SERVERS: RefCell<Vec<calling::ice::IceServer>> = const { RefCell::new(Vec::new()) };
         static EVENTS: RefCell<Option<EventSource>> = const { RefCell::new(None) };
     }
 
@@ -177,6 +186,33 @@ mod browser {
 
     fn tracks(stream: &MediaStream) -> Vec<MediaStreamTrack> {
         stream.get_audio_tracks().iter().filter_map(|track| track.dyn_into().ok()).collect()
+    }
+
+    /// The STUN/TURN servers (from the server) every new peer connection uses.
+    pub fn set_ice_servers(servers: Vec<calling::ice::IceServer>) {
+        ICE_SERVERS.with(|ice| *ice.borrow_mut() = servers);
+    }
+
+    fn new_peer_connection() -> Result<RtcPeerConnection, JsValue> {
+        let servers = Array::new();
+        for configured in ICE_SERVERS.with(|ice| ice.borrow().clone()) {
+            let server = RtcIceServer::new();
+            let urls = Array::new();
+            for url in &configured.urls {
+                urls.push(&JsValue::from_str(url));
+            }
+            server.set_urls(&urls);
+            if let Some(username) = &configured.username {
+                server.set_username(username);
+            }
+            if let Some(credential) = &configured.credential {
+                server.set_credential(credential);
+            }
+            servers.push(&server);
+        }
+        let config = RtcConfiguration::new();
+        config.set_ice_servers(&servers);
+        RtcPeerConnection::new_with_configuration(&config)
     }
 
     /// Takes the microphone and opens a peer connection whose incoming audio plays; both are
@@ -477,5 +513,70 @@ mod browser {
         if Notification::permission() == NotificationPermission::Default {
             let _ = Notification::request_permission();
         }
+    }
+
+    /// The agent check page's microphone test: reports the mic's level (RMS, 0–1) ten times a
+    /// second for `seconds`, then releases the mic.
+    pub async fn listen_to_microphone(seconds: u32, level: impl Fn(f64) + 'static) -> Result<(), String> {
+        let mic = microphone().await?;
+        let context = AudioContext::new().map_err(describe)?;
+        let source = context.create_media_stream_source(&mic).map_err(describe)?;
+        let analyser: AnalyserNode = context.create_analyser().map_err(describe)?;
+        analyser.set_fft_size(2048);
+        source.connect_with_audio_node(&analyser).map_err(describe)?;
+        let mut buffer = vec![0.0_f32; 2048];
+        for _ in 0..seconds * 10 {
+            analyser.get_float_time_domain_data(&mut buffer);
+            let rms =
+                (buffer.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>() / buffer.len() as f64).sqrt();
+            level(rms);
+            sleep(100).await;
+        }
+        for track in tracks(&mic) {
+            track.stop();
+        }
+        let _ = context.close();
+        Ok(())
+    }
+
+    /// The agent check page's speaker test: one second of 440 Hz.
+    pub fn play_test_tone() {
+        let play = || -> Result<(), JsValue> {
+            let context = AudioContext::new()?;
+            let gain = context.create_gain()?;
+            gain.gain().set_value(0.2);
+            gain.connect_with_audio_node(&context.destination())?;
+            let oscillator = context.create_oscillator()?;
+            oscillator.frequency().set_value(440.0);
+            oscillator.connect_with_audio_node(&gain)?;
+            oscillator.start()?;
+            oscillator.stop_with_when(context.current_time() + 1.0)?;
+            Ok(())
+        };
+        let _ = play();
+    }
+
+    /// The agent check page's connection test: gathers ICE candidates with the configured
+    /// servers and returns the kinds found (`host`, `srflx` via STUN, `relay` via TURN).
+    pub async fn connection_test() -> Result<Vec<String>, String> {
+        let pc =
+            new_peer_connection().map_err(|err| format!("The browser refused WebRTC: {}", describe(err)))?;
+        let _channel = pc.create_data_channel("check");
+        let offer = JsFuture::from(pc.create_offer()).await.map_err(describe)?;
+        let sdp =
+            Reflect::get(&offer, &"sdp".into()).ok().and_then(|sdp| sdp.as_string()).unwrap_or_default();
+        let local = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
+        local.set_sdp(&sdp);
+        JsFuture::from(pc.set_local_description(&local)).await.map_err(describe)?;
+        let sdp = complete_local_sdp(&pc, sdp).await;
+        pc.close();
+        let mut kinds: Vec<String> = sdp
+            .lines()
+            .filter(|line| line.starts_with("a=candidate:"))
+            .filter_map(|line| line.split(" typ ").nth(1)?.split_whitespace().next().map(str::to_owned))
+            .collect();
+        kinds.sort();
+        kinds.dedup();
+        Ok(kinds)
     }
 }

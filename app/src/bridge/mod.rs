@@ -13,7 +13,7 @@
 //! - **In call**: timer, mute, hang up, and audio figures from `getStats` every 2 s. Closing the
 //!   tab ends the call with a beacon.
 
-mod media;
+pub(crate) mod media;
 
 use calling::answering::IncomingCall;
 use calling::presence::Availability;
@@ -61,6 +61,11 @@ pub struct AudioFigures {
 #[derive(serde::Deserialize)]
 struct IncomingResponse {
     calls: Vec<IncomingCall>,
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct IceServers {
+    pub ice_servers: Vec<calling::ice::IceServer>,
 }
 
 #[derive(serde::Deserialize)]
@@ -407,6 +412,13 @@ pub fn CallBridge() -> AnyView {
 
     // Everyone signed in listens (pages refresh from it); only agents are rung.
     Effect::new(move || {
+        if bridge.can_answer || bridge.can_place {
+            leptos::task::spawn_local(async move {
+                if let Ok(servers) = rest::get::<IceServers>("/api/v1/app/calling/ice-servers").await {
+                    media::set_ice_servers(servers.ice_servers);
+                }
+            });
+        }
         media::listen(move |event| bridge.on_event(event));
         media::every_second(move |ms| {
             now.set(ms);

@@ -2,7 +2,8 @@
 //! offer), the call actions `POST /app/calling/calls/:id/pre-accept`, `/accept`, `/reject`,
 //! `/terminate`, and outbound calls: `POST /app/calling/initiate` with the browser's offer and
 //! `GET /app/calling/calls/:id/session` for WhatsApp's answer once the connect webhook brings it;
-//! `POST /app/calling/calls/:id/quality` stores what the agent's browser measured.
+//! `POST /app/calling/calls/:id/quality` stores what the agent's browser measured;
+//! `GET /app/calling/ice-servers` gives the browser its STUN/TURN servers.
 //!
 //! Pre-accepting claims the call for the signed-in member first (`calling::answering::claim`):
 //! the first agent wins and everyone else gets 409 `already_answered`. Accept then reuses the
@@ -39,6 +40,7 @@ pub fn routes() -> Router<AppState> {
         .route("/initiate", post(initiate))
         .route("/calls/{call_id}/session", get(session))
         .route("/calls/{call_id}/quality", post(report_quality))
+        .route("/ice-servers", get(ice_servers))
 }
 
 #[derive(Serialize)]
@@ -235,4 +237,23 @@ async fn report_quality(
     let quality =
         calling::quality::record(&services.db, &auth.workspace_id, &call_id, user_id, body.samples).await?;
     Ok(Json(quality.summary))
+}
+
+#[derive(Serialize)]
+struct IceServers {
+    ice_servers: Vec<calling::ice::IceServer>,
+}
+
+/// `GET /ice-servers`: the STUN/TURN servers for this agent's browser, TURN with fresh
+/// time-limited credentials.
+async fn ice_servers(
+    auth: Auth,
+    State(services): State<Services>,
+    State(ice): State<calling::ice::IceConfig>,
+) -> ApiResult<IceServers> {
+    if auth.require(Permission::AnswerCalls).is_err() {
+        auth.require(Permission::PlaceCalls)?;
+    }
+    let user = auth.user_id().unwrap_or("api");
+    Ok(Json(IceServers { ice_servers: ice.servers_for(user, services.clock.now()) }))
 }

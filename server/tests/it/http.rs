@@ -34,6 +34,7 @@ async fn app() -> TestApp {
         services,
         leptos: leptos_options(&cli.config),
         limits: cli.config.limits(),
+        ice: Default::default(),
     };
     TestApp { router: router(state.clone()), state, _db: test_db }
 }

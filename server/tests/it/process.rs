@@ -188,10 +188,26 @@ fn a_bad_database_url_fails_with_a_clear_message() {
 }
 
 #[test]
+fn a_bad_ice_server_address_stops_the_start_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(BINARY)
+        .args(["serve", "--bind", &format!("127.0.0.1:{}", free_port())])
+        .env("DATABASE_URL", sqlite_url(&dir))
+        .env("SECRET_KEY_FILE", dir.path().join("secret.key"))
+        .env("SANDBOX", "off")
+        .env("ICE_SERVERS", "stun:stun.example.com:3478,http://turn.example.com")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(log.contains("is not a STUN or TURN address"), "{log}");
+}
+
+#[test]
 fn help_lists_the_commands_and_settings() {
     let output = Command::new(BINARY).arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&output.stdout);
-    for expected in ["serve", "migrate", "DATABASE_URL", "BIND", "SITE_ROOT"] {
+    for expected in ["serve", "migrate", "DATABASE_URL", "BIND", "SITE_ROOT", "ICE_SERVERS", "TURN_SECRET"] {
         assert!(help.contains(expected), "--help lacks {expected}: {help}");
     }
 }

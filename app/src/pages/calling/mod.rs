@@ -2,6 +2,7 @@
 
 mod analytics;
 mod calls;
+mod check;
 mod overview;
 mod permissions;
 mod sections;
@@ -9,6 +10,7 @@ pub mod templates;
 
 pub use analytics::AnalyticsPage;
 pub use calls::{CallDetailPage, CallsPage, CallsTable};
+pub use check::CheckPage;
 pub use overview::OverviewPage;
 pub use permissions::PermissionsPage;
 pub use sections::SettingsPage;
@@ -109,6 +111,7 @@ fn SignedInLayout(viewer: Viewer) -> impl IntoView {
                 </nav>
                 <div class="account" aria-label="Account">
                     <AvailabilityToggle />
+                    <a class="quiet-link" href="/calling/check">"Audio check"</a>
                     <span class="who">
                         <span class="who-name">{viewer.display_name}</span>
                         <span class="who-workspace">{viewer.workspace} " · " {viewer.role.to_string()}</span>

@@ -44,6 +44,7 @@ pub async fn spawn_server(services: Services) -> TestServer {
         services,
         leptos: leptos_options(&cli.config),
         limits: cli.config.limits(),
+        ice: Default::default(),
     };
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
