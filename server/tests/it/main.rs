@@ -7,6 +7,7 @@ mod support;
 
 mod accounts;
 mod accounts_cli;
+mod admin_page;
 mod answering;
 mod api_calling;
 mod billing;
