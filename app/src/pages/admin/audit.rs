@@ -121,6 +121,8 @@ fn action_words(action: &str) -> Option<&'static str> {
         "template.deleted" => "Deleted a template",
         "template.default_set" => "Set a default template",
         "password.changed" => "Changed their password",
+        "password.reset" => "Reset their password",
+        "install.setup" => "Set up Switchboard as its first owner",
         _ => return None,
     })
 }
