@@ -125,6 +125,26 @@ test("a rejected call stops ringing and is recorded as rejected", async ({ page,
   });
 });
 
+test("'Not me' stops the ring in this browser only; the call keeps ringing for the team", async ({
+  page,
+  request,
+  baseURL,
+}) => {
+  await openHydrated(page, "/calling");
+  await ringFrom(request, baseURL!, "+919812345674", "Tara Sen");
+  const ring = ringOf(page, "Tara Sen");
+  await ring.getByRole("button", { name: "Not me" }).click();
+  await expect(ring).toHaveCount(0);
+  await expect(page.locator(".bridge")).toHaveAttribute("data-ringtone", "off");
+  const incoming = await (await request.get("/api/v1/app/calling/incoming")).json();
+  const call = incoming.calls.find((c: any) => c.contact_name === "Tara Sen");
+  expect(call, "still ringing for the rest of the team").toBeTruthy();
+  // Someone else declines it; nothing comes back here.
+  const rejected = await request.post(`/api/v1/app/calling/calls/${call.call_id}/reject`, { headers: { Origin: baseURL! } });
+  expect(rejected.status()).toBe(200);
+  await expect(ringOf(page, "Tara Sen")).toHaveCount(0);
+});
+
 test("a ring survives a page reload", async ({ page, request, baseURL }) => {
   await openHydrated(page, "/calling/analytics");
   await ringFrom(request, baseURL!, "+919812345673", "Ishaan Roy");

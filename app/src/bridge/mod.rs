@@ -438,6 +438,8 @@ pub fn CallBridge() -> AnyView {
         bridge.heartbeat();
     });
 
+    // Calls this agent said "not me" to: they stop ringing here and keep ringing for the team.
+    let dismissed = RwSignal::new(Vec::<String>::new());
     // What rings for this agent now: the ringtone plays and each new call gets a desktop
     // notification; both stop when nothing rings (answered here or elsewhere, or over).
     let ringing_for_me = Memo::new(move |_| {
@@ -447,7 +449,9 @@ pub fn CallBridge() -> AnyView {
         incoming.with(|calls| {
             calls
                 .iter()
-                .filter(|call| call.answered_by.is_none())
+                .filter(|call| {
+                    call.answered_by.is_none() && !dismissed.with(|ids| ids.contains(&call.call_id))
+                })
                 .map(|call| {
                     let caller = call.contact_name.clone().unwrap_or_else(|| call.contact_number.clone());
                     (call.call_id.clone(), caller)
@@ -489,6 +493,7 @@ pub fn CallBridge() -> AnyView {
             .get()
             .into_iter()
             .filter(|call| Some(&call.call_id) != mine.as_ref())
+            .filter(|call| !dismissed.with(|ids| ids.contains(&call.call_id)))
             .map(|call| {
                 let name = call.contact_name.clone().unwrap_or_else(|| "WhatsApp caller".to_owned());
                 let deadline = call.answer_deadline;
@@ -504,6 +509,7 @@ pub fn CallBridge() -> AnyView {
                 });
                 let for_answer = call.clone();
                 let call_id = call.call_id.clone();
+                let not_me = call.call_id.clone();
                 view! {
                     <section class="ring" role="alertdialog" aria-label="Incoming WhatsApp call" data-call-id=call.call_id.clone()>
                         <p class="ring-title">"Incoming WhatsApp call"</p>
@@ -519,6 +525,8 @@ pub fn CallBridge() -> AnyView {
                                         on:click=move |_| answer(for_answer.clone())>"Accept"</button>
                                     <button class="button danger" type="button"
                                         on:click=move |_| reject(call_id.clone())>"Reject"</button>
+                                    <button class="button quiet" type="button" title="Stop ringing here; it keeps ringing for the team"
+                                        on:click=move |_| dismissed.update(|ids| ids.push(not_me.clone()))>"Not me"</button>
                                 </div>
                             }.into_any()
                         }}

@@ -112,6 +112,7 @@ fn SignedInLayout(viewer: Viewer) -> impl IntoView {
                 <div class="account" aria-label="Account">
                     <AvailabilityToggle />
                     <a class="quiet-link" href="/calling/check">"Audio check"</a>
+                    <a class="button quiet" href="/admin">"Team"</a>
                     <span class="who">
                         <span class="who-name">{viewer.display_name}</span>
                         <span class="who-workspace">{viewer.workspace} " · " {viewer.role.to_string()}</span>
