@@ -20,6 +20,7 @@ mod permissions;
 mod process;
 mod replicas;
 mod settings;
+mod settings_page;
 mod templates;
 mod templates_page;
 mod webhooks;

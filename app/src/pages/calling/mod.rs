@@ -5,7 +5,7 @@ mod calls;
 mod check;
 mod overview;
 mod permissions;
-mod sections;
+pub mod settings;
 pub mod templates;
 
 pub use analytics::AnalyticsPage;
@@ -13,7 +13,7 @@ pub use calls::{CallDetailPage, CallsPage, CallsTable};
 pub use check::CheckPage;
 pub use overview::OverviewPage;
 pub use permissions::PermissionsPage;
-pub use sections::SettingsPage;
+pub use settings::SettingsPage;
 pub use templates::TemplatesPage;
 
 use leptos::prelude::*;
