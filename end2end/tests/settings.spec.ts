@@ -100,6 +100,7 @@ test("business hours: copy Monday to weekdays, a holiday, refusals next to the f
     await expect(current.locator(".week-summary")).toContainText("SaturdayClosed");
     await expect(current).toContainText(`${holiday}: closed all day`);
     await expect(current.locator(".drift")).toHaveCount(0);
+    await page.screenshot({ path: test.info().outputPath("settings.png"), fullPage: true });
 
     // …and as the REST API reads it back from WhatsApp (the simulator).
     const saved = await sandboxSettings(page.request);

@@ -191,6 +191,18 @@ async fn the_settings_page_saves_hours_to_whatsapp_as_the_api_does() {
     assert_eq!(status, StatusCode::OK, "{fresh}");
     assert_eq!(fresh["drift"], json!([]));
 
+    // Someone changes the zone in Meta's tools (WhatsApp's webhook reports it): the page shows
+    // the drift, field by field.
+    let mut changed = calling::settings_sync::load(db, &sandbox.number.id).await.unwrap().remote.unwrap();
+    changed.call_hours.as_mut().unwrap().timezone_id = Some("UTC".into());
+    calling::settings_sync::record_remote(db, &sandbox.number, &changed, now).await.unwrap();
+    let (status, page) = browser.form(LoadCallSettings::PATH, "").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(
+        page["numbers"][0]["state"]["drift"],
+        json!([{ "field": "call_hours.timezone_id", "local": "America/Sao_Paulo", "remote": "UTC" }])
+    );
+
     // Viewers read, and may not save.
     sqlx::query("UPDATE memberships SET role = 'viewer' WHERE workspace_id = $1 AND user_id = $2")
         .bind(&sandbox.workspace.id)

@@ -912,7 +912,9 @@ fn CurrentSettings(state: NumberState) -> impl IntoView {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The editor: one signal per input, so typing never rebuilds a list (and focus stays put).
+// The editor: one signal per input, so typing never rebuilds a list (and focus stays put). Each
+// input also carries its starting value as an attribute, so the server-rendered page shows it
+// before the WASM takes over.
 
 #[derive(Clone, Copy)]
 struct RangeRow {
@@ -1291,7 +1293,7 @@ fn General(draft: Draft, errors: Errors) -> impl IntoView {
         view! {
             <div class="field check">
                 <label>
-                    <input type="checkbox" id=id prop:checked=move || value.get()
+                    <input type="checkbox" id=id checked=value.get_untracked() prop:checked=move || value.get()
                         aria-invalid=move || message.get().is_some().to_string()
                         aria-describedby=format!("{id}-error")
                         on:change=move |ev| value.set(event_target_checked(&ev)) />
@@ -1330,7 +1332,7 @@ fn General(draft: Draft, errors: Errors) -> impl IntoView {
                 <div class="field">
                     <label for="countries">"Show the icon only in these countries"</label>
                     <input type="text" id="countries" autocomplete="off" placeholder="Everyone, e.g. IN, BR"
-                        prop:value=move || draft.countries.get()
+                        value=draft.countries.get_untracked() prop:value=move || draft.countries.get()
                         aria-invalid=move || countries_error.get().is_some().to_string()
                         aria-describedby="countries-hint countries-error"
                         on:input=move |ev| draft.countries.set(event_target_value(&ev)) />
@@ -1371,7 +1373,7 @@ fn HoursEditor(draft: Draft, errors: Errors) -> impl IntoView {
             <legend>"Call hours"</legend>
             <div class="field check">
                 <label>
-                    <input type="checkbox" id="hours-status" prop:checked=move || draft.hours.get()
+                    <input type="checkbox" id="hours-status" checked=draft.hours.get_untracked() prop:checked=move || draft.hours.get()
                         aria-invalid=move || hours_error.get().is_some().to_string()
                         aria-describedby="hours-status-error"
                         on:change=move |ev| draft.hours.set(event_target_checked(&ev)) />
@@ -1436,7 +1438,7 @@ fn DayEditor(draft: Draft, day: usize, errors: Errors) -> impl IntoView {
         <fieldset class="day" data-day=name>
             <legend>{name}</legend>
             <label class="day-open">
-                <input type="checkbox" id=open_id prop:checked=move || row.open.get() on:change=toggle />
+                <input type="checkbox" id=open_id checked=row.open.get_untracked() prop:checked=move || row.open.get() on:change=toggle />
                 "Open"
                 <span class="visually-hidden">" on " {name}</span>
             </label>
@@ -1468,7 +1470,7 @@ fn RangeEditor(row: DayRow, range: RangeRow, name: &'static str, errors: Errors)
         <div class="range" role="group" aria-label=format!("{name} range")>
             <div class="field">
                 <label for=start_id.clone()>"Opens"</label>
-                <input type="time" id=start_id.clone() prop:value=move || range.open.get()
+                <input type="time" id=start_id.clone() value=range.open.get_untracked() prop:value=move || range.open.get()
                     aria-invalid=move || start_error.get().is_some().to_string()
                     aria-describedby=format!("{start_id}-error")
                     on:input=move |ev| range.open.set(event_target_value(&ev)) />
@@ -1476,7 +1478,7 @@ fn RangeEditor(row: DayRow, range: RangeRow, name: &'static str, errors: Errors)
             </div>
             <div class="field">
                 <label for=end_id.clone()>"Closes"</label>
-                <input type="time" id=end_id.clone() prop:value=move || range.close.get()
+                <input type="time" id=end_id.clone() value=range.close.get_untracked() prop:value=move || range.close.get()
                     aria-invalid=move || end_error.get().is_some().to_string()
                     aria-describedby=format!("{end_id}-error")
                     on:input=move |ev| range.close.set(event_target_value(&ev)) />
@@ -1544,20 +1546,20 @@ fn HolidayEditor(draft: Draft, holiday: HolidayRow, errors: Errors) -> impl Into
         <li class="holiday" role="group" aria-label=move || format!("Holiday {}", holiday.date.get())>
             <div class="field">
                 <label for=date_id.clone()>"Date"</label>
-                <input type="date" id=date_id.clone() prop:value=move || holiday.date.get()
+                <input type="date" id=date_id.clone() value=holiday.date.get_untracked() prop:value=move || holiday.date.get()
                     aria-invalid=move || date_error.get().is_some().to_string()
                     aria-describedby=format!("{date_id}-error")
                     on:input=move |ev| holiday.date.set(event_target_value(&ev)) />
                 <FieldError id=date_id message=date_error />
             </div>
             <label class="day-open">
-                <input type="checkbox" id=all_day_id prop:checked=move || holiday.all_day.get()
+                <input type="checkbox" id=all_day_id checked=holiday.all_day.get_untracked() prop:checked=move || holiday.all_day.get()
                     on:change=move |ev| holiday.all_day.set(event_target_checked(&ev)) />
                 "Closed all day"
             </label>
             <div class="field" hidden=move || holiday.all_day.get()>
                 <label for=start_id.clone()>"Closed from"</label>
-                <input type="time" id=start_id.clone() prop:value=move || holiday.start.get()
+                <input type="time" id=start_id.clone() value=holiday.start.get_untracked() prop:value=move || holiday.start.get()
                     aria-invalid=move || start_error.get().is_some().to_string()
                     aria-describedby=format!("{start_id}-error")
                     on:input=move |ev| holiday.start.set(event_target_value(&ev)) />
@@ -1565,7 +1567,7 @@ fn HolidayEditor(draft: Draft, holiday: HolidayRow, errors: Errors) -> impl Into
             </div>
             <div class="field" hidden=move || holiday.all_day.get()>
                 <label for=end_id.clone()>"Until"</label>
-                <input type="time" id=end_id.clone() prop:value=move || holiday.end.get()
+                <input type="time" id=end_id.clone() value=holiday.end.get_untracked() prop:value=move || holiday.end.get()
                     aria-invalid=move || end_error.get().is_some().to_string()
                     aria-describedby=format!("{end_id}-error")
                     on:input=move |ev| holiday.end.set(event_target_value(&ev)) />
