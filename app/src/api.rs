@@ -233,6 +233,44 @@ pub mod ssr {
         pub role: Role,
     }
 
+    impl Member {
+        /// How the audit log (and other records of who did what) names a member acting from
+        /// a page: as the REST API names a signed-in user.
+        pub fn actor(&self) -> String {
+            format!("user:{}", self.user_id)
+        }
+    }
+
+    /// The address of the client behind this request, as the server saw it
+    /// (`server::auth::attach_session` puts it in the request).
+    pub fn client_ip() -> Option<String> {
+        use_context::<http::request::Parts>()?
+            .extensions
+            .get::<calling::accounts::audit::ClientIp>()
+            .map(|ip| ip.0.clone())
+    }
+
+    /// Appends the audit entry the REST API writes for the same change, with the client's
+    /// address.
+    pub async fn record_audit(
+        services: &Services,
+        member: &Member,
+        action: &str,
+        target: Option<&str>,
+        details: serde_json::Value,
+    ) -> calling::Result<()> {
+        let ip = client_ip();
+        let entry = calling::accounts::audit::NewEntry {
+            workspace_id: Some(&member.workspace.id),
+            actor: &member.actor(),
+            action,
+            target,
+            details,
+            ip: ip.as_deref(),
+        };
+        calling::accounts::audit::record(&services.db, entry, services.clock.now()).await
+    }
+
     /// The signed-in member, when their role in their current workspace allows `permission`;
     /// "sign in" (401) or "not allowed" (403) otherwise — the same rules as the REST API.
     pub async fn member(services: &Services, permission: Permission) -> Result<Member, ServerFnError> {

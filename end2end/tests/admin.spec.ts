@@ -214,6 +214,8 @@ test.describe("team admin panel", () => {
     }
     await expect(table.locator("tr[data-action='member.role_changed']").first()).toContainText("from: agent, to: viewer");
     await expect(table.locator("tr[data-action='api_key.created']").first()).toContainText(OWNER.display_name);
+    // Changes made from the panel record where they came from, like the REST API's.
+    await expect(table.locator("tr[data-action='member.role_changed']").first()).toContainText("127.0.0.1");
     // Newest first: the key was revoked after it was created.
     const actions = await table.locator("tbody tr").evaluateAll((rows) => rows.map((row) => row.getAttribute("data-action")));
     expect(actions.indexOf("api_key.revoked")).toBeLessThan(actions.indexOf("api_key.created"));

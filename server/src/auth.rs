@@ -264,7 +264,8 @@ pub fn check_not_cross_site(parts: &Parts) -> Result<(), ApiError> {
 /// Middleware for the Leptos pages and server functions: when the request carries a live
 /// session cookie (and, for writes, passes the CSRF rule), the signed-in member is put in the
 /// request's extensions as a [`SignedIn`], where the app's server functions find it. Anything
-/// else passes through without one, and the app answers "sign in".
+/// else passes through without one, and the app answers "sign in". The client's address goes
+/// in too, for the audit entries the pages write.
 pub async fn attach_session(
     axum::extract::State(services): axum::extract::State<Services>,
     request: axum::extract::Request,
@@ -273,6 +274,9 @@ pub async fn attach_session(
     let (mut parts, body) = request.into_parts();
     // Static files (the WASM, JS and CSS bundles) need nobody's identity.
     let is_static = parts.uri.path().starts_with("/pkg/");
+    if let Some(ip) = client_ip(&parts) {
+        parts.extensions.insert(calling::accounts::audit::ClientIp(ip));
+    }
     if !is_static
         && session_token(&parts.headers).is_some()
         && let Ok(Caller::Session(signed_in)) = Caller::from_request_parts(&mut parts, &services).await

@@ -20,6 +20,11 @@ pub struct NewEntry<'a> {
     pub ip: Option<&'a str>,
 }
 
+/// The address of the client behind a request, as the server saw it: the server puts it in
+/// the request for the pages' server functions, which record it with their audit entries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientIp(pub String);
+
 /// A stored row.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Entry {

@@ -89,7 +89,7 @@ pub async fn create_admin_api_key(
         &member.workspace.id,
         &name,
         role,
-        &actor(&member),
+        &member.actor(),
         now,
     )
     .await;

@@ -127,7 +127,7 @@ pub async fn invite_member(email: String, role: String) -> Result<FormReply<NewI
     check_may_grant(&member, role)?;
     let now = services.clock.now();
     let created =
-        invitations::create(&services.db, &member.workspace.id, &email, role, &actor(&member), now).await;
+        invitations::create(&services.db, &member.workspace.id, &email, role, &member.actor(), now).await;
     let (token, invitation) = match created {
         Ok(created) => created,
         Err(calling::Error::Validation { field, message }) => {

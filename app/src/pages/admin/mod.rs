@@ -277,17 +277,12 @@ mod ssr {
     //! What the panel's server functions share: the REST API's granting rule, audit entries
     //! worded as the REST API words them, links to this install, and role parsing.
     use calling::Services;
-    use calling::accounts::{Role, audit};
+    use calling::accounts::Role;
     use leptos::prelude::*;
     use serde_json::Value;
 
     use super::FormReply;
     use crate::api::ssr::{Member, server_error};
-
-    /// How the audit log names a member acting from a page (as the REST API names a user).
-    pub fn actor(member: &Member) -> String {
-        format!("user:{}", member.user_id)
-    }
 
     /// "Not allowed" (403), in plain words.
     pub fn forbidden(message: String) -> ServerFnError {
@@ -311,8 +306,7 @@ mod ssr {
         })
     }
 
-    /// Appends the audit entry the REST API writes for the same change. The page's requests
-    /// carry no peer address the app can read, so `ip` stays empty here.
+    /// Appends the audit entry the REST API writes for the same change.
     pub async fn record(
         services: &Services,
         member: &Member,
@@ -320,15 +314,9 @@ mod ssr {
         target: &str,
         details: Value,
     ) -> Result<(), ServerFnError> {
-        let entry = audit::NewEntry {
-            workspace_id: Some(&member.workspace.id),
-            actor: &actor(member),
-            action,
-            target: Some(target),
-            details,
-            ip: None,
-        };
-        audit::record(&services.db, entry, services.clock.now()).await.map_err(server_error)
+        crate::api::ssr::record_audit(services, member, action, Some(target), details)
+            .await
+            .map_err(server_error)
     }
 
     /// `http(s)://host` as the browser addressed this install, for the links the panel hands

@@ -202,7 +202,7 @@ pub async fn send_template(form: TemplateSendForm) -> Result<FormReply<SentTempl
     };
     let sent = match calling::graph::GraphClient::new() {
         Ok(client) => {
-            let actor = actor(&member);
+            let actor = member.actor();
             calling::templates::send(&services, &client, &member.workspace.id, &request, &actor).await
         }
         Err(err) => Err(err),
@@ -215,7 +215,6 @@ mod ssr {
     //! What the server functions above share: form values to domain requests, creation with its
     //! audit entry, and domain results to form replies.
     use calling::Services;
-    use calling::accounts::audit;
     use calling::templates::{Template, TemplateSpec};
     use leptos::prelude::ServerFnError;
     use serde_json::{Value, json};
@@ -235,12 +234,6 @@ mod ssr {
 
     pub fn invalid<T>(field: &str, message: &str) -> FormReply<T> {
         FormReply::Invalid { field: field.to_owned(), message: message.to_owned() }
-    }
-
-    /// How the audit log and the sends table name a member acting from a page (as the REST
-    /// API names a signed-in user).
-    pub fn actor(member: &Member) -> String {
-        format!("user:{}", member.user_id)
     }
 
     /// A refused field comes back as a reply; a name WhatsApp already has is the name
@@ -279,7 +272,7 @@ mod ssr {
     ) -> calling::Result<Template> {
         let client = calling::graph::GraphClient::new()?;
         let template =
-            calling::templates::create(services, &client, &member.workspace.id, spec, None, &actor(member))
+            calling::templates::create(services, &client, &member.workspace.id, spec, None, &member.actor())
                 .await?;
         record(services, member, "template.created", &template).await?;
         Ok(template)
@@ -292,15 +285,8 @@ mod ssr {
         action: &str,
         template: &Template,
     ) -> calling::Result<()> {
-        let entry = audit::NewEntry {
-            workspace_id: Some(&member.workspace.id),
-            actor: &actor(member),
-            action,
-            target: Some(&template.template_id),
-            details: json!({ "name": template.name, "type": template.kind, "language": template.language }),
-            ip: None,
-        };
-        audit::record(&services.db, entry, services.clock.now()).await
+        let details = json!({ "name": template.name, "type": template.kind, "language": template.language });
+        crate::api::ssr::record_audit(services, member, action, Some(&template.template_id), details).await
     }
 }
 
