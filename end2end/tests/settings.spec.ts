@@ -54,6 +54,11 @@ test("business hours: copy Monday to weekdays, a holiday, refusals next to the f
       await expect(day(name).getByLabel("Closes")).toHaveValue("17:00");
     }
     await expect(day("Saturday").getByRole("checkbox", { name: "Open on Saturday" })).not.toBeChecked();
+    // What callers meet follows the form: the callback offer appears once callbacks are on.
+    const preview = form.locator(".caller-preview");
+    await expect(preview).toContainText("outside them WhatsApp shows when you open next and offers a chat.");
+    await form.getByLabel("Let customers ask for a callback").check();
+    await expect(preview).toContainText("offers a chat or a callback request.");
 
     // An overlapping second range on Tuesday: refused next to its opening time.
     await day("Tuesday").getByRole("button", { name: "Add range on Tuesday" }).click();
@@ -115,6 +120,7 @@ test("business hours: copy Monday to weekdays, a holiday, refusals next to the f
       ["FRIDAY", "MONDAY", "THURSDAY", "TUESDAY", "WEDNESDAY"].map((name) => `${name} 0900-1700`),
     );
     expect(hours.holiday_schedule).toEqual([{ date: holiday, start_time: "0000", end_time: "2359" }]);
+    expect(saved.remote.callback_permission_status).toBe("ENABLED");
     expect(saved.drift).toEqual([]);
 
     // A reload shows the saved values in the editor.
@@ -130,6 +136,7 @@ test("business hours: copy Monday to weekdays, a holiday, refusals next to the f
 
     // Call hours off again (the schedule is kept for later): sandbox calls ring at any hour.
     await again.getByLabel("Take calls only during these hours").uncheck();
+    await expect(again.locator(".caller-preview")).toHaveText("What callers see: Callers can reach you at any time.");
     await again.getByRole("button", { name: "Save and send to WhatsApp" }).click();
     await expect(again.getByRole("status")).toHaveText("Saved: WhatsApp accepted the settings.");
     await expect(page.getByRole("region", { name: /What WhatsApp has for/ })).toContainText(

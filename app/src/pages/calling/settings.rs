@@ -1267,7 +1267,7 @@ fn Editor(form: SettingsForm, state: RwSignal<NumberState>, can_change: bool, no
                 <fieldset class="settings-fields" disabled=!can_change>
                     <legend class="visually-hidden">"Call settings"</legend>
                     <General draft errors />
-                    <HoursEditor draft errors />
+                    <HoursEditor draft errors now />
                     <HolidaysEditor draft errors now />
                 </fieldset>
                 {others}
@@ -1349,7 +1349,31 @@ fn General(draft: Draft, errors: Errors) -> impl IntoView {
 
 /// Call hours on/off, the time zone and the week.
 #[component]
-fn HoursEditor(draft: Draft, errors: Errors) -> impl IntoView {
+fn HoursEditor(draft: Draft, errors: Errors, now: i64) -> impl IntoView {
+    // What a caller meets under the hours as edited, judged at the moment the page loaded.
+    let preview = move || {
+        if !draft.hours.get() {
+            return "Callers can reach you at any time.".to_owned();
+        }
+        let (form, _) = draft.snapshot();
+        let outside = if form.callback_enabled {
+            "WhatsApp shows when you open next and offers a chat or a callback request"
+        } else {
+            "WhatsApp shows when you open next and offers a chat"
+        };
+        let (settings, _) = form.to_settings(CallingSettings::default());
+        let at_load = match settings.call_hours {
+            Some(hours) if settings.problems(now).is_empty() => {
+                if hours.is_open_at(now) {
+                    " When this page loaded, calls would have come through."
+                } else {
+                    " When this page loaded, callers would have been told you are closed."
+                }
+            }
+            _ => "",
+        };
+        format!("Inside these hours calls ring here; outside them {outside}.{at_load}")
+    };
     let hours_error = error_for(errors, "hours-status".to_owned());
     let zone_error = error_for(errors, "timezone".to_owned());
     let week_error = error_for(errors, "week".to_owned());
@@ -1403,8 +1427,10 @@ fn HoursEditor(draft: Draft, errors: Errors) -> impl IntoView {
                     "Copy Monday to weekdays"
                 </button>
             </div>
-            <p class="hint">
-                {format!("At most {MAX_SLOTS_PER_DAY} ranges a day. Outside these hours WhatsApp offers callers a chat or, when callbacks are on, a callback request.")}
+            <p class="hint">{format!("At most {MAX_SLOTS_PER_DAY} ranges a day.")}</p>
+            <p class="caller-preview" aria-live="polite">
+                <strong>"What callers see: "</strong>
+                {preview}
             </p>
         </fieldset>
     }
