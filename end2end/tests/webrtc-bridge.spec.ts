@@ -181,6 +181,7 @@ test("an outbound call placed from the browser is answered by the customer with 
   await scenario(request, baseURL!, "POST", `/sandbox/users/${digits}/permission`, { grant: "permanent" });
   await scenario(request, baseURL!, "PUT", `/sandbox/users/${digits}/behaviour`, { on_call: "answer", after_seconds: 1 });
   const current = await callFromTheBrowser(page, user);
+  await expect(page.locator("[data-preview='allowed']")).toHaveText("Allowed: the call would go through.");
   await expect(current).toHaveAttribute("data-phase", "live", { timeout: 20_000 });
   const waCallId = await waCallIdOf(request, user);
   await expect(async () => {
@@ -214,6 +215,12 @@ test("a call to someone who has not allowed calls is refused before it reaches W
   baseURL,
 }) => {
   const before = (await scenario(request, baseURL!, "GET", "/sandbox/calls")).calls.length;
+  // The form says so as soon as the number is entered, before anyone clicks Call.
+  await openHydrated(page, "/calling");
+  const form = page.getByRole("form", { name: "Place a call" });
+  await form.getByLabel("WhatsApp number").fill("+919812345682");
+  await form.getByLabel("WhatsApp number").blur();
+  await expect(page.locator("[data-preview='refused']")).toContainText("has not allowed calls");
   const current = await callFromTheBrowser(page, "+919812345682");
   await expect(current).toHaveAttribute("data-phase", "ended", { timeout: 15_000 });
   await expect(current.getByRole("status")).toContainText("has not allowed calls");

@@ -628,9 +628,27 @@ pub fn AvailabilityToggle() -> impl IntoView {
 pub fn PlaceCallForm() -> impl IntoView {
     let bridge = expect_context::<Bridge>();
     let to = RwSignal::new(String::new());
+    // The number as last left (blur or Enter): what the permission preview looks up.
+    let checked = RwSignal::new(String::new());
+    let preview = Resource::new(
+        move || checked.get(),
+        |number| async move {
+            if number.is_empty() {
+                return None;
+            }
+            Some(match crate::api::lookup_permission(number).await {
+                Ok(found) => match found.call_refusal {
+                    None => Ok("Allowed: the call would go through.".to_owned()),
+                    Some(refusal) => Err(refusal.message()),
+                },
+                Err(err) => Err(crate::api::error_text(&err)),
+            })
+        },
+    );
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         media::ask_for_notifications();
+        checked.set(to.get_untracked().trim().to_owned());
         bridge.place(to.get_untracked().trim().to_owned());
     };
     bridge.can_place.then(|| {
@@ -643,10 +661,27 @@ pub fn PlaceCallForm() -> impl IntoView {
                 <form class="inline-form" on:submit=on_submit aria-label="Place a call">
                     <label>
                         "WhatsApp number"
-                        <input type="tel" name="to" required autocomplete="off" placeholder="+91 98765 43210" bind:value=to />
+                        <input
+                            type="tel"
+                            name="to"
+                            required
+                            autocomplete="off"
+                            placeholder="+91 98765 43210"
+                            bind:value=to
+                            on:change=move |_| checked.set(to.get_untracked().trim().to_owned())
+                        />
                     </label>
                     <button class="button accept" type="submit" disabled=move || bridge.busy()>"Call"</button>
                 </form>
+                <Transition>
+                    {move || Suspend::new(async move {
+                        match preview.await {
+                            None => ().into_any(),
+                            Some(Ok(fine)) => view! { <p class="ok" data-preview="allowed">{fine}</p> }.into_any(),
+                            Some(Err(why)) => view! { <p class="error" data-preview="refused">{why}</p> }.into_any(),
+                        }
+                    })}
+                </Transition>
             </section>
         }
     })
