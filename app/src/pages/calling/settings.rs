@@ -514,7 +514,10 @@ pub async fn save_call_settings(form: SettingsForm) -> Result<SaveReply, ServerF
     let client = calling::graph::GraphClient::new().map_err(server_error)?;
     match calling::settings_sync::apply(&services, &client, &number, &settings).await {
         Ok(saved) => {
-            self::ssr::record(&services, &member, &number.id, &settings).await.map_err(server_error)?;
+            let details = serde_json::to_value(&settings).unwrap_or_default();
+            record_audit(&services, &member, "settings.updated", Some(&number.id), details)
+                .await
+                .map_err(server_error)?;
             Ok(SaveReply::Saved(self::ssr::state(saved)))
         }
         Err(calling::Error::Validation { field, message }) => {
@@ -527,17 +530,15 @@ pub async fn save_call_settings(form: SettingsForm) -> Result<SaveReply, ServerF
 
 #[cfg(feature = "ssr")]
 mod ssr {
-    //! What the server functions share: finding the number, the page's view of stored settings,
-    //! and the audit entry.
+    //! What the server functions share: finding the number and the page's view of stored
+    //! settings.
     use calling::Services;
-    use calling::accounts::audit;
     use calling::numbers::WhatsAppNumber;
-    use calling::settings::CallingSettings;
     use calling::settings_sync::NumberSettings;
     use leptos::prelude::ServerFnError;
 
     use super::NumberState;
-    use crate::api::ssr::{Member, server_error};
+    use crate::api::ssr::server_error;
 
     /// The workspace's number with this Graph id, or its first when the id is blank (as the
     /// REST API's `pick_number`).
@@ -565,24 +566,6 @@ mod ssr {
             remote_fetched_at: settings.remote_fetched_at,
             drift: settings.drift,
         }
-    }
-
-    /// The audit entry the REST API writes for the same change.
-    pub async fn record(
-        services: &Services,
-        member: &Member,
-        number_id: &str,
-        settings: &CallingSettings,
-    ) -> calling::Result<()> {
-        let entry = audit::NewEntry {
-            workspace_id: Some(&member.workspace.id),
-            actor: &format!("user:{}", member.user_id),
-            action: "settings.updated",
-            target: Some(number_id),
-            details: serde_json::to_value(settings).unwrap_or_default(),
-            ip: None,
-        };
-        audit::record(&services.db, entry, services.clock.now()).await
     }
 }
 
