@@ -195,6 +195,14 @@ pub async fn current_visitor() -> Result<Visitor, ServerFnError> {
     }))
 }
 
+/// A form's answer once the server took it: done, or refused for one field. A refused field is
+/// an answer rather than an error so the page can put the message next to that field.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FormReply<T> {
+    Done(T),
+    Invalid { field: String, message: String },
+}
+
 /// What the user reads when a server function fails: the server's message without the
 /// transport's "error running server function" wrapper.
 pub fn error_text(err: &ServerFnError) -> String {

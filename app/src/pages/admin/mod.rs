@@ -15,8 +15,8 @@ use calling::accounts::{Permission, Role};
 use leptos::prelude::*;
 use leptos_router::components::{A, Outlet, Redirect};
 use leptos_router::hooks::use_location;
-use serde::{Deserialize, Serialize};
 
+pub use crate::api::FormReply;
 use crate::api::{Viewer, Visitor, current_visitor};
 use crate::rest;
 
@@ -157,13 +157,6 @@ fn AdminFrame(viewer: Viewer) -> impl IntoView {
             </main>
         </div>
     }
-}
-
-/// A form's answer once the server took it: done, or refused for one field (shown next to it).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum FormReply<T> {
-    Done(T),
-    Invalid { field: String, message: String },
 }
 
 /// The message of the last reply's refusal when it names `field`.

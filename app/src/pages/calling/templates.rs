@@ -11,16 +11,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use serde::{Deserialize, Serialize};
 
+pub use crate::api::FormReply;
 use crate::api::error_text;
 use crate::format;
-
-/// A form's answer once the server took it: done, or refused for one field. A refused field is
-/// an answer rather than an error so the page can put the message next to that field.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum FormReply<T> {
-    Done(T),
-    Invalid { field: String, message: String },
-}
 
 /// What the signed-in member may do on this page (the list is open to everyone who sees it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
