@@ -5,10 +5,10 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Redirect;
-use leptos_router::hooks::use_query_map;
+use leptos_router::hooks::{use_location, use_query_map};
 use serde_json::{Value, json};
 
-use crate::api::{Visitor, current_visitor};
+use crate::api::{Viewer, Visitor, current_visitor};
 use crate::rest;
 
 /// The `?next=` of the current page, made safe to follow.
@@ -167,4 +167,53 @@ fn SetupForm() -> impl IntoView {
             </form>
         </main>
     }
+}
+
+/// Renders `signed_in` for a signed-in member; sends anyone else to `/login` (or `/setup` on a
+/// fresh install), from where they come back to the page they asked for. Every members-only
+/// layout goes through here.
+pub fn require_sign_in(
+    signed_in: impl Fn(Viewer) -> AnyView + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let visitor = Resource::new(|| (), |_| current_visitor());
+    let location = use_location();
+    view! {
+        <Suspense>
+            {move || Suspend::new(async move {
+                match visitor.await {
+                    Ok(Visitor::SignedIn(viewer)) => signed_in(viewer),
+                    Ok(Visitor::SignedOut { setup_needed: true }) => view! { <Redirect path="/setup" /> }.into_any(),
+                    Ok(Visitor::SignedOut { .. }) => {
+                        // `search` comes without its "?".
+                        let (path, search) = (location.pathname.get_untracked(), location.search.get_untracked());
+                        let here = if search.is_empty() { path } else { format!("{path}?{search}") };
+                        view! { <Redirect path=format!("/login?next={}", encode_query_value(&here)) /> }.into_any()
+                    }
+                    Err(err) => view! { <p class="error" role="alert">{crate::api::error_text(&err)}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// Percent-encodes a path for a query value (no JS needed, so it works during SSR).
+fn encode_query_value(raw: &str) -> String {
+    raw.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (byte as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+/// Signs out through the REST API and leaves for `/login`, whatever the answer (an expired
+/// session is signed out already). `pending` shows while it runs.
+pub fn sign_out(pending: RwSignal<bool>) {
+    pending.set(true);
+    leptos::task::spawn_local(async move {
+        let _ = rest::post::<_, Value>("/api/v1/logout", &json!({})).await;
+        rest::go_to("/login");
+    });
 }

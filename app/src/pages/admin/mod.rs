@@ -13,12 +13,10 @@ pub use members::MembersPage;
 
 use calling::accounts::{Permission, Role};
 use leptos::prelude::*;
-use leptos_router::components::{A, Outlet, Redirect};
-use leptos_router::hooks::use_location;
+use leptos_router::components::{A, Outlet};
 
 pub use crate::api::FormReply;
-use crate::api::{Viewer, Visitor, current_visitor};
-use crate::rest;
+use crate::api::Viewer;
 
 pub mod server_fns {
     //! The panel's server functions, in one place for the server's integration tests.
@@ -81,36 +79,7 @@ const SECTIONS: [(&str, &str, Permission); 3] = [
 /// on a fresh install) and comes back here after.
 #[component]
 pub fn AdminLayout() -> impl IntoView {
-    let visitor = Resource::new(|| (), |_| current_visitor());
-    let location = use_location();
-    view! {
-        <Suspense>
-            {move || Suspend::new(async move {
-                match visitor.await {
-                    Ok(Visitor::SignedIn(viewer)) => view! { <AdminFrame viewer /> }.into_any(),
-                    Ok(Visitor::SignedOut { setup_needed: true }) => view! { <Redirect path="/setup" /> }.into_any(),
-                    Ok(Visitor::SignedOut { .. }) => {
-                        let (path, search) = (location.pathname.get_untracked(), location.search.get_untracked());
-                        let here = if search.is_empty() { path } else { format!("{path}?{search}") };
-                        view! { <Redirect path=format!("/login?next={}", encode_query_value(&here)) /> }.into_any()
-                    }
-                    Err(err) => view! { <p class="error" role="alert">{crate::api::error_text(&err)}</p> }.into_any(),
-                }
-            })}
-        </Suspense>
-    }
-}
-
-/// Percent-encodes a path for a query value (no JS needed, so it works during SSR).
-fn encode_query_value(raw: &str) -> String {
-    raw.bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                (byte as char).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
+    crate::pages::auth::require_sign_in(|viewer| view! { <AdminFrame viewer /> }.into_any())
 }
 
 #[component]
@@ -119,13 +88,7 @@ fn AdminFrame(viewer: Viewer) -> impl IntoView {
     let hydrated = RwSignal::new(false);
     Effect::new(move || hydrated.set(true));
     let signing_out = RwSignal::new(false);
-    let sign_out = move |_| {
-        signing_out.set(true);
-        leptos::task::spawn_local(async move {
-            let _ = rest::post::<_, serde_json::Value>("/api/v1/logout", &serde_json::json!({})).await;
-            rest::go_to("/login");
-        });
-    };
+    let sign_out = move |_| crate::pages::auth::sign_out(signing_out);
     let role = viewer.role;
     view! {
         <div class="app admin" data-hydrated=move || hydrated.get().to_string()>

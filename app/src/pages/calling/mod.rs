@@ -17,12 +17,10 @@ pub use settings::SettingsPage;
 pub use templates::TemplatesPage;
 
 use leptos::prelude::*;
-use leptos_router::components::{A, Outlet, Redirect};
-use leptos_router::hooks::use_location;
+use leptos_router::components::{A, Outlet};
 
-use crate::api::{Viewer, Visitor, current_visitor};
+use crate::api::Viewer;
 use crate::bridge::{AvailabilityToggle, Bridge, CallBridge};
-use crate::rest;
 
 /// The sections of `/calling`, in navigation order: (path, label).
 pub const SECTIONS: [(&str, &str); 6] = [
@@ -41,38 +39,7 @@ pub const SECTIONS: [(&str, &str); 6] = [
 /// for it before clicking, because a click before hydration is lost.
 #[component]
 pub fn CallingLayout() -> impl IntoView {
-    let visitor = Resource::new(|| (), |_| current_visitor());
-    let location = use_location();
-    view! {
-        <Suspense>
-            {move || Suspend::new(async move {
-                match visitor.await {
-                    Ok(Visitor::SignedIn(viewer)) => view! { <SignedInLayout viewer /> }.into_any(),
-                    Ok(Visitor::SignedOut { setup_needed: true }) => view! { <Redirect path="/setup" /> }.into_any(),
-                    Ok(Visitor::SignedOut { .. }) => {
-                        // `search` comes without its "?".
-                        let (path, search) = (location.pathname.get_untracked(), location.search.get_untracked());
-                        let here = if search.is_empty() { path } else { format!("{path}?{search}") };
-                        let next = encode_query_value(&here);
-                        view! { <Redirect path=format!("/login?next={next}") /> }.into_any()
-                    }
-                    Err(err) => view! { <p class="error" role="alert">{crate::api::error_text(&err)}</p> }.into_any(),
-                }
-            })}
-        </Suspense>
-    }
-}
-
-/// Percent-encodes a path for a query value (no JS needed, so it works during SSR).
-fn encode_query_value(raw: &str) -> String {
-    raw.bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                (byte as char).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
+    crate::pages::auth::require_sign_in(|viewer| view! { <SignedInLayout viewer /> }.into_any())
 }
 
 #[component]
@@ -82,14 +49,7 @@ fn SignedInLayout(viewer: Viewer) -> impl IntoView {
     let hydrated = RwSignal::new(false);
     Effect::new(move || hydrated.set(true));
     let signing_out = RwSignal::new(false);
-    let sign_out = move |_| {
-        signing_out.set(true);
-        leptos::task::spawn_local(async move {
-            // Whatever the answer (an expired session is signed out already), leave the page.
-            let _ = rest::post::<_, serde_json::Value>("/api/v1/logout", &serde_json::json!({})).await;
-            rest::go_to("/login");
-        });
-    };
+    let sign_out = move |_| crate::pages::auth::sign_out(signing_out);
     view! {
         <div class="app" data-hydrated=move || hydrated.get().to_string()>
             <header class="topbar">
