@@ -311,7 +311,7 @@ pub async fn apply_call_event(
         publish_call_update(services, &number.workspace_id, &call_id, state, fact.input, now).await;
     }
     if permission_changed {
-        publish_permission_update(services, &number.workspace_id, &contact_number, now).await;
+        ledger::publish_update(services, &number.workspace_id, &contact_number, now).await;
     }
     Ok(applied.is_some())
 }
@@ -458,23 +458,9 @@ async fn apply_permission_reply(
     let fresh =
         ledger::record(services.db.pool(), &pair, &fact, Source::Webhook, &envelope.dedupe_key, now).await?;
     if fresh {
-        publish_permission_update(services, &number.workspace_id, contact.e164(), now).await;
+        ledger::publish_update(services, &number.workspace_id, contact.e164(), now).await;
     }
     Ok(fresh)
-}
-
-/// Tells the workspace's browsers that a user's call permission changed.
-async fn publish_permission_update(services: &Services, workspace_id: &str, contact: &str, now: i64) {
-    let live = LiveEvent {
-        workspace_id: workspace_id.to_owned(),
-        topic: "permission.updated".into(),
-        subject: contact.to_owned(),
-        data: serde_json::Value::Null,
-        at: now,
-    };
-    if let Err(err) = services.bus.publish(live).await {
-        tracing::warn!(error = %err, "could not publish a live permission event");
-    }
 }
 
 /// Tells the workspace's browsers that a call changed. The record is already committed; a

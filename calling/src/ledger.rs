@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::Services;
+use crate::bus::LiveEvent;
 use crate::ids::new_id;
 pub use crate::permissions::PermissionLookup;
 use crate::permissions::{self, PermissionEvent, PermissionLimits, PermissionRecord};
@@ -34,6 +36,20 @@ impl Source {
             Source::Send => "send",
             Source::Sync => "sync",
         }
+    }
+}
+
+/// Tells the workspace's browsers that a user's call permission changed.
+pub async fn publish_update(services: &Services, workspace_id: &str, contact: &str, now: i64) {
+    let live = LiveEvent {
+        workspace_id: workspace_id.to_owned(),
+        topic: "permission.updated".into(),
+        subject: contact.to_owned(),
+        data: serde_json::Value::Null,
+        at: now,
+    };
+    if let Err(err) = services.bus.publish(live).await {
+        tracing::warn!(error = %err, "could not publish a live permission event");
     }
 }
 

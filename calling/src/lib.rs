@@ -51,6 +51,8 @@ pub mod ingest;
 #[cfg(feature = "server")]
 pub mod ledger;
 #[cfg(feature = "server")]
+pub mod permission_sync;
+#[cfg(feature = "server")]
 pub mod numbers;
 #[cfg(feature = "server")]
 pub mod secrets;

@@ -12,6 +12,7 @@ use calling::graph::GraphClient;
 use calling::ledger::{self, PermissionLookup};
 use calling::numbers::{self, WhatsAppNumber};
 use calling::overview::{Overview, OverviewPeriod};
+use calling::permission_sync::{self, Reconciled};
 use calling::permissions::PermissionLimits;
 use calling::phone::PhoneNumber;
 use calling::settings::CallingSettings;
@@ -34,6 +35,7 @@ pub fn routes() -> Router<AppState> {
         .route("/calls/{call_id}", get(call_detail))
         .route("/calls/{call_id}/status", get(call_status))
         .route("/permission-status", get(permission_status))
+        .route("/permission-status/sync", axum::routing::post(sync_permission_status))
         .route("/permissions", get(permissions))
         .route("/settings", get(settings).put(update_settings))
         .route("/estimate", get(estimate))
@@ -225,6 +227,24 @@ async fn permission_status(
     let number = pick_number(&services, &auth.workspace_id, query.phone_number_id.as_deref()).await?;
     let now = services.clock.now();
     Ok(Json(ledger::lookup(&services.db, &number.id, &phone, now, &PermissionLimits::PRODUCTION).await?))
+}
+
+/// `POST /permission-status/sync?phone=`: asks WhatsApp (`GET call_permissions`) now instead of
+/// waiting for the periodic comparison; the ledger takes WhatsApp's word where they differ.
+async fn sync_permission_status(
+    auth: Auth,
+    State(services): State<Services>,
+    ApiQuery(query): ApiQuery<PermissionQuery>,
+) -> ApiResult<Reconciled> {
+    auth.require(Permission::ViewCalls)?;
+    let phone =
+        PhoneNumber::parse(query.phone.as_deref().ok_or_else(|| Error::validation("phone", "is required"))?)?;
+    let number = pick_number(&services, &auth.workspace_id, query.phone_number_id.as_deref()).await?;
+    let client = GraphClient::new()?;
+    let reconciled =
+        permission_sync::reconcile(&services, &client, &number, &phone, &PermissionLimits::PRODUCTION)
+            .await?;
+    Ok(Json(reconciled))
 }
 
 #[derive(Serialize)]
