@@ -1,15 +1,16 @@
 //! Webhook ingestion: a signed delivery is stored durably before it is acknowledged, then
 //! processed — every event of it, applied idempotently to the call records.
 //!
-//! Two steps, so an acknowledged delivery is never lost: [`store_delivery`] runs before the
-//! HTTP 200 (a crash after it leaves the row `pending`); [`process_delivery`] runs after, and
-//! [`process_pending`] finishes whatever a crash interrupted when the server starts again.
-//! Processing is idempotent (a call holds at most one fact of each kind), so running it twice
-//! — after a crash, or because Meta delivered twice — changes nothing.
+//! Two steps, so an acknowledged delivery is never lost: storing runs before the HTTP 200 (a
+//! crash after it leaves the row `pending`); [`process_delivery`] runs after, and the ingest
+//! task finishes whatever a crash interrupted ([`pending_deliveries`]) when the server starts
+//! again. Processing is idempotent (a call holds at most one fact of each kind), so running it
+//! twice — after a crash, or because Meta delivered twice — changes nothing.
 //!
 //! The webhook endpoint screens with [`named_numbers`] against its cached
-//! [`connected_phone_number_ids`] and stores through a [`DeliveryWriter`], which commits many
-//! deliveries per transaction (group commit) under the same contract as [`store_delivery`].
+//! [`connected_phone_number_ids`] and hands the body to the [`DeliveryWriter`], the ingest task
+//! that stores many deliveries per statement (group commit) under the same contract as
+//! [`store_delivery`] and processes them on the same connection.
 
 mod writer;
 
@@ -19,6 +20,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use sqlx::{AnyConnection, Connection};
 
 use crate::bus::LiveEvent;
 use crate::call_state::{CallInput, CallState};
@@ -132,18 +134,23 @@ pub struct Processed {
 }
 
 /// Applies every event of a stored delivery and marks it processed (or failed, with why).
-pub async fn process_delivery(services: &Services, delivery_id: &str) -> Result<Processed> {
-    let db = &services.db;
+/// Writes go through `conn`: the ingest task processes on the connection it stores
+/// deliveries with (see [`DeliveryWriter`]).
+pub async fn process_delivery(
+    services: &Services,
+    conn: &mut AnyConnection,
+    delivery_id: &str,
+) -> Result<Processed> {
     let row: Option<(String, String)> =
         sqlx::query_as("SELECT body, state FROM webhook_deliveries WHERE id = $1")
             .bind(delivery_id)
-            .fetch_optional(db.pool())
+            .fetch_optional(&mut *conn)
             .await?;
     let (body, state) = row.ok_or(Error::NotFound { what: "webhook delivery" })?;
     if state == "processed" {
         return Ok(Processed::default());
     }
-    let outcome = apply_delivery(services, delivery_id, body.as_bytes()).await;
+    let outcome = apply_delivery(services, conn, delivery_id, body.as_bytes()).await;
     let now = services.clock.now();
     let (state, error) = match &outcome {
         Ok(_) => ("processed", None),
@@ -154,26 +161,27 @@ pub async fn process_delivery(services: &Services, delivery_id: &str) -> Result<
         .bind(now)
         .bind(error)
         .bind(delivery_id)
-        .execute(db.pool())
+        .execute(&mut *conn)
         .await?;
     outcome
 }
 
-/// Processes every delivery still `pending` (after a crash or restart), oldest first.
-pub async fn process_pending(services: &Services) -> Result<usize> {
+/// The deliveries still `pending` (stored, then a crash or restart before processing), oldest
+/// first.
+pub async fn pending_deliveries(db: &Db) -> Result<Vec<String>> {
     let pending: Vec<(String,)> =
         sqlx::query_as("SELECT id FROM webhook_deliveries WHERE state = 'pending' ORDER BY received_at, id")
-            .fetch_all(services.db.pool())
+            .fetch_all(db.pool())
             .await?;
-    for (id,) in &pending {
-        if let Err(err) = process_delivery(services, id).await {
-            tracing::warn!(delivery_id = %id, error = %err, "webhook delivery failed to process");
-        }
-    }
-    Ok(pending.len())
+    Ok(pending.into_iter().map(|(id,)| id).collect())
 }
 
-async fn apply_delivery(services: &Services, delivery_id: &str, body: &[u8]) -> Result<Processed> {
+async fn apply_delivery(
+    services: &Services,
+    conn: &mut AnyConnection,
+    delivery_id: &str,
+    body: &[u8],
+) -> Result<Processed> {
     let delivery = Delivery::parse(body)?;
     let mut numbers: HashMap<String, Option<WhatsAppNumber>> = HashMap::new();
     let mut processed = Processed::default();
@@ -188,10 +196,10 @@ async fn apply_delivery(services: &Services, delivery_id: &str, body: &[u8]) -> 
         };
         let fresh = match &event.event {
             EngineEvent::Call(call) => {
-                apply_call_event(services, number, &event, call, Some(delivery_id)).await?
+                apply_call_event(services, conn, number, &event, call, Some(delivery_id)).await?
             }
             EngineEvent::PermissionReply(reply) => {
-                apply_permission_reply(services, number, &event, reply).await?
+                apply_permission_reply(services, conn, number, &event, reply).await?
             }
             EngineEvent::SettingsChanged { calling } => {
                 // WhatsApp's own word on the number's settings: the remote side of the drift.
@@ -217,6 +225,7 @@ async fn apply_delivery(services: &Services, delivery_id: &str, body: &[u8]) -> 
 /// call record from all its facts. Returns `false` when the fact was already known.
 pub async fn apply_call_event(
     services: &Services,
+    conn: &mut AnyConnection,
     number: &WhatsAppNumber,
     envelope: &CallEngineEvent,
     event: &CallEvent,
@@ -225,7 +234,7 @@ pub async fn apply_call_event(
     let db = &services.db;
     let now = services.clock.now();
     let at = envelope.occurred_at.unwrap_or(now);
-    let mut tx = db.pool().begin().await?;
+    let mut tx = conn.begin().await?;
 
     // Create the call on its first fact. Deliberately a write first, so SQLite takes its write
     // lock now instead of failing to upgrade a read lock later.
@@ -341,7 +350,7 @@ pub struct CallExtras {
 /// Appends `fact` to the timeline of call `call_id` and recomputes the call record from all
 /// its facts, inside `tx`. Returns the new state, or `None` when the fact was already known.
 pub async fn apply_fact(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tx: &mut AnyConnection,
     workspace_id: &str,
     call_id: &str,
     fact: &Fact<'_>,
@@ -362,7 +371,7 @@ pub async fn apply_fact(
     .bind(fact.details.to_string())
     .bind(fact.delivery_id)
     .bind(now)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?
     .rows_affected();
     if inserted == 0 {
@@ -370,7 +379,7 @@ pub async fn apply_fact(
     }
 
     // The call record is a projection of all its facts, whatever order they came in.
-    let state = replay_call(&mut **tx, call_id).await?;
+    let state = replay_call(&mut *tx, call_id).await?;
     let failure_code = state.termination().and_then(|t| t.error_codes.first().copied());
     sqlx::query(
         "UPDATE calls SET status = $1, phase = $2, started_at = COALESCE($3, started_at), answered_at = $4, \
@@ -398,7 +407,7 @@ pub async fn apply_fact(
     .bind(&extras.deeplink_payload)
     .bind(now)
     .bind(call_id)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(Some(state))
 }
@@ -444,6 +453,7 @@ pub async fn record_own_fact(
 /// Returns `false` when it was already recorded.
 async fn apply_permission_reply(
     services: &Services,
+    conn: &mut AnyConnection,
     number: &WhatsAppNumber,
     envelope: &CallEngineEvent,
     reply: &PermissionReply,
@@ -455,8 +465,7 @@ async fn apply_permission_reply(
     };
     let pair = Pair { workspace_id: &number.workspace_id, number_id: &number.id, contact: &contact };
     let fact = PermissionRecord::new(envelope.occurred_at.unwrap_or(now), PermissionEvent::from_reply(reply));
-    let fresh =
-        ledger::record(services.db.pool(), &pair, &fact, Source::Webhook, &envelope.dedupe_key, now).await?;
+    let fresh = ledger::record(&mut *conn, &pair, &fact, Source::Webhook, &envelope.dedupe_key, now).await?;
     if fresh {
         ledger::publish_update(services, &number.workspace_id, contact.e164(), now).await;
     }

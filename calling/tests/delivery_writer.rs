@@ -1,6 +1,8 @@
-//! The group-commit delivery writer on SQLite and PostgreSQL: concurrent callers share
-//! transactions, every answer names a committed row, and equal bodies are stored once.
+//! The ingest task on SQLite and PostgreSQL: concurrent callers share statements (group
+//! commit), every answer names a committed row, equal bodies are stored once, and everything
+//! stored is then processed.
 
+use calling::clock::Clock;
 use calling::ingest::{DeliveryWriter, Stored};
 use calling::testing;
 use sha2::{Digest, Sha256};
@@ -9,7 +11,7 @@ use sha2::{Digest, Sha256};
 async fn concurrent_deliveries_are_stored_once_and_answered_after_commit() {
     for test_db in testing::every_database().await {
         let db = test_db.db.clone();
-        let writer = DeliveryWriter::start(db.clone());
+        let writer = DeliveryWriter::start(testing::services(&db, Clock::System));
         // 300 concurrent callers, 100 of them repeating an earlier body (some in the same batch).
         let bodies: Vec<String> = (0..300).map(|n| format!("{{\"n\":{}}}", n % 200)).collect();
         let mut tasks = tokio::task::JoinSet::new();
@@ -47,5 +49,22 @@ async fn concurrent_deliveries_are_stored_once_and_answered_after_commit() {
             .await
             .unwrap();
         assert_eq!(rows, 200);
+
+        // Stored deliveries are processed by the same task (these name no number: nothing to
+        // apply, but each is marked processed).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let (processed,): (i64,) = sqlx::query_as(
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM webhook_deliveries WHERE state = 'processed'",
+            )
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+            if processed == 200 {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "only {processed} of 200 processed");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 }

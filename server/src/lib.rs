@@ -96,7 +96,7 @@ pub fn router(state: AppState) -> Router {
     let router = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .merge(webhooks::routes())
+        .merge(webhooks::routes(state.webhooks.clone()))
         .nest("/api/v1", accounts::routes().merge(api::routes()).fallback(error::api_not_found))
         .merge(pages);
     let sandbox = state.sandbox.clone();

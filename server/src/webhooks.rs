@@ -4,7 +4,7 @@
 //! `X-Hub-Signature-256` over the raw bytes against every connected number's app secret
 //! (401), a JSON `whatsapp_business_account` body (400), at least one connected number named
 //! (404). Then the raw body is stored durably and only then answered 200; processing happens
-//! after the answer, on the ingest worker (Meta times out after ~20 s and would retry).
+//! after the answer, on the ingest task (Meta times out after ~20 s and would retry).
 //!
 //! The hot path touches the database once: secrets and connected numbers come from a cache
 //! (re-read at most every [`SECRETS_TTL`], and at once on a miss older than a second, so a
@@ -27,9 +27,8 @@ use calling::webhook::signature::{SIGNATURE_HEADER, SignatureError, verify_signa
 use calling::{Error, Services};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
-use tokio::sync::{RwLock, mpsc};
+use tokio::sync::RwLock;
 
-use crate::AppState;
 use crate::error::{ApiError, error_response};
 use crate::middleware::current_request_id;
 
@@ -40,20 +39,22 @@ pub const MAX_DELIVERY_BYTES: usize = 4 * 1024 * 1024;
 /// re-read.
 const SECRETS_TTL: Duration = Duration::from_secs(30);
 
-/// The webhook routes.
-pub fn routes() -> Router<AppState> {
+/// The webhook routes, with their own state: axum clones a route's state for every request,
+/// and this is the busiest route, so it carries only what it needs (cloning the whole app
+/// state, Leptos options included, showed up in its profile).
+pub fn routes<S: Clone + Send + Sync + 'static>(webhooks: Webhooks) -> Router<S> {
     Router::new()
         .route("/webhooks/whatsapp", get(verify).post(receive))
         .layer(DefaultBodyLimit::max(MAX_DELIVERY_BYTES))
+        .with_state(webhooks)
 }
 
-/// Shared by the webhook handlers: the secrets and numbers cache, the delivery writer and the
-/// queue to the ingest worker.
+/// Shared by the webhook handlers: the secrets and numbers cache and the ingest task.
 #[derive(Clone)]
 pub struct Webhooks {
+    services: Services,
     known: Arc<RwLock<Option<Arc<Known>>>>,
     writer: DeliveryWriter,
-    queue: mpsc::UnboundedSender<String>,
 }
 
 /// What deliveries are checked against, as read at `loaded`.
@@ -64,24 +65,11 @@ struct Known {
 }
 
 impl Webhooks {
-    /// Starts the ingest worker: it first finishes deliveries a previous run stored but did not
-    /// process, then processes each new delivery in arrival order.
+    /// Starts the ingest task (it stores and processes deliveries, and first finishes those a
+    /// previous run stored but did not process).
     pub fn start(services: Services) -> Self {
-        let writer = DeliveryWriter::start(services.db.clone());
-        let (queue, mut deliveries) = mpsc::unbounded_channel::<String>();
-        tokio::spawn(async move {
-            match ingest::process_pending(&services).await {
-                Ok(0) => {}
-                Ok(count) => tracing::info!(count, "processed webhook deliveries left from the last run"),
-                Err(err) => tracing::error!(error = %err, "could not process pending webhook deliveries"),
-            }
-            while let Some(delivery_id) = deliveries.recv().await {
-                if let Err(err) = ingest::process_delivery(&services, &delivery_id).await {
-                    tracing::warn!(%delivery_id, error = %err, "webhook delivery failed to process");
-                }
-            }
-        });
-        Webhooks { known: Arc::new(RwLock::new(None)), writer, queue }
+        let writer = DeliveryWriter::start(services.clone());
+        Webhooks { services, known: Arc::new(RwLock::new(None)), writer }
     }
 
     /// Forgets the cached secrets and numbers (after a number is connected or edited).
@@ -89,7 +77,8 @@ impl Webhooks {
         *self.known.write().await = None;
     }
 
-    async fn known(&self, services: &Services, max_age: Duration) -> Result<Arc<Known>, Error> {
+    async fn known(&self, max_age: Duration) -> Result<Arc<Known>, Error> {
+        let services = &self.services;
         if let Some(known) = &*self.known.read().await
             && known.loaded.elapsed() < max_age
         {
@@ -115,7 +104,7 @@ struct Handshake {
 }
 
 /// `GET /webhooks/whatsapp`: echo `hub.challenge` when `hub.verify_token` is one of ours.
-async fn verify(State(state): State<AppState>, Query(handshake): Query<Handshake>) -> Response {
+async fn verify(State(webhooks): State<Webhooks>, Query(handshake): Query<Handshake>) -> Response {
     let forbidden = |message: &str| {
         error_response(
             StatusCode::FORBIDDEN,
@@ -130,7 +119,7 @@ async fn verify(State(state): State<AppState>, Query(handshake): Query<Handshake
     else {
         return forbidden("expected hub.mode=subscribe with hub.verify_token and hub.challenge");
     };
-    let known = match state.webhooks.known(&state.services, Duration::ZERO).await {
+    let known = match webhooks.known(Duration::ZERO).await {
         Ok(known) => known,
         Err(err) => return ApiError(err).into_response(),
     };
@@ -144,9 +133,9 @@ async fn verify(State(state): State<AppState>, Query(handshake): Query<Handshake
 }
 
 /// `POST /webhooks/whatsapp`: check, store durably, acknowledge, then process.
-async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn receive(State(webhooks): State<Webhooks>, headers: HeaderMap, body: Bytes) -> Response {
     let signature = headers.get(SIGNATURE_HEADER).and_then(|value| value.to_str().ok());
-    match authenticate(&state, &body, signature).await {
+    match authenticate(&webhooks, &body, signature).await {
         Ok(()) => {}
         Err(Ok(err)) => {
             tracing::warn!(error = %err, "rejected a webhook delivery with a bad signature");
@@ -160,8 +149,7 @@ async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
         }
         Err(Err(err)) => return ApiError(err).into_response(),
     }
-    let services = &state.services;
-    if let Err(err) = screen(&state, &body).await {
+    if let Err(err) = screen(&webhooks, &body).await {
         // A body that is not a WhatsApp delivery is a bad request here, not a form error.
         let api = ApiError(err);
         let status =
@@ -174,13 +162,8 @@ async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
             current_request_id().as_deref(),
         );
     }
-    match state.webhooks.writer.store(&body, services.clock.now()).await {
-        Ok(Stored::New { delivery_id }) => {
-            // The worker lives as long as the server; if it is gone we are shutting down and
-            // the row stays pending for the next start.
-            let _ = state.webhooks.queue.send(delivery_id);
-            StatusCode::OK.into_response()
-        }
+    match webhooks.writer.store(&body, webhooks.services.clock.now()).await {
+        Ok(Stored::New { .. }) => StatusCode::OK.into_response(),
         Ok(Stored::Duplicate { delivery_id }) => {
             tracing::debug!(%delivery_id, "duplicate webhook delivery acknowledged");
             StatusCode::OK.into_response()
@@ -191,10 +174,10 @@ async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
 
 /// Checks that the body is a WhatsApp Business delivery naming a connected number, from the
 /// cache; a miss re-reads the numbers once (one may have just been connected) before refusing.
-async fn screen(state: &AppState, body: &[u8]) -> Result<(), Error> {
+async fn screen(webhooks: &Webhooks, body: &[u8]) -> Result<(), Error> {
     let named = ingest::named_numbers(body)?;
     for max_age in [SECRETS_TTL, Duration::from_secs(1)] {
-        let known = state.webhooks.known(&state.services, max_age).await?;
+        let known = webhooks.known(max_age).await?;
         if named.iter().any(|id| known.phone_number_ids.contains(id)) {
             return Ok(());
         }
@@ -205,13 +188,13 @@ async fn screen(state: &AppState, body: &[u8]) -> Result<(), Error> {
 /// Accepts a body signed with any connected number's app secret. A miss re-reads the secrets
 /// once (a number may have just been connected) before refusing.
 async fn authenticate(
-    state: &AppState,
+    webhooks: &Webhooks,
     body: &[u8],
     signature: Option<&str>,
 ) -> Result<(), Result<SignatureError, Error>> {
     let mut last = SignatureError::Missing;
     for max_age in [SECRETS_TTL, Duration::from_secs(1)] {
-        let known = state.webhooks.known(&state.services, max_age).await.map_err(Err)?;
+        let known = webhooks.known(max_age).await.map_err(Err)?;
         for secret in &known.secrets.app_secrets {
             match verify_signature(secret.as_bytes(), body, signature) {
                 Ok(()) => return Ok(()),

@@ -1,11 +1,20 @@
-//! Group commit for incoming deliveries: one writer task stores every delivery the webhook
-//! endpoint accepts, many per transaction, and answers each caller only once the transaction
-//! holding its row has committed.
+//! The ingest task: one task, on one database connection of its own, stores every delivery
+//! the webhook endpoint accepts — many per statement (group commit) — answers each caller only
+//! once the statement holding its row has committed, and processes the stored deliveries in
+//! between.
 //!
-//! Why: a transaction per request makes every webhook pay a commit and, on SQLite, fight the
-//! other requests for the single write lock (losers sleep in SQLite's busy handler). With one
-//! writer, requests that arrive while a batch commits simply form the next batch, so the batch
-//! size follows the load with no timer and no added latency when idle.
+//! Why one task and one connection: a transaction per request makes every webhook pay a
+//! commit and, on SQLite, fight the other requests for the single write lock (losers sleep in
+//! SQLite's busy handler for milliseconds). With one writer, requests that arrive while a batch
+//! commits simply form the next batch, so the batch size follows the load with no timer and no
+//! added latency when idle. Processing on the same connection means it never waits for that
+//! lock either, and — SQLite again — never discards the connection's page cache the way a
+//! commit from another connection does, so the pages the inserts touch stay in memory.
+//!
+//! Storing comes first: each turn stores everything waiting, then processes one delivery, so
+//! under a flood acknowledgements wait for at most one delivery's processing and the backlog
+//! is worked off as soon as the flood eases. Deliveries left `pending` by a previous run are
+//! queued at start.
 //!
 //! The guarantees of [`super::store_delivery`] are unchanged: a caller hears `New` or
 //! `Duplicate` only after the row is committed (so an acknowledged delivery survives a crash),
@@ -14,22 +23,23 @@
 
 use std::collections::{HashMap, HashSet};
 
+use std::collections::VecDeque;
+
 use sha2::{Digest, Sha256};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection};
+use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot};
 
-use super::Stored;
+use super::{Stored, pending_deliveries, process_delivery};
 use crate::ids::new_id;
-use crate::storage::Db;
-use crate::{Error, Result};
+use crate::{Error, Result, Services};
 
 /// Deliveries waiting for the writer before callers wait to enqueue (backpressure).
 const QUEUE: usize = 8192;
-/// Most deliveries in one transaction, so a backlog still commits (and answers) in steps.
+/// Most deliveries in one statement, so a backlog still commits (and answers) in steps. Four
+/// binds a row: 2 048 binds, far below both databases' limits (SQLite 32 766, PostgreSQL 65 535).
 const MAX_BATCH: usize = 512;
-/// Rows per INSERT statement are powers of two up to this: few distinct statements, so each
-/// stays prepared in the connection's statement cache (4 binds a row, far below both
-/// databases' limits).
-const MAX_ROWS_PER_STATEMENT: usize = 128;
 
 /// The handle the webhook endpoint stores deliveries through. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -47,11 +57,11 @@ struct Job {
 }
 
 impl DeliveryWriter {
-    /// Starts the writer task on the current Tokio runtime. It lives until every handle is
-    /// dropped.
-    pub fn start(db: Db) -> Self {
+    /// Starts the ingest task on the current Tokio runtime. It lives until every handle is
+    /// dropped and its backlog is processed.
+    pub fn start(services: Services) -> Self {
         let (queue, jobs) = mpsc::channel(QUEUE);
-        tokio::spawn(run(db, jobs));
+        tokio::spawn(run(services, jobs));
         DeliveryWriter { queue }
     }
 
@@ -70,34 +80,106 @@ impl DeliveryWriter {
     }
 }
 
-async fn run(db: Db, mut jobs: mpsc::Receiver<Job>) {
-    let statements: HashMap<usize, String> =
-        chunk_sizes().map(|rows| (rows, insert_statement(rows))).collect();
+async fn run(services: Services, mut jobs: mpsc::Receiver<Job>) {
+    let mut backlog: VecDeque<String> = match pending_deliveries(&services.db).await {
+        Ok(pending) => {
+            if !pending.is_empty() {
+                tracing::info!(count = pending.len(), "processing webhook deliveries left from the last run");
+            }
+            pending.into()
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "could not read pending webhook deliveries");
+            VecDeque::new()
+        }
+    };
+    let mut statements = Statements::default();
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        match write_batch(&db, &statements, &batch).await {
-            Ok(outcomes) => {
-                for (job, outcome) in batch.drain(..).zip(outcomes) {
-                    // The caller may have gone (client timeout); the row is stored all the same
-                    // and a retry is answered as a duplicate.
-                    let _ = job.done.send(Ok(outcome));
+    let mut connection: Option<PoolConnection<Any>> = None;
+    loop {
+        // Wait for work only when there is nothing to process; otherwise take what is waiting.
+        if backlog.is_empty() {
+            if jobs.recv_many(&mut batch, MAX_BATCH).await == 0 {
+                return; // every handle dropped, nothing left to do
+            }
+        } else {
+            while batch.len() < MAX_BATCH {
+                match jobs.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
                 }
             }
-            Err(err) => {
-                tracing::error!(error = %err, deliveries = batch.len(), "could not store a batch of webhook deliveries");
-                for job in batch.drain(..) {
-                    let _ =
-                        job.done.send(Err(Error::internal(format!("storing the delivery failed: {err}"))));
-                }
+        }
+        // A connection that failed is replaced at the next turn.
+        let worked = async {
+            let conn = match &mut connection {
+                Some(conn) => conn,
+                None => connection.insert(services.db.pool().acquire().await?),
+            };
+            if !batch.is_empty() {
+                store_batch(conn, &mut statements, &mut batch, &mut backlog).await?;
             }
+            if let Some(delivery_id) = backlog.pop_front()
+                && let Err(err) = process_delivery(&services, conn, &delivery_id).await
+            {
+                tracing::warn!(%delivery_id, error = %err, "webhook delivery failed to process");
+            }
+            Ok::<_, Error>(())
+        }
+        .await;
+        if let Err(err) = worked {
+            // Most likely the connection broke: take a fresh one next turn.
+            tracing::warn!(error = %err, "webhook ingest: replacing the database connection");
+            connection = None;
+            fail_batch(&mut batch, &err);
         }
     }
 }
 
-/// 1, 2, 4, … up to [`MAX_ROWS_PER_STATEMENT`].
-fn chunk_sizes() -> impl Iterator<Item = usize> {
-    std::iter::successors(Some(1usize), |rows| Some(rows * 2))
-        .take_while(|rows| *rows <= MAX_ROWS_PER_STATEMENT)
+/// Stores `batch` and answers its callers; new deliveries join the processing `backlog`. On
+/// failure every caller has been answered with the error, which is returned too.
+async fn store_batch(
+    conn: &mut AnyConnection,
+    statements: &mut Statements,
+    batch: &mut Vec<Job>,
+    backlog: &mut VecDeque<String>,
+) -> Result<()> {
+    match write_batch(conn, statements, batch).await {
+        Ok(outcomes) => {
+            for (job, outcome) in batch.drain(..).zip(outcomes) {
+                if let Stored::New { delivery_id } = &outcome {
+                    backlog.push_back(delivery_id.clone());
+                }
+                // The caller may have gone (client timeout); the row is stored all the same and
+                // a retry is answered as a duplicate.
+                let _ = job.done.send(Ok(outcome));
+            }
+            Ok(())
+        }
+        Err(err) => {
+            tracing::error!(error = %err, deliveries = batch.len(), "could not store a batch of webhook deliveries");
+            fail_batch(batch, &err);
+            Err(err)
+        }
+    }
+}
+
+/// Answers every waiting caller with an error: nothing of theirs is acknowledged, Meta retries.
+fn fail_batch(batch: &mut Vec<Job>, err: &Error) {
+    for job in batch.drain(..) {
+        let _ = job.done.send(Err(Error::internal(format!("storing the delivery failed: {err}"))));
+    }
+}
+
+/// The multi-row INSERT for each batch size met so far (the text is built once; the database
+/// connection keeps the prepared statements of the sizes in use).
+#[derive(Default)]
+struct Statements(HashMap<usize, String>);
+
+impl Statements {
+    fn insert(&mut self, rows: usize) -> &str {
+        self.0.entry(rows).or_insert_with(|| insert_statement(rows))
+    }
 }
 
 fn insert_statement(rows: usize) -> String {
@@ -114,8 +196,13 @@ fn insert_statement(rows: usize) -> String {
     )
 }
 
-/// Inserts the batch in one transaction; the outcome of each job, in order.
-async fn write_batch(db: &Db, statements: &HashMap<usize, String>, batch: &[Job]) -> Result<Vec<Stored>> {
+/// Inserts the batch with one statement (its own transaction); the outcome of each job, in
+/// order.
+async fn write_batch(
+    connection: &mut AnyConnection,
+    statements: &mut Statements,
+    batch: &[Job],
+) -> Result<Vec<Stored>> {
     // The same bytes twice in one batch: insert the first, answer both with its row.
     let mut first_of: HashMap<&str, usize> = HashMap::with_capacity(batch.len());
     let unique: Vec<&Job> = batch
@@ -125,29 +212,23 @@ async fn write_batch(db: &Db, statements: &HashMap<usize, String>, batch: &[Job]
         .map(|(_, job)| job)
         .collect();
 
-    let mut tx = db.pool().begin().await?;
-    let mut inserted: HashSet<String> = HashSet::with_capacity(unique.len());
-    let mut rest = unique.as_slice();
-    while !rest.is_empty() {
-        let rows = chunk_sizes().take_while(|rows| *rows <= rest.len()).last().unwrap_or(1);
-        let (chunk, tail) = rest.split_at(rows);
-        let mut query = sqlx::query_as::<_, (String,)>(&statements[&rows]);
-        for job in chunk {
-            query = query.bind(&job.id).bind(&job.dedupe_key).bind(job.received_at).bind(&job.body);
-        }
-        inserted.extend(query.fetch_all(&mut *tx).await?.into_iter().map(|(key,)| key));
-        rest = tail;
+    // One statement, so one round trip to the database and one commit for the whole batch.
+    let mut query = sqlx::query_as::<_, (String,)>(statements.insert(unique.len()));
+    for job in &unique {
+        query = query.bind(&job.id).bind(&job.dedupe_key).bind(job.received_at).bind(&job.body);
     }
-    // Stored before (Meta retried): answer with the existing row. Rare, so one query each.
+    let inserted: HashSet<String> =
+        query.fetch_all(&mut *connection).await?.into_iter().map(|(key,)| key).collect();
+    // Stored before (Meta retried): answer with the existing row, which is committed. Rare, so
+    // one query each.
     let mut existing: HashMap<&str, String> = HashMap::new();
     for job in unique.iter().filter(|job| !inserted.contains(&job.dedupe_key)) {
         let (id,): (String,) = sqlx::query_as("SELECT id FROM webhook_deliveries WHERE dedupe_key = $1")
             .bind(&job.dedupe_key)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut *connection)
             .await?;
         existing.insert(&job.dedupe_key, id);
     }
-    tx.commit().await?;
 
     Ok(batch
         .iter()
@@ -168,9 +249,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn statements_come_in_few_sizes_with_four_binds_a_row() {
-        let sizes: Vec<usize> = chunk_sizes().collect();
-        assert_eq!(sizes, [1, 2, 4, 8, 16, 32, 64, 128]);
+    fn a_statement_has_four_binds_a_row() {
         let two = insert_statement(2);
         assert!(two.contains("($1, $2, $3, $4, 'pending'), ($5, $6, $7, $8, 'pending')"), "{two}");
         assert!(two.ends_with("RETURNING dedupe_key"));
