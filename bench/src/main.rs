@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use axum::http::{HeaderValue, Request, StatusCode};
 use calling::clock::Clock;
+use calling::ingest;
 use calling::numbers::{self, NewNumber, NumberCredentials};
 use calling::secrets::SecretKey;
 use calling::storage::{Db, PoolSize};
@@ -30,7 +31,6 @@ use calling::workspace;
 use clap::{Parser, Subcommand};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
-use sha2::{Digest, Sha256};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Result<T, E = BoxError> = std::result::Result<T, E>;
@@ -95,8 +95,11 @@ struct Outcome {
     server_cpu: Option<Duration>,
     /// `stored == sent` checked in the database (`None` for the ceiling: nothing is stored).
     stored: Option<usize>,
-    /// Deliveries the worker had already processed when the load ended.
+    /// Deliveries already processed when the load ended.
     processed: Option<usize>,
+    /// How long after the load every stored delivery was processed (`None`: not within the
+    /// wait, or nothing stored).
+    drained_after: Option<Duration>,
 }
 
 impl Outcome {
@@ -180,9 +183,9 @@ fn table(outcomes: &[Outcome], ceiling: Option<f64>, args: &WebhookArgs) -> Stri
         args.requests, args.warmup, args.concurrency
     );
     out.push_str(
-        "| target | deliveries/s | % of ceiling | p50 ack | p99 ack | max ack | peak server RSS | server CPU per delivery | stored / sent | processed by end of load |\n",
+        "| target | deliveries/s | % of ceiling | p50 ack | p99 ack | max ack | peak server RSS | server CPU per delivery | stored / sent | processed by end of load | all processed |\n",
     );
-    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|\n");
+    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|\n");
     for outcome in outcomes {
         out.push_str(&row(outcome, ceiling));
         out.push('\n');
@@ -206,8 +209,13 @@ fn row(o: &Outcome, ceiling: Option<f64>) -> String {
         format!("{:.0} µs", cpu.as_secs_f64() * 1e6 / o.latencies_us.len().max(1) as f64)
     });
     let failures = if o.failures > 0 { format!(" ({} failed)", o.failures) } else { String::new() };
+    let drained = match (o.stored, o.drained_after) {
+        (None, _) => "–".into(),
+        (Some(_), Some(after)) => format!("{:.1} s after the load", after.as_secs_f64()),
+        (Some(_), None) => "not within 120 s".into(),
+    };
     format!(
-        "| {} | {:.0}{failures} | {share} | {:.2} ms | {:.2} ms | {:.2} ms | {rss} | {cpu} | {stored} | {} |",
+        "| {} | {:.0}{failures} | {share} | {:.2} ms | {:.2} ms | {:.2} ms | {rss} | {cpu} | {stored} | {} | {drained} |",
         o.target,
         o.per_second(),
         o.percentile_ms(50.0),
@@ -306,6 +314,7 @@ async fn run_ceiling(args: &WebhookArgs) -> Result<Outcome> {
         server_cpu,
         stored: None,
         processed: None,
+        drained_after: None,
     })
 }
 
@@ -339,19 +348,36 @@ async fn run_switchboard(args: &WebhookArgs, backend: Backend) -> Result<Outcome
     let peak_rss_kib = server.peak_rss_kib();
 
     // Verify against the database while the server is still up: every acknowledged body's
-    // dedupe key (its SHA-256) must be there, and nothing else.
+    // dedupe key must be there, and nothing else.
+    let load_ended = Instant::now();
     let db = Db::connect(&url, PoolSize(2)).await?;
-    let (processed,): (i64,) =
-        sqlx::query_as("SELECT CAST(COUNT(*) AS BIGINT) FROM webhook_deliveries WHERE state = 'processed'")
-            .fetch_one(db.pool())
-            .await?;
+    let processed_count = || async {
+        let (processed,): (i64,) = sqlx::query_as(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM webhook_deliveries WHERE state = 'processed'",
+        )
+        .fetch_one(db.pool())
+        .await?;
+        Ok::<_, sqlx::Error>(usize::try_from(processed).unwrap_or(0))
+    };
+    let processed = processed_count().await?;
     let keys: Vec<(String,)> =
         sqlx::query_as("SELECT dedupe_key FROM webhook_deliveries").fetch_all(db.pool()).await?;
     let keys: HashSet<String> = keys.into_iter().map(|(key,)| key).collect();
     let all = deliveries(0, args.warmup).into_iter().chain(deliveries(args.warmup, args.requests));
-    let stored = all.filter(|d| keys.contains(&hex::encode(Sha256::digest(&d.body)))).count();
+    let stored = all
+        .filter(|d| keys.contains(&ingest::screen(&d.body).map(|s| s.dedupe_key).unwrap_or_default()))
+        .count();
     if keys.len() != stored {
         return Err(format!("{} rows stored but only {stored} match a sent body", keys.len()).into());
+    }
+    // Then wait (up to two minutes) for the backlog the load left to be processed.
+    let mut drained_after = None;
+    while load_ended.elapsed() < Duration::from_secs(120) {
+        if processed_count().await? >= stored {
+            drained_after = Some(load_ended.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     db.close().await;
     drop(server);
@@ -371,7 +397,8 @@ async fn run_switchboard(args: &WebhookArgs, backend: Backend) -> Result<Outcome
         peak_rss_kib,
         server_cpu,
         stored: Some(stored),
-        processed: usize::try_from(processed).ok(),
+        processed: Some(processed),
+        drained_after,
     })
 }
 

@@ -7,10 +7,10 @@
 //! again. Processing is idempotent (a call holds at most one fact of each kind), so running it
 //! twice — after a crash, or because Meta delivered twice — changes nothing.
 //!
-//! The webhook endpoint screens with [`named_numbers`] against its cached
-//! [`connected_phone_number_ids`] and hands the body to the [`DeliveryWriter`], the ingest task
-//! that stores many deliveries per statement (group commit) under the same contract as
-//! [`store_delivery`] and processes them on the same connection.
+//! The webhook endpoint [`screen`]s a body (the numbers it names, checked against its cached
+//! [`connected_phone_number_ids`], and its [`dedupe_key`]) and hands it to the
+//! [`DeliveryWriter`], the ingest task that stores many deliveries per statement (group commit)
+//! and processes them on the same connection.
 
 mod writer;
 
@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, Connection};
 
 use crate::bus::LiveEvent;
-use crate::call_state::{CallInput, CallState};
+use crate::call_state::{CallInput, CallState, Millis};
 use crate::calls::Direction;
 use crate::ids::new_id;
 use crate::ledger::{self, Pair, Source};
@@ -40,7 +40,7 @@ use crate::{Error, Result, Services};
 /// The only `object` Meta sends for WhatsApp Business webhooks.
 pub const WHATSAPP_OBJECT: &str = "whatsapp_business_account";
 
-/// What [`store_delivery`] did.
+/// What storing a delivery did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Stored {
     /// A new delivery, now `pending`.
@@ -49,23 +49,40 @@ pub enum Stored {
     Duplicate { delivery_id: String },
 }
 
-/// Checks that a (signature-verified) body is a WhatsApp Business delivery concerning at least
-/// one connected number. Returns the parsed delivery for [`store_delivery`].
-pub async fn screen_delivery(db: &Db, raw_body: &[u8]) -> Result<Delivery> {
-    let (delivery, phone_number_ids) = parse_screened(raw_body)?;
-    for id in &phone_number_ids {
-        if numbers::by_phone_number_id(db, id).await?.is_some() {
-            return Ok(delivery);
-        }
-    }
-    Err(no_connected_number())
+/// What screening learned about a (signature-verified) delivery.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Screened {
+    /// The distinct, non-empty `phone_number_id`s it names.
+    pub phone_number_ids: Vec<String>,
+    /// Its [`dedupe_key`].
+    pub dedupe_key: String,
 }
 
-/// The distinct, non-empty `phone_number_id`s a (signature-verified) WhatsApp Business
-/// delivery names, without touching the database: the webhook endpoint checks them against
-/// its cached [`connected_phone_number_ids`]. Same validation errors as [`screen_delivery`].
-pub fn named_numbers(raw_body: &[u8]) -> Result<Vec<String>> {
-    parse_screened(raw_body).map(|(_, ids)| ids)
+/// Checks that a (signature-verified) body is a WhatsApp Business delivery, without touching
+/// the database: the webhook endpoint then checks the numbers it names against its cached
+/// [`connected_phone_number_ids`] and stores it under its dedupe key.
+pub fn screen(raw_body: &[u8]) -> Result<Screened> {
+    let delivery = Delivery::parse(raw_body)?;
+    if delivery.object.as_deref() != Some(WHATSAPP_OBJECT) {
+        return Err(Error::validation("object", format!("expected \"{WHATSAPP_OBJECT}\"")));
+    }
+    let events = events_from_delivery(&delivery);
+    let occurred_at = events.iter().filter_map(|event| event.occurred_at).min();
+    let mut phone_number_ids: Vec<String> =
+        events.into_iter().map(|event| event.phone_number_id).filter(|id| !id.is_empty()).collect();
+    phone_number_ids.sort();
+    phone_number_ids.dedup();
+    Ok(Screened { phone_number_ids, dedupe_key: dedupe_key(raw_body, occurred_at) })
+}
+
+/// A delivery's dedupe key: the earliest time it carries (whole seconds, from its own bytes)
+/// followed by the SHA-256 of its raw bytes. The same bytes always give the same key, which is
+/// all deduplication needs; leading with the time makes fresh deliveries sort last, so the
+/// unique index grows at its end instead of at a random page per delivery (which was most of
+/// what storing a delivery cost SQLite).
+pub fn dedupe_key(raw_body: &[u8], occurred_at: Option<Millis>) -> String {
+    let seconds = occurred_at.map_or(0, |millis| millis.div_euclid(1000)).clamp(0, 99_999_999_999);
+    format!("{seconds:011}-{}", hex::encode(Sha256::digest(raw_body)))
 }
 
 /// The error for a delivery that names no number connected here (404).
@@ -78,48 +95,6 @@ pub async fn connected_phone_number_ids(db: &Db) -> Result<HashSet<String>> {
     let rows: Vec<(String,)> =
         sqlx::query_as("SELECT phone_number_id FROM whatsapp_numbers").fetch_all(db.pool()).await?;
     Ok(rows.into_iter().map(|(id,)| id).collect())
-}
-
-fn parse_screened(raw_body: &[u8]) -> Result<(Delivery, Vec<String>)> {
-    let delivery = Delivery::parse(raw_body)?;
-    if delivery.object.as_deref() != Some(WHATSAPP_OBJECT) {
-        return Err(Error::validation("object", format!("expected \"{WHATSAPP_OBJECT}\"")));
-    }
-    let mut phone_number_ids: Vec<String> = events_from_delivery(&delivery)
-        .into_iter()
-        .map(|event| event.phone_number_id)
-        .filter(|id| !id.is_empty())
-        .collect();
-    phone_number_ids.sort();
-    phone_number_ids.dedup();
-    Ok((delivery, phone_number_ids))
-}
-
-/// Stores a delivery's raw body, deduplicated by its SHA-256.
-pub async fn store_delivery(db: &Db, raw_body: &[u8], now: i64) -> Result<Stored> {
-    let body =
-        std::str::from_utf8(raw_body).map_err(|_| Error::validation("body", "webhook body is not UTF-8"))?;
-    let dedupe_key = hex::encode(Sha256::digest(raw_body));
-    let id = new_id();
-    let inserted = sqlx::query(
-        "INSERT INTO webhook_deliveries (id, dedupe_key, received_at, body, state) VALUES ($1, $2, $3, $4, 'pending') \
-         ON CONFLICT (dedupe_key) DO NOTHING",
-    )
-    .bind(&id)
-    .bind(&dedupe_key)
-    .bind(now)
-    .bind(body)
-    .execute(db.pool())
-    .await?
-    .rows_affected();
-    if inserted == 1 {
-        return Ok(Stored::New { delivery_id: id });
-    }
-    let (existing,): (String,) = sqlx::query_as("SELECT id FROM webhook_deliveries WHERE dedupe_key = $1")
-        .bind(&dedupe_key)
-        .fetch_one(db.pool())
-        .await?;
-    Ok(Stored::Duplicate { delivery_id: existing })
 }
 
 /// What processing one delivery did.

@@ -3,9 +3,8 @@
 //! stored is then processed.
 
 use calling::clock::Clock;
-use calling::ingest::{DeliveryWriter, Stored};
+use calling::ingest::{self, DeliveryWriter, Stored};
 use calling::testing;
-use sha2::{Digest, Sha256};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_deliveries_are_stored_once_and_answered_after_commit() {
@@ -17,7 +16,10 @@ async fn concurrent_deliveries_are_stored_once_and_answered_after_commit() {
         let mut tasks = tokio::task::JoinSet::new();
         for (i, body) in bodies.iter().enumerate() {
             let (writer, body) = (writer.clone(), body.clone());
-            tasks.spawn(async move { (i, writer.store(body.as_bytes(), 1).await) });
+            tasks.spawn(async move {
+                let key = ingest::dedupe_key(body.as_bytes(), None);
+                (i, writer.store(body.as_bytes(), key, 1).await)
+            });
         }
         let mut outcomes = tasks.join_all().await;
         outcomes.sort_by_key(|(i, _)| *i);
@@ -26,7 +28,7 @@ async fn concurrent_deliveries_are_stored_once_and_answered_after_commit() {
         let duplicates = outcomes.iter().filter(|(_, o)| matches!(o, Ok(Stored::Duplicate { .. }))).count();
         assert_eq!((new, duplicates), (200, 100), "{:?}", test_db.dialect());
         for (body, (_, outcome)) in bodies.iter().zip(&outcomes) {
-            let key = hex::encode(Sha256::digest(body.as_bytes()));
+            let key = ingest::dedupe_key(body.as_bytes(), None);
             let (id,): (String,) = sqlx::query_as("SELECT id FROM webhook_deliveries WHERE dedupe_key = $1")
                 .bind(&key)
                 .fetch_one(db.pool())
@@ -42,8 +44,10 @@ async fn concurrent_deliveries_are_stored_once_and_answered_after_commit() {
         assert_eq!(rows, 200);
 
         // A later retry is a duplicate; a body that is not UTF-8 is refused and not stored.
-        assert!(matches!(writer.store(bodies[0].as_bytes(), 2).await.unwrap(), Stored::Duplicate { .. }));
-        assert!(writer.store(&[0xff, 0xfe], 3).await.is_err());
+        let again =
+            writer.store(bodies[0].as_bytes(), ingest::dedupe_key(bodies[0].as_bytes(), None), 2).await;
+        assert!(matches!(again.unwrap(), Stored::Duplicate { .. }));
+        assert!(writer.store(&[0xff, 0xfe], ingest::dedupe_key(&[0xff, 0xfe], None), 3).await.is_err());
         let (rows,): (i64,) = sqlx::query_as("SELECT CAST(COUNT(*) AS BIGINT) FROM webhook_deliveries")
             .fetch_one(db.pool())
             .await

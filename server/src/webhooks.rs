@@ -149,20 +149,26 @@ async fn receive(State(webhooks): State<Webhooks>, headers: HeaderMap, body: Byt
         }
         Err(Err(err)) => return ApiError(err).into_response(),
     }
-    if let Err(err) = screen(&webhooks, &body).await {
-        // A body that is not a WhatsApp delivery is a bad request here, not a form error.
-        let api = ApiError(err);
-        let status =
-            if matches!(api.0, Error::Validation { .. }) { StatusCode::BAD_REQUEST } else { api.status() };
-        return error_response(
-            status,
-            api.0.code(),
-            &api.0.public_message(),
-            api.0.details(),
-            current_request_id().as_deref(),
-        );
-    }
-    match webhooks.writer.store(&body, webhooks.services.clock.now()).await {
+    let dedupe_key = match screen(&webhooks, &body).await {
+        Ok(dedupe_key) => dedupe_key,
+        Err(err) => {
+            // A body that is not a WhatsApp delivery is a bad request here, not a form error.
+            let api = ApiError(err);
+            let status = if matches!(api.0, Error::Validation { .. }) {
+                StatusCode::BAD_REQUEST
+            } else {
+                api.status()
+            };
+            return error_response(
+                status,
+                api.0.code(),
+                &api.0.public_message(),
+                api.0.details(),
+                current_request_id().as_deref(),
+            );
+        }
+    };
+    match webhooks.writer.store(&body, dedupe_key, webhooks.services.clock.now()).await {
         Ok(Stored::New { .. }) => StatusCode::OK.into_response(),
         Ok(Stored::Duplicate { delivery_id }) => {
             tracing::debug!(%delivery_id, "duplicate webhook delivery acknowledged");
@@ -174,12 +180,13 @@ async fn receive(State(webhooks): State<Webhooks>, headers: HeaderMap, body: Byt
 
 /// Checks that the body is a WhatsApp Business delivery naming a connected number, from the
 /// cache; a miss re-reads the numbers once (one may have just been connected) before refusing.
-async fn screen(webhooks: &Webhooks, body: &[u8]) -> Result<(), Error> {
-    let named = ingest::named_numbers(body)?;
+/// Returns the delivery's dedupe key.
+async fn screen(webhooks: &Webhooks, body: &[u8]) -> Result<String, Error> {
+    let screened = ingest::screen(body)?;
     for max_age in [SECRETS_TTL, Duration::from_secs(1)] {
         let known = webhooks.known(max_age).await?;
-        if named.iter().any(|id| known.phone_number_ids.contains(id)) {
-            return Ok(());
+        if screened.phone_number_ids.iter().any(|id| known.phone_number_ids.contains(id)) {
+            return Ok(screened.dedupe_key);
         }
     }
     Err(ingest::no_connected_number())

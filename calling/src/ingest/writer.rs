@@ -16,16 +16,15 @@
 //! is worked off as soon as the flood eases. Deliveries left `pending` by a previous run are
 //! queued at start.
 //!
-//! The guarantees of [`super::store_delivery`] are unchanged: a caller hears `New` or
-//! `Duplicate` only after the row is committed (so an acknowledged delivery survives a crash),
-//! deliveries are deduplicated by the SHA-256 of their raw bytes (also within one batch), and
-//! a failed transaction fails every request in it, so nothing is acknowledged that is not stored.
+//! The guarantees: a caller hears `New` or `Duplicate` only after the row is committed (so an
+//! acknowledged delivery survives a crash), deliveries are deduplicated by their
+//! [`super::dedupe_key`] (also within one batch), and a failed statement fails every request
+//! in it, so nothing is acknowledged that is not stored.
 
 use std::collections::{HashMap, HashSet};
 
 use std::collections::VecDeque;
 
-use sha2::{Digest, Sha256};
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection};
 use tokio::sync::mpsc::error::TryRecvError;
@@ -65,13 +64,12 @@ impl DeliveryWriter {
         DeliveryWriter { queue }
     }
 
-    /// Stores a delivery's raw body, deduplicated by its SHA-256, and returns once the row is
-    /// committed. Same contract as [`super::store_delivery`].
-    pub async fn store(&self, raw_body: &[u8], now: i64) -> Result<Stored> {
+    /// Stores a delivery's raw body under its [`super::dedupe_key`] (a body stored before is a
+    /// `Duplicate`) and returns once the row is committed.
+    pub async fn store(&self, raw_body: &[u8], dedupe_key: String, now: i64) -> Result<Stored> {
         let body = std::str::from_utf8(raw_body)
             .map_err(|_| Error::validation("body", "webhook body is not UTF-8"))?
             .to_owned();
-        let dedupe_key = hex::encode(Sha256::digest(raw_body));
         let (done, committed) = oneshot::channel();
         let job = Job { id: new_id(), dedupe_key, body, received_at: now, done };
         let stopped = || Error::Unavailable { message: "the webhook delivery writer has stopped".into() };

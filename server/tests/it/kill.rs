@@ -12,7 +12,6 @@ use calling::secrets::SecretKey;
 use calling::storage::{Db, PoolSize};
 use calling::webhook::signature::sign;
 use calling::workspace;
-use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_switchboard");
@@ -149,7 +148,7 @@ async fn acknowledged_deliveries_survive_a_kill_and_are_processed_once() {
     }
 
     for body in &acknowledged {
-        let key = hex::encode(Sha256::digest(body.as_bytes()));
+        let key = calling::ingest::screen(body.as_bytes()).unwrap().dedupe_key;
         let (stored,): (i64,) =
             sqlx::query_as("SELECT CAST(COUNT(*) AS BIGINT) FROM webhook_deliveries WHERE dedupe_key = $1")
                 .bind(&key)
