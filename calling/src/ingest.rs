@@ -110,22 +110,43 @@ pub struct Processed {
 
 /// Applies every event of a stored delivery and marks it processed (or failed, with why).
 /// Writes go through `conn`: the ingest task processes on the connection it stores
-/// deliveries with (see [`DeliveryWriter`]).
+/// deliveries with (see [`DeliveryWriter`]), several deliveries per transaction. A delivery's
+/// events are applied in a savepoint of their own, so one that fails leaves nothing behind and
+/// the others stand. The live notices to send once the transaction holding `conn`'s writes has
+/// committed are added to `notices` (sending them earlier could let a browser look before the
+/// change is visible). `body` is the delivery's body when the caller still has it.
 pub async fn process_delivery(
     services: &Services,
     conn: &mut AnyConnection,
     delivery_id: &str,
+    body: Option<String>,
+    notices: &mut Vec<LiveEvent>,
 ) -> Result<Processed> {
-    let row: Option<(String, String)> =
-        sqlx::query_as("SELECT body, state FROM webhook_deliveries WHERE id = $1")
-            .bind(delivery_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-    let (body, state) = row.ok_or(Error::NotFound { what: "webhook delivery" })?;
-    if state == "processed" {
-        return Ok(Processed::default());
+    let body = match body {
+        Some(body) => body,
+        None => {
+            let row: Option<(String, String)> =
+                sqlx::query_as("SELECT body, state FROM webhook_deliveries WHERE id = $1")
+                    .bind(delivery_id)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            let (body, state) = row.ok_or(Error::NotFound { what: "webhook delivery" })?;
+            if state == "processed" {
+                return Ok(Processed::default());
+            }
+            body
+        }
+    };
+    let mut attempt = conn.begin().await?;
+    let mut own_notices = Vec::new();
+    let outcome =
+        apply_delivery(services, &mut attempt, delivery_id, body.as_bytes(), &mut own_notices).await;
+    if outcome.is_ok() {
+        attempt.commit().await?;
+        notices.append(&mut own_notices);
+    } else {
+        attempt.rollback().await?;
     }
-    let outcome = apply_delivery(services, conn, delivery_id, body.as_bytes()).await;
     let now = services.clock.now();
     let (state, error) = match &outcome {
         Ok(_) => ("processed", None),
@@ -139,6 +160,15 @@ pub async fn process_delivery(
         .execute(&mut *conn)
         .await?;
     outcome
+}
+
+/// Sends live notices (after the changes they announce have committed).
+pub async fn publish(services: &Services, notices: Vec<LiveEvent>) {
+    for notice in notices {
+        if let Err(err) = services.bus.publish(notice).await {
+            tracing::warn!(error = %err, "could not publish a live event");
+        }
+    }
 }
 
 /// The deliveries still `pending` (stored, then a crash or restart before processing), oldest
@@ -156,6 +186,7 @@ async fn apply_delivery(
     conn: &mut AnyConnection,
     delivery_id: &str,
     body: &[u8],
+    notices: &mut Vec<LiveEvent>,
 ) -> Result<Processed> {
     let delivery = Delivery::parse(body)?;
     let mut numbers: HashMap<String, Option<WhatsAppNumber>> = HashMap::new();
@@ -171,15 +202,15 @@ async fn apply_delivery(
         };
         let fresh = match &event.event {
             EngineEvent::Call(call) => {
-                apply_call_event(services, conn, number, &event, call, Some(delivery_id)).await?
+                apply_call_event(services, conn, number, &event, call, Some(delivery_id), notices).await?
             }
             EngineEvent::PermissionReply(reply) => {
-                apply_permission_reply(services, conn, number, &event, reply).await?
+                apply_permission_reply(services, conn, number, &event, reply, notices).await?
             }
             EngineEvent::SettingsChanged { calling } => {
                 // WhatsApp's own word on the number's settings: the remote side of the drift.
                 let remote = CallingSettings::from_get_response(calling)?;
-                settings_sync::record_remote(&services.db, number, &remote, services.clock.now()).await?;
+                settings_sync::record_remote(&mut *conn, number, &remote, services.clock.now()).await?;
                 true
             }
             _ => {
@@ -197,19 +228,20 @@ async fn apply_delivery(
 }
 
 /// Adds one call fact to its call (creating the call on its first fact) and recomputes the
-/// call record from all its facts. Returns `false` when the fact was already known.
-pub async fn apply_call_event(
+/// call record from all its facts, inside the caller's transaction (`tx`). Returns `false`
+/// when the fact was already known.
+async fn apply_call_event(
     services: &Services,
-    conn: &mut AnyConnection,
+    tx: &mut AnyConnection,
     number: &WhatsAppNumber,
     envelope: &CallEngineEvent,
     event: &CallEvent,
     delivery_id: Option<&str>,
+    notices: &mut Vec<LiveEvent>,
 ) -> Result<bool> {
     let db = &services.db;
     let now = services.clock.now();
     let at = envelope.occurred_at.unwrap_or(now);
-    let mut tx = conn.begin().await?;
 
     // Create the call on its first fact. Deliberately a write first, so SQLite takes its write
     // lock now instead of failing to upgrade a read lock later.
@@ -267,7 +299,7 @@ pub async fn apply_call_event(
         cta_payload: event.cta_payload.clone(),
         deeplink_payload: event.deeplink_payload.clone(),
     };
-    let applied = apply_fact(&mut tx, &number.workspace_id, &call_id, &fact, &extras, now).await?;
+    let applied = apply_fact(tx, &number.workspace_id, &call_id, &fact, &extras, now).await?;
     let mut permission_changed = false;
     if let Some(state) = &applied
         && let Some(event) = PermissionEvent::from_finished_call(state)
@@ -289,13 +321,12 @@ pub async fn apply_call_event(
         .await?;
     }
     // A business-initiated call that ended is charged from its hold in this transaction.
-    crate::billing::on_call_fact(&mut tx, &number.workspace_id, &call_id, applied.as_ref(), now).await?;
-    tx.commit().await?;
+    crate::billing::on_call_fact(tx, &number.workspace_id, &call_id, applied.as_ref(), now).await?;
     if let Some(state) = &applied {
-        publish_call_update(services, &number.workspace_id, &call_id, state, fact.input, now).await;
+        notices.push(call_notice(&number.workspace_id, &call_id, state, fact.input, now));
     }
     if permission_changed {
-        ledger::publish_update(services, &number.workspace_id, &contact_number, now).await;
+        notices.push(ledger::update_notice(&number.workspace_id, &contact_number, now));
     }
     Ok(applied.is_some())
 }
@@ -432,6 +463,7 @@ async fn apply_permission_reply(
     number: &WhatsAppNumber,
     envelope: &CallEngineEvent,
     reply: &PermissionReply,
+    notices: &mut Vec<LiveEvent>,
 ) -> Result<bool> {
     let now = services.clock.now();
     let Some(contact) = reply.from.as_deref().and_then(|from| PhoneNumber::parse(from).ok()) else {
@@ -442,9 +474,31 @@ async fn apply_permission_reply(
     let fact = PermissionRecord::new(envelope.occurred_at.unwrap_or(now), PermissionEvent::from_reply(reply));
     let fresh = ledger::record(&mut *conn, &pair, &fact, Source::Webhook, &envelope.dedupe_key, now).await?;
     if fresh {
-        ledger::publish_update(services, &number.workspace_id, contact.e164(), now).await;
+        notices.push(ledger::update_notice(&number.workspace_id, contact.e164(), now));
     }
     Ok(fresh)
+}
+
+/// The live notice that a call changed, for the workspace's browsers.
+fn call_notice(
+    workspace_id: &str,
+    call_id: &str,
+    state: &CallState,
+    input: &CallInput,
+    now: i64,
+) -> LiveEvent {
+    LiveEvent {
+        workspace_id: workspace_id.to_owned(),
+        topic: "call.updated".into(),
+        subject: call_id.to_owned(),
+        data: json!({
+            "status": state.status(),
+            "phase": state.phase(),
+            "ringing": state.is_ringing_for_agents(now),
+            "fact": input.kind(),
+        }),
+        at: now,
+    }
 }
 
 /// Tells the workspace's browsers that a call changed. The record is already committed; a
@@ -457,21 +511,7 @@ async fn publish_call_update(
     input: &CallInput,
     now: i64,
 ) {
-    let live = LiveEvent {
-        workspace_id: workspace_id.to_owned(),
-        topic: "call.updated".into(),
-        subject: call_id.to_owned(),
-        data: json!({
-            "status": state.status(),
-            "phase": state.phase(),
-            "ringing": state.is_ringing_for_agents(now),
-            "fact": input.kind(),
-        }),
-        at: now,
-    };
-    if let Err(err) = services.bus.publish(live).await {
-        tracing::warn!(error = %err, "could not publish a live call event");
-    }
+    publish(services, vec![call_notice(workspace_id, call_id, state, input, now)]).await;
 }
 
 /// Closes calls that still ring past their answer window with no word from Meta: they are

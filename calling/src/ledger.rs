@@ -39,16 +39,20 @@ impl Source {
     }
 }
 
-/// Tells the workspace's browsers that a user's call permission changed.
-pub async fn publish_update(services: &Services, workspace_id: &str, contact: &str, now: i64) {
-    let live = LiveEvent {
+/// The live notice that a user's call permission changed, for the workspace's browsers.
+pub fn update_notice(workspace_id: &str, contact: &str, now: i64) -> LiveEvent {
+    LiveEvent {
         workspace_id: workspace_id.to_owned(),
         topic: "permission.updated".into(),
         subject: contact.to_owned(),
         data: serde_json::Value::Null,
         at: now,
-    };
-    if let Err(err) = services.bus.publish(live).await {
+    }
+}
+
+/// Tells the workspace's browsers that a user's call permission changed.
+pub async fn publish_update(services: &Services, workspace_id: &str, contact: &str, now: i64) {
+    if let Err(err) = services.bus.publish(update_notice(workspace_id, contact, now)).await {
         tracing::warn!(error = %err, "could not publish a live permission event");
     }
 }

@@ -97,17 +97,20 @@ pub async fn refresh(
 ) -> Result<NumberSettings> {
     let target = target(services, number).await?;
     let remote = client.get_settings(&target).await?;
-    record_remote(&services.db, number, &remote, services.clock.now()).await?;
+    record_remote(services.db.pool(), number, &remote, services.clock.now()).await?;
     load(&services.db, &number.id).await
 }
 
 /// Stores what WhatsApp reported (from GET settings or the `account_settings_update` webhook).
-pub async fn record_remote(
-    db: &Db,
+pub async fn record_remote<'c, E>(
+    executor: E,
     number: &WhatsAppNumber,
     remote: &CallingSettings,
     now: i64,
-) -> Result<()> {
+) -> Result<()>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
     let remote = serde_json::to_string(remote).map_err(Error::internal)?;
     sqlx::query(
         "INSERT INTO call_settings (number_id, workspace_id, remote, remote_fetched_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
@@ -117,7 +120,7 @@ pub async fn record_remote(
     .bind(&number.workspace_id)
     .bind(remote)
     .bind(now)
-    .execute(db.pool())
+    .execute(executor)
     .await?;
     Ok(())
 }

@@ -11,10 +11,11 @@
 //! lock either, and — SQLite again — never discards the connection's page cache the way a
 //! commit from another connection does, so the pages the inserts touch stay in memory.
 //!
-//! Storing comes first: each turn stores everything waiting, then processes one delivery, so
-//! under a flood acknowledgements wait for at most one delivery's processing and the backlog
-//! is worked off as soon as the flood eases. Deliveries left `pending` by a previous run are
-//! queued at start.
+//! Storing comes first: each turn stores everything waiting, then processes stored deliveries
+//! — one while new ones keep arriving, so under a flood an acknowledgement waits for at most one
+//! delivery's processing; up to [`PROCESS_WHEN_QUIET`] in one transaction (one commit for all of
+//! them, on PostgreSQL one `fsync`) when none arrived, so the backlog is worked off quickly once
+//! the flood eases. Deliveries left `pending` by a previous run are queued at start.
 //!
 //! The guarantees: a caller hears `New` or `Duplicate` only after the row is committed (so an
 //! acknowledged delivery survives a crash), deliveries are deduplicated by their
@@ -26,16 +27,24 @@ use std::collections::{HashMap, HashSet};
 use std::collections::VecDeque;
 
 use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection};
+use sqlx::{Any, AnyConnection, Connection};
 use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Stored, pending_deliveries, process_delivery};
+use super::{Stored, pending_deliveries, process_delivery, publish};
 use crate::ids::new_id;
+use crate::storage::Dialect;
 use crate::{Error, Result, Services};
 
 /// Deliveries waiting for the writer before callers wait to enqueue (backpressure).
 const QUEUE: usize = 8192;
+/// Deliveries processed per turn while new ones keep arriving (acknowledgements wait for them),
+/// and while none do.
+const PROCESS_UNDER_LOAD: usize = 1;
+const PROCESS_WHEN_QUIET: usize = 32;
+/// Processing backlog entries keep their body (no re-read) while the backlog is shorter than
+/// this, so a long flood does not pile bodies up in memory.
+const BODIES_IN_MEMORY: usize = 10_000;
 /// Most deliveries in one statement, so a backlog still commits (and answers) in steps. Four
 /// binds a row: 2 048 binds, far below both databases' limits (SQLite 32 766, PostgreSQL 65 535).
 const MAX_BATCH: usize = 512;
@@ -79,12 +88,12 @@ impl DeliveryWriter {
 }
 
 async fn run(services: Services, mut jobs: mpsc::Receiver<Job>) {
-    let mut backlog: VecDeque<String> = match pending_deliveries(&services.db).await {
+    let mut backlog: Backlog = match pending_deliveries(&services.db).await {
         Ok(pending) => {
             if !pending.is_empty() {
                 tracing::info!(count = pending.len(), "processing webhook deliveries left from the last run");
             }
-            pending.into()
+            pending.into_iter().map(|id| (id, None)).collect()
         }
         Err(err) => {
             tracing::error!(error = %err, "could not read pending webhook deliveries");
@@ -114,13 +123,14 @@ async fn run(services: Services, mut jobs: mpsc::Receiver<Job>) {
                 Some(conn) => conn,
                 None => connection.insert(services.db.pool().acquire().await?),
             };
-            if !batch.is_empty() {
+            let busy = !batch.is_empty();
+            if busy {
                 store_batch(conn, &mut statements, &mut batch, &mut backlog).await?;
             }
-            if let Some(delivery_id) = backlog.pop_front()
-                && let Err(err) = process_delivery(&services, conn, &delivery_id).await
-            {
-                tracing::warn!(%delivery_id, error = %err, "webhook delivery failed to process");
+            let take = if busy { PROCESS_UNDER_LOAD } else { PROCESS_WHEN_QUIET };
+            let chunk: Vec<_> = backlog.drain(..take.min(backlog.len())).collect();
+            if !chunk.is_empty() {
+                process_chunk(&services, conn, chunk, &mut backlog).await?;
             }
             Ok::<_, Error>(())
         }
@@ -134,23 +144,69 @@ async fn run(services: Services, mut jobs: mpsc::Receiver<Job>) {
     }
 }
 
+/// Stored deliveries waiting to be processed: id, and the body while it is kept in memory.
+type Backlog = VecDeque<(String, Option<String>)>;
+
+/// Processes `chunk` in one transaction, then sends the live notices. If the transaction
+/// itself fails (the connection, most likely), the chunk goes back to the front of the backlog.
+async fn process_chunk(
+    services: &Services,
+    conn: &mut AnyConnection,
+    chunk: Vec<(String, Option<String>)>,
+    backlog: &mut Backlog,
+) -> Result<()> {
+    let mut notices = Vec::new();
+    let processed = async {
+        // SQLite: take the write lock up front. A deferred transaction that reads first (a body
+        // not kept in memory) cannot upgrade to writing if another connection committed in
+        // between, and would fail instead of waiting its turn.
+        let mut tx = match services.db.dialect() {
+            Dialect::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
+            Dialect::Postgres => conn.begin().await?,
+        };
+        for (delivery_id, body) in &chunk {
+            // A delivery that fails is marked failed (with why) and the rest go on.
+            if let Err(err) =
+                process_delivery(services, &mut tx, delivery_id, body.clone(), &mut notices).await
+            {
+                tracing::warn!(%delivery_id, error = %err, "webhook delivery failed to process");
+            }
+        }
+        tx.commit().await
+    }
+    .await;
+    match processed {
+        Ok(()) => {
+            publish(services, notices).await;
+            Ok(())
+        }
+        Err(err) => {
+            for entry in chunk.into_iter().rev() {
+                backlog.push_front(entry);
+            }
+            Err(err.into())
+        }
+    }
+}
+
 /// Stores `batch` and answers its callers; new deliveries join the processing `backlog`. On
 /// failure every caller has been answered with the error, which is returned too.
 async fn store_batch(
     conn: &mut AnyConnection,
     statements: &mut Statements,
     batch: &mut Vec<Job>,
-    backlog: &mut VecDeque<String>,
+    backlog: &mut Backlog,
 ) -> Result<()> {
     match write_batch(conn, statements, batch).await {
         Ok(outcomes) => {
-            for (job, outcome) in batch.drain(..).zip(outcomes) {
+            for (Job { body, done, .. }, outcome) in batch.drain(..).zip(outcomes) {
                 if let Stored::New { delivery_id } = &outcome {
-                    backlog.push_back(delivery_id.clone());
+                    let body = (backlog.len() < BODIES_IN_MEMORY).then_some(body);
+                    backlog.push_back((delivery_id.clone(), body));
                 }
                 // The caller may have gone (client timeout); the row is stored all the same and
                 // a retry is answered as a duplicate.
-                let _ = job.done.send(Ok(outcome));
+                let _ = done.send(Ok(outcome));
             }
             Ok(())
         }

@@ -195,7 +195,7 @@ async fn the_settings_page_saves_hours_to_whatsapp_as_the_api_does() {
     // the drift, field by field.
     let mut changed = calling::settings_sync::load(db, &sandbox.number.id).await.unwrap().remote.unwrap();
     changed.call_hours.as_mut().unwrap().timezone_id = Some("UTC".into());
-    calling::settings_sync::record_remote(db, &sandbox.number, &changed, now).await.unwrap();
+    calling::settings_sync::record_remote(db.pool(), &sandbox.number, &changed, now).await.unwrap();
     let (status, page) = browser.form(LoadCallSettings::PATH, "").await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert_eq!(
