@@ -51,9 +51,9 @@ pub mod ingest;
 #[cfg(feature = "server")]
 pub mod ledger;
 #[cfg(feature = "server")]
-pub mod permission_sync;
-#[cfg(feature = "server")]
 pub mod numbers;
+#[cfg(feature = "server")]
+pub mod permission_sync;
 #[cfg(feature = "server")]
 pub mod secrets;
 #[cfg(feature = "server")]
