@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::billing::{self, Billable};
 use crate::call_state::{CallAction, CallInput, CallState};
 use crate::calls::{CallStatus, Direction};
-use crate::graph::{GraphClient, GraphTarget};
+use crate::graph::GraphClient;
 use crate::ids::new_id;
 use crate::ingest::{CallExtras, record_own_fact, replay_call};
 use crate::ledger;
@@ -45,11 +45,6 @@ pub async fn load(services: &Services, workspace_id: &str, call_id: &str) -> Res
     Ok(CallRef { id: call_id.to_owned(), wa_call_id, number, state })
 }
 
-async fn target(services: &Services, number: &WhatsAppNumber) -> Result<GraphTarget> {
-    let credentials = numbers::credentials(&services.db, &services.secret_key, &number.id).await?;
-    Ok(GraphTarget::for_number(number, &credentials))
-}
-
 /// Sends `pre_accept` with the browser's SDP answer for an inbound call that still rings.
 pub async fn pre_accept(
     services: &Services,
@@ -58,7 +53,7 @@ pub async fn pre_accept(
     sdp_answer: &str,
 ) -> Result<CallState> {
     call.state.check_action(CallAction::PreAccept)?;
-    client.pre_accept(&target(services, &call.number).await?, &call.wa_call_id, sdp_answer).await?;
+    client.pre_accept(&services.graph_target(&call.number).await?, &call.wa_call_id, sdp_answer).await?;
     let extras = CallExtras { sdp_answer: Some(sdp_answer.to_owned()), ..CallExtras::default() };
     own_fact(services, call, CallInput::PreAcceptSent, json!({}), &extras).await
 }
@@ -71,7 +66,7 @@ pub async fn accept(
     sdp_answer: &str,
 ) -> Result<CallState> {
     call.state.check_action(CallAction::Accept)?;
-    client.accept(&target(services, &call.number).await?, &call.wa_call_id, sdp_answer, None).await?;
+    client.accept(&services.graph_target(&call.number).await?, &call.wa_call_id, sdp_answer, None).await?;
     let extras = CallExtras { sdp_answer: Some(sdp_answer.to_owned()), ..CallExtras::default() };
     own_fact(services, call, CallInput::AcceptSent, json!({}), &extras).await
 }
@@ -79,14 +74,14 @@ pub async fn accept(
 /// Declines an inbound call that still rings.
 pub async fn reject(services: &Services, client: &GraphClient, call: &CallRef) -> Result<CallState> {
     call.state.check_action(CallAction::Reject)?;
-    client.reject(&target(services, &call.number).await?, &call.wa_call_id).await?;
+    client.reject(&services.graph_target(&call.number).await?, &call.wa_call_id).await?;
     own_fact(services, call, CallInput::RejectSent, json!({}), &CallExtras::default()).await
 }
 
 /// Ends a call in either direction.
 pub async fn terminate(services: &Services, client: &GraphClient, call: &CallRef) -> Result<CallState> {
     call.state.check_action(CallAction::Terminate)?;
-    client.terminate(&target(services, &call.number).await?, &call.wa_call_id).await?;
+    client.terminate(&services.graph_target(&call.number).await?, &call.wa_call_id).await?;
     own_fact(services, call, CallInput::TerminateSent, json!({}), &CallExtras::default()).await
 }
 
@@ -144,7 +139,7 @@ pub async fn place(
     )
     .await?;
     let connected: Result<String> =
-        async { Ok(client.connect(&target(services, number).await?, to, sdp_offer, None).await?) }.await;
+        async { Ok(client.connect(&services.graph_target(number).await?, to, sdp_offer, None).await?) }.await;
     let wa_call_id = match connected {
         Ok(wa_call_id) => wa_call_id,
         Err(err) => {

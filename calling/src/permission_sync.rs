@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::graph::{GraphClient, GraphTarget};
+use crate::graph::GraphClient;
 use crate::ledger::{self, Pair, PermissionLookup, Source};
 use crate::numbers::{self, WhatsAppNumber};
 use crate::permissions::{self, PermissionEvent, PermissionLimits, PermissionRecord, PermissionStatus};
@@ -52,11 +52,6 @@ pub struct Reconciled {
     pub lookup: PermissionLookup,
 }
 
-async fn target(services: &Services, number: &WhatsAppNumber) -> Result<GraphTarget> {
-    let credentials = numbers::credentials(&services.db, &services.secret_key, &number.id).await?;
-    Ok(GraphTarget::for_number(number, &credentials))
-}
-
 /// Asks WhatsApp about `contact` and corrects the ledger if it disagrees. Publishes
 /// `permission.updated` when it corrected something.
 pub async fn reconcile(
@@ -66,7 +61,7 @@ pub async fn reconcile(
     contact: &PhoneNumber,
     limits: &PermissionLimits,
 ) -> Result<Reconciled> {
-    let remote = client.call_permissions(&target(services, number).await?, contact).await?;
+    let remote = client.call_permissions(&services.graph_target(number).await?, contact).await?;
     let now = services.clock.now();
     let whatsapp_status = remote.status(now);
     let history = ledger::history(&services.db, &number.id, contact).await?;

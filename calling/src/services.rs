@@ -1,8 +1,11 @@
 //! The handles every entry point (REST handler, server function, CLI, background task) needs,
 //! bundled so they travel as one cheap clone.
 
+use crate::Result;
 use crate::bus::EventBus;
 use crate::clock::Clock;
+use crate::graph::GraphTarget;
+use crate::numbers::{self, WhatsAppNumber};
 use crate::secrets::SecretKey;
 use crate::storage::Db;
 
@@ -15,4 +18,12 @@ pub struct Services {
     pub bus: EventBus,
     /// Seals and opens stored credentials.
     pub secret_key: SecretKey,
+}
+
+impl Services {
+    /// Where Graph API requests for `number` go, with its access token unsealed.
+    pub async fn graph_target(&self, number: &WhatsAppNumber) -> Result<GraphTarget> {
+        let credentials = numbers::credentials(&self.db, &self.secret_key, &number.id).await?;
+        Ok(GraphTarget::for_number(number, &credentials))
+    }
 }

@@ -7,8 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::graph::{GraphClient, GraphTarget};
-use crate::numbers::{self, WhatsAppNumber};
+use crate::graph::GraphClient;
+use crate::numbers::WhatsAppNumber;
 use crate::settings::{CallingSettings, SettingsDrift, drift};
 use crate::storage::Db;
 use crate::{Error, Result, Services};
@@ -51,11 +51,6 @@ pub async fn load(db: &Db, number_id: &str) -> Result<NumberSettings> {
     Ok(NumberSettings { desired, pushed_at, remote, remote_fetched_at, drift })
 }
 
-async fn target(services: &Services, number: &WhatsAppNumber) -> Result<GraphTarget> {
-    let credentials = numbers::credentials(&services.db, &services.secret_key, &number.id).await?;
-    Ok(GraphTarget::for_number(number, &credentials))
-}
-
 /// Validates `settings` by Meta's rules, pushes them to WhatsApp, and only then stores them;
 /// then re-reads what WhatsApp has. Invalid settings or a refusal from WhatsApp change nothing.
 pub async fn apply(
@@ -66,7 +61,7 @@ pub async fn apply(
 ) -> Result<NumberSettings> {
     let now = services.clock.now();
     settings.validate(now)?;
-    let target = target(services, number).await?;
+    let target = services.graph_target(number).await?;
     client.update_settings(&target, settings).await?;
     let desired = serde_json::to_string(settings).map_err(Error::internal)?;
     sqlx::query(
@@ -95,7 +90,7 @@ pub async fn refresh(
     client: &GraphClient,
     number: &WhatsAppNumber,
 ) -> Result<NumberSettings> {
-    let target = target(services, number).await?;
+    let target = services.graph_target(number).await?;
     let remote = client.get_settings(&target).await?;
     record_remote(services.db.pool(), number, &remote, services.clock.now()).await?;
     load(&services.db, &number.id).await

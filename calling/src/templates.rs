@@ -690,8 +690,8 @@ mod store {
     use crate::Services;
     use crate::billing::{self, Billable, MessageKind, Policy};
     use crate::graph::{
-        GraphClient, GraphTarget, NewTemplate, TemplateButton, TemplateCategory, TemplateComponent,
-        TemplateSend, VoiceCallParameters,
+        GraphClient, NewTemplate, TemplateButton, TemplateCategory, TemplateComponent, TemplateSend,
+        VoiceCallParameters,
     };
     use crate::ids::new_id;
     use crate::ledger;
@@ -784,11 +784,6 @@ mod store {
         }
     }
 
-    async fn target(services: &Services, number: &WhatsAppNumber) -> Result<GraphTarget> {
-        let credentials = numbers::credentials(&services.db, &services.secret_key, &number.id).await?;
-        Ok(GraphTarget::for_number(number, &credentials))
-    }
-
     /// What Meta's `POST message_templates` receives for `spec`.
     pub fn to_graph(spec: &TemplateSpec) -> NewTemplate {
         let mut components = Vec::new();
@@ -869,7 +864,7 @@ mod store {
         if exists.is_some() {
             return Err(duplicate(spec));
         }
-        let created = client.create_template(&target(services, &number).await?, &to_graph(spec)).await?;
+        let created = client.create_template(&services.graph_target(&number).await?, &to_graph(spec)).await?;
 
         let id = new_id();
         let now = services.clock.now();
@@ -1070,7 +1065,7 @@ mod store {
             }),
         };
         let sent: Result<_> = async {
-            Ok(client.send_template(&target(services, &number).await?, &prepared.to, &message).await?)
+            Ok(client.send_template(&services.graph_target(&number).await?, &prepared.to, &message).await?)
         }
         .await;
         let sent = match sent {
