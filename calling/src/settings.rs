@@ -744,6 +744,57 @@ fn to_json<T: Serialize>(value: &T) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
+/// Weekly hours written the short way (the CLI's `--hours`):
+/// `{"mon":["09:00","18:00"], "sat":[["09:00","12:00"],["14:00","16:00"]]}` — day keys `mon`…`sun`
+/// or full English names in any case, times `HH:MM` or `HHMM`, one range or a list of ranges a
+/// day. Only the shape is checked here; Meta's rules (at most two ranges a day, no overlaps …)
+/// are checked with the rest of the settings.
+pub fn weekly_hours_from_shorthand(raw: &str) -> Result<Vec<WeeklyHours>> {
+    let invalid = |message: String| Error::validation("hours", message);
+    let days: Map<String, Value> = serde_json::from_str(raw)
+        .map_err(|_| invalid(r#"expected a JSON object like {"mon":["09:00","18:00"]}"#.into()))?;
+    let mut hours = Vec::new();
+    for (key, ranges) in &days {
+        let day = match key.trim().to_ascii_lowercase().as_str() {
+            "mon" | "monday" => DayOfWeek::Monday,
+            "tue" | "tuesday" => DayOfWeek::Tuesday,
+            "wed" | "wednesday" => DayOfWeek::Wednesday,
+            "thu" | "thursday" => DayOfWeek::Thursday,
+            "fri" | "friday" => DayOfWeek::Friday,
+            "sat" | "saturday" => DayOfWeek::Saturday,
+            "sun" | "sunday" => DayOfWeek::Sunday,
+            _ => return Err(invalid(format!("{key:?} is not a day (mon … sun)"))),
+        };
+        let ranges: Vec<Vec<String>> = match serde_json::from_value::<Vec<String>>(ranges.clone()) {
+            Ok(one) => vec![one],
+            Err(_) => serde_json::from_value(ranges.clone())
+                .map_err(|_| invalid(format!("{key}: expected [\"09:00\",\"18:00\"] or a list of them")))?,
+        };
+        for range in ranges {
+            let [open, close] = range.as_slice() else {
+                return Err(invalid(format!("{key}: a range is [open, close]")));
+            };
+            let time = |raw: &str| {
+                let digits: String = raw.trim().chars().filter(|c| *c != ':').collect();
+                let valid = digits.len() == 4
+                    && digits.chars().all(|c| c.is_ascii_digit())
+                    && digits[..2] <= *"23"
+                    && digits[2..] <= *"59";
+                valid
+                    .then_some(digits)
+                    .ok_or_else(|| invalid(format!("{key}: {raw:?} is not a time (HH:MM)")))
+            };
+            hours.push(WeeklyHours {
+                day_of_week: day.clone(),
+                open_time: time(open)?,
+                close_time: time(close)?,
+            });
+        }
+    }
+    hours.sort_by_key(|slot| (slot.day_of_week.index(), slot.open_time.clone()));
+    Ok(hours)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1196,6 +1247,37 @@ mod tests {
             let parsed = CallingSettings::from_get_response(&settings.post_body()).unwrap();
             prop_assert_eq!(drift(&settings, &parsed), vec![]);
             prop_assert_eq!(parsed, settings);
+        }
+    }
+
+    #[test]
+    fn weekly_hours_shorthand_reads_days_ranges_and_times() {
+        let hours = weekly_hours_from_shorthand(
+            r#"{"TUE":["09:00","18:00"],"mon":["0900","1730"],"saturday":[["09:00","12:00"],["14:00","16:00"]]}"#,
+        )
+        .unwrap();
+        let slots: Vec<(String, &str, &str)> = hours
+            .iter()
+            .map(|h| (h.day_of_week.to_string(), h.open_time.as_str(), h.close_time.as_str()))
+            .collect();
+        assert_eq!(
+            slots,
+            vec![
+                ("MONDAY".into(), "0900", "1730"),
+                ("TUESDAY".into(), "0900", "1800"),
+                ("SATURDAY".into(), "0900", "1200"),
+                ("SATURDAY".into(), "1400", "1600"),
+            ]
+        );
+        for bad in [
+            r#"["09:00"]"#,
+            r#"{"funday":["09:00","18:00"]}"#,
+            r#"{"mon":["9am","18:00"]}"#,
+            r#"{"mon":["09:00"]}"#,
+            r#"{"mon":["24:00","25:00"]}"#,
+        ] {
+            let err = weekly_hours_from_shorthand(bad).unwrap_err();
+            assert_eq!(err.code(), "validation_failed", "{bad}");
         }
     }
 }

@@ -51,8 +51,11 @@ pub enum CallingCommand {
         #[arg(value_parser = ["status"])]
         what: Option<String>,
     },
-    /// Each number's call settings and drift.
-    Settings,
+    /// Each number's call settings and drift; `settings update …` changes them.
+    Settings {
+        #[command(subcommand)]
+        command: Option<SettingsCommand>,
+    },
     /// Whether a user allows calls: `--to +91…`.
     PermissionStatus {
         #[arg(long)]
@@ -90,6 +93,30 @@ pub enum CallingCommand {
         /// WhatsApp call buttons: comes back as the call's `cta_payload`.
         #[arg(long)]
         payload: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SettingsCommand {
+    /// Change some settings, keeping the rest:
+    /// `settings update --hours '{"mon":["09:00","18:00"]}' --icon-visible true`.
+    Update {
+        /// Weekly hours: `{"mon":["09:00","18:00"],"sat":[["09:00","12:00"],["14:00","16:00"]]}`.
+        /// Turns call hours on; the time zone and holidays already set are kept.
+        #[arg(long)]
+        hours: Option<String>,
+        /// The call hours' IANA time zone, e.g. `Asia/Kolkata`.
+        #[arg(long)]
+        timezone: Option<String>,
+        /// Show the call icon in chats (`false` hides it; call buttons still work).
+        #[arg(long)]
+        icon_visible: Option<bool>,
+        /// Let users who called ask to be called back.
+        #[arg(long)]
+        callback_permission: Option<bool>,
+        /// Which number (the workspace's first when absent).
+        #[arg(long)]
+        phone_number_id: Option<String>,
     },
 }
 
@@ -165,6 +192,10 @@ impl Call {
 
     fn post(path: impl Into<String>, body: Value) -> Self {
         Call { method: reqwest::Method::POST, path: path.into(), query: vec![], body: Some(body) }
+    }
+
+    fn put(path: impl Into<String>, body: Value) -> Self {
+        Call { method: reqwest::Method::PUT, path: path.into(), query: vec![], body: Some(body) }
     }
 }
 
@@ -258,7 +289,8 @@ pub async fn run(client: &ClientArgs, command: Option<CallingCommand>) -> Result
             let suffix = if what.is_some() { "/status" } else { "" };
             Call::get(format!("/calls/{call_id}{suffix}"), vec![])
         }
-        CallingCommand::Settings => Call::get("/settings", vec![]),
+        CallingCommand::Settings { command: None } => Call::get("/settings", vec![]),
+        CallingCommand::Settings { command: Some(update) } => settings_update(client, update).await?,
         CallingCommand::PermissionStatus { to } => Call::get("/permission-status", vec![("phone", Some(to))]),
         CallingCommand::Permissions => Call::get("/permissions", vec![]),
         CallingCommand::Templates => Call::get("/templates", vec![]),
@@ -279,6 +311,13 @@ pub async fn run(client: &ClientArgs, command: Option<CallingCommand>) -> Result
             Call::post("/send", body)
         }
     };
+    let body = send(client, call).await?;
+    let pretty = serde_json::to_string_pretty(&body).map_err(|err| err.to_string())?;
+    writeln!(std::io::stdout().lock(), "{pretty}").map_err(|err| err.to_string())
+}
+
+/// Sends one request; the API's JSON, or the error to print.
+async fn send(client: &ClientArgs, call: Call) -> Result<Value, String> {
     let key = client.api_key.as_deref().ok_or("set SWITCHBOARD_API_KEY (or pass --api-key)")?;
     let query: Vec<(&str, String)> = call.query.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect();
     let url = format!("{}/api/v1/app/calling{}", client.url.trim_end_matches('/'), call.path);
@@ -295,6 +334,58 @@ pub async fn run(client: &ClientArgs, command: Option<CallingCommand>) -> Result
         let message = body["error"]["message"].as_str().unwrap_or("");
         return Err(format!("{code}: {message} (HTTP {})", status.as_u16()));
     }
-    let pretty = serde_json::to_string_pretty(&body).map_err(|err| err.to_string())?;
-    writeln!(std::io::stdout().lock(), "{pretty}").map_err(|err| err.to_string())
+    Ok(body)
+}
+
+/// `settings update`: Meta replaces `call_hours` whole, so changing the hours or the time zone
+/// starts from what the number has (what was set here, else what WhatsApp reports) and keeps
+/// the rest of it.
+async fn settings_update(client: &ClientArgs, update: SettingsCommand) -> Result<Call, String> {
+    let SettingsCommand::Update { hours, timezone, icon_visible, callback_permission, phone_number_id } =
+        update;
+    let toggle = |on: bool| Value::from(if on { "ENABLED" } else { "DISABLED" });
+    let mut settings = object(vec![
+        (
+            "call_icon_visibility",
+            icon_visible.map(|on| Value::from(if on { "DEFAULT" } else { "DISABLE_ALL" })),
+        ),
+        ("callback_permission_status", callback_permission.map(toggle)),
+    ]);
+    if hours.is_some() || timezone.is_some() {
+        let current = send(client, Call::get("/settings", vec![])).await?;
+        let numbers = current["numbers"].as_array().cloned().unwrap_or_default();
+        let number = match &phone_number_id {
+            Some(id) => numbers.iter().find(|n| n["phone_number_id"] == id.as_str()),
+            None => numbers.first(),
+        }
+        .ok_or("no such WhatsApp number in this workspace")?;
+        let settings_now = if number["desired"].is_object() { &number["desired"] } else { &number["remote"] };
+        let mut call_hours = settings_now["call_hours"].clone();
+        if !call_hours.is_object() {
+            call_hours = json!({});
+        }
+        call_hours["status"] = Value::from("ENABLED");
+        if let Some(hours) = hours {
+            let weekly =
+                calling::settings::weekly_hours_from_shorthand(&hours).map_err(|err| err.to_string())?;
+            call_hours["weekly_operating_hours"] =
+                serde_json::to_value(weekly).map_err(|err| err.to_string())?;
+        }
+        if let Some(timezone) = timezone {
+            call_hours["timezone_id"] = Value::from(timezone);
+        }
+        if call_hours.get("holiday_schedule").is_none_or(Value::is_null) {
+            call_hours["holiday_schedule"] = json!([]);
+        }
+        settings["call_hours"] = call_hours;
+    }
+    if settings.as_object().is_some_and(serde_json::Map::is_empty) {
+        return Err(
+            "nothing to change: give --hours, --timezone, --icon-visible or --callback-permission".into()
+        );
+    }
+    Ok(Call::put(
+        "/settings",
+        object(vec![("phone_number_id", phone_number_id.map(Value::from)), ("settings", Some(settings))]),
+    ))
 }

@@ -106,3 +106,74 @@ async fn the_seed_workflows_run_against_a_live_server() {
     .await
     .unwrap();
 }
+
+/// The seed's "pause calling outside business hours": `settings update --hours … --icon-visible`
+/// changes what it names at WhatsApp and keeps the rest; bad hours are refused before anything
+/// is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_update_changes_hours_and_icon_and_keeps_the_rest() {
+    let sandbox = Sandbox::start(|_| {}).await;
+    let services = sandbox.services();
+    let (key, _) = api_keys::create(
+        &services.db,
+        &sandbox.workspace.id,
+        "cli",
+        Role::Admin,
+        "test",
+        services.clock.now(),
+    )
+    .await
+    .unwrap();
+    let url = sandbox.server.url.clone();
+    let run = |args: Vec<&'static str>| {
+        let (url, key) = (url.clone(), key.clone());
+        tokio::task::spawn_blocking(move || calling(&url, Some(&key), &args))
+    };
+
+    let (ok, updated, stderr) = run(vec![
+        "settings",
+        "update",
+        "--hours",
+        r#"{"mon":["09:00","18:00"],"tue":["09:00","18:00"]}"#,
+        "--timezone",
+        "Asia/Kolkata",
+        "--callback-permission",
+        "true",
+    ])
+    .await
+    .unwrap();
+    assert!(ok, "{stderr}");
+    let hours = &updated["desired"]["call_hours"];
+    assert_eq!(hours["status"], "ENABLED", "{updated}");
+    assert_eq!(hours["timezone_id"], "Asia/Kolkata");
+    assert_eq!(
+        hours["weekly_operating_hours"],
+        serde_json::json!([
+            { "day_of_week": "MONDAY", "open_time": "0900", "close_time": "1800" },
+            { "day_of_week": "TUESDAY", "open_time": "0900", "close_time": "1800" },
+        ])
+    );
+    assert_eq!(updated["remote"]["call_hours"], *hours, "WhatsApp has the same hours");
+
+    // Only the icon now: the hours and time zone set above stay.
+    let (ok, updated, stderr) = run(vec!["settings", "update", "--icon-visible", "false"]).await.unwrap();
+    assert!(ok, "{stderr}");
+    assert_eq!(updated["remote"]["call_icon_visibility"], "DISABLE_ALL", "{updated}");
+    assert_eq!(updated["remote"]["call_hours"]["timezone_id"], "Asia/Kolkata");
+    assert_eq!(updated["remote"]["callback_permission_status"], "ENABLED");
+
+    for bad in [
+        vec!["settings", "update", "--hours", r#"{"funday":["09:00","18:00"]}"#],
+        vec!["settings", "update", "--hours", r#"{"mon":["09:00","08:00"]}"#],
+        vec!["settings", "update"],
+    ] {
+        let (ok, _, stderr) = run(bad.clone()).await.unwrap();
+        assert!(!ok, "{bad:?} was accepted");
+        assert!(!stderr.trim().is_empty(), "{bad:?} says why");
+    }
+    let (_, settings, _) = run(vec!["settings"]).await.unwrap();
+    assert_eq!(
+        settings["numbers"][0]["remote"]["call_hours"]["weekly_operating_hours"][0]["close_time"], "1800",
+        "a refused update changed nothing"
+    );
+}
