@@ -128,7 +128,7 @@ async fn acknowledged_deliveries_survive_a_kill_and_are_processed_once() {
     }
     let acknowledged = acknowledged.lock().await.clone();
 
-    // Restart: the worker finishes whatever was stored but not yet processed.
+    // Restart: the ingest task finishes whatever was stored but not yet processed.
     let mut child = spawn(&dir, &url, &key_hex, port);
     wait_ready(&client, &base).await;
     let db = Db::connect(&url, PoolSize(2)).await.unwrap();
