@@ -16,6 +16,7 @@ pub mod dates;
 pub mod error;
 pub mod ice;
 pub mod meta_errors;
+pub mod numbers;
 pub mod overview;
 pub mod permissions;
 pub mod phone;
@@ -50,8 +51,6 @@ pub mod ids;
 pub mod ingest;
 #[cfg(feature = "server")]
 pub mod ledger;
-#[cfg(feature = "server")]
-pub mod numbers;
 #[cfg(feature = "server")]
 pub mod permission_sync;
 #[cfg(feature = "server")]

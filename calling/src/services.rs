@@ -2,6 +2,7 @@
 //! bundled so they travel as one cheap clone.
 
 use crate::Result;
+use crate::accounts::mail::Mailer;
 use crate::bus::EventBus;
 use crate::clock::Clock;
 use crate::graph::GraphTarget;
@@ -18,6 +19,8 @@ pub struct Services {
     pub bus: EventBus,
     /// Seals and opens stored credentials.
     pub secret_key: SecretKey,
+    /// Sends invitations and password reset links (when SMTP is configured).
+    pub mailer: Mailer,
 }
 
 impl Services {

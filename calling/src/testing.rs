@@ -86,6 +86,7 @@ pub fn services(db: &Db, clock: Clock) -> Services {
         clock,
         bus: EventBus::in_process(),
         secret_key: SecretKey::from_hex(&SecretKey::generate_hex()).expect("a generated key is valid"),
+        mailer: Default::default(),
     }
 }
 

@@ -1,5 +1,10 @@
 //! The accounts REST API under `/api/v1`: first-run setup, sign-in and sessions, the current
-//! user, passwords, invitations, members and API keys.
+//! user, passwords, invitations, members, API keys and the workspace's profile.
+//!
+//! Invitations and reset links go out by email when SMTP is configured. A mail server that
+//! fails does not undo anything: an invitation is still created (the answer says the email was
+//! not sent, and carries the link to pass on by hand), and a reset request still answers the
+//! same neutral 202 (the failure is logged as a warning).
 //!
 //! Rules live in `calling::accounts`; this module turns them into JSON, cookies and audit
 //! entries, and applies the login rate limit. Every workspace-scoped endpoint takes the
@@ -16,7 +21,9 @@ use axum::routing::{delete, get, patch, post};
 use axum::{Extension, Json, Router};
 use calling::Services;
 use calling::accounts::sessions::{self, Origin};
-use calling::accounts::{self, NewOwner, Permission, Role, api_keys, audit, invitations, resets, users};
+use calling::accounts::{
+    self, NewOwner, Permission, Role, api_keys, audit, invitations, mail, resets, users,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -46,6 +53,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api-keys", get(list_api_keys).post(create_api_key))
         .route("/api-keys/{id}", delete(revoke_api_key))
         .route("/audit-log", get(audit_log))
+        .route("/workspace", get(workspace_profile).put(update_workspace_profile))
         .layer(Extension(Arc::new(LoginLimiter::default())))
         .layer(Extension(Arc::new(ResetLimiter::default())))
 }
@@ -62,7 +70,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Meta {
 }
 
 impl Meta {
-    fn ip(&self) -> Option<String> {
+    pub fn ip(&self) -> Option<String> {
         auth::client_ip(&self.0)
     }
 
@@ -302,12 +310,19 @@ async fn request_reset(
         let actor = format!("user:{}", user.id);
         audit_entry(services, None, "anonymous", "password.reset_requested", Some(&actor), json!({}), &meta)
             .await?;
-        if state.sandbox.is_some() {
+        let mailer = &services.mailer;
+        let link = mailer.link(&meta.base_url(), &format!("/reset-password?token={token}"));
+        if mailer.is_configured() {
+            // Sent after answering, so the answer takes as long whether or not the email has an
+            // account; a failure is logged by the mailer.
+            let email = mail::password_reset(&user.email, &link, now + resets::LIFETIME);
+            let mailer = mailer.clone();
+            tokio::spawn(async move { mailer.send(&email).await });
+        } else if state.sandbox.is_some() {
             // Sandbox installs have no mail transport; the operator reads the link in the log.
-            let link = format!("{}/reset-password?token={token}", meta.base_url());
             tracing::info!(email = %user.email, %link, "password reset link (sandbox mode)");
         } else {
-            tracing::warn!(user = %user.id, "password reset requested, but no mail transport is configured");
+            tracing::warn!(user = %user.id, "password reset requested, but no mail transport is configured (SMTP_URL)");
         }
     }
     Ok((StatusCode::ACCEPTED, Json(json!({ "accepted": true }))).into_response())
@@ -370,11 +385,14 @@ async fn invite(
         &meta,
     )
     .await?;
-    // No mail transport: the inviter passes the link on, and sees it only now.
-    let accept_url = format!("{}/accept-invitation?token={token}", meta.base_url());
+    // Emailed when SMTP is configured; either way the inviter sees the link this once, to pass
+    // it on by hand when the email cannot be sent.
+    let accept_url = services.mailer.link(&meta.base_url(), &format!("/accept-invitation?token={token}"));
+    let email =
+        invitations::email(&services.db, &services.mailer, &invitation, auth.user_id(), &accept_url).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "invitation": invitation, "token": token, "accept_url": accept_url })),
+        Json(json!({ "invitation": invitation, "token": token, "accept_url": accept_url, "email": email })),
     )
         .into_response())
 }
@@ -571,4 +589,42 @@ async fn revoke_api_key(
 async fn audit_log(State(services): State<Services>, auth: Auth) -> ApiResult<Json<Value>> {
     auth.require(Permission::ViewAuditLog)?;
     Ok(Json(json!({ "entries": audit::list(&services.db, &auth.workspace_id, 200).await? })))
+}
+
+/// `GET /workspace`: the current workspace's profile, for anyone in it.
+async fn workspace_profile(State(services): State<Services>, auth: Auth) -> ApiResult<Json<Value>> {
+    auth.require(Permission::ViewTeam)?;
+    Ok(Json(json!({ "workspace": accounts::workspace(&services.db, &auth.workspace_id).await? })))
+}
+
+#[derive(Deserialize)]
+struct ProfileChange {
+    name: String,
+}
+
+/// `PUT /workspace`: renames the current workspace (owners and admins), audited.
+async fn update_workspace_profile(
+    State(services): State<Services>,
+    auth: Auth,
+    meta: Meta,
+    Json(body): Json<ProfileChange>,
+) -> ApiResult<Json<Value>> {
+    auth.require(Permission::ChangeSettings)?;
+    let (workspace, before) =
+        calling::workspace::rename(&services.db, &auth.workspace_id, &body.name).await?;
+    if before != workspace.name {
+        let target = format!("workspace:{}", workspace.id);
+        let details = json!({ "name": { "from": before, "to": workspace.name } });
+        audit_entry(
+            &services,
+            Some(&workspace.id),
+            &auth.actor(),
+            "workspace.updated",
+            Some(&target),
+            details,
+            &meta,
+        )
+        .await?;
+    }
+    Ok(Json(json!({ "workspace": workspace })))
 }

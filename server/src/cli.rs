@@ -100,7 +100,8 @@ pub async fn start(config: &Config, listening_on: std::net::SocketAddr) -> Start
         Dialect::Sqlite => EventBus::in_process(),
     };
     let ice = config.ice()?;
-    let services = Services { db, clock: Clock::System, bus, secret_key };
+    let mailer = config.mailer()?;
+    let services = Services { db, clock: Clock::System, bus, secret_key, mailer };
     let sandbox = crate::sandbox::start(&services, config.sandbox, listening_on).await?;
     crate::sweeper::start(services.clone());
     Ok(AppState {

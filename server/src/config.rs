@@ -62,12 +62,35 @@ pub struct Config {
     /// credentials that expire after 12 hours.
     #[arg(long, env = "TURN_SECRET", hide_env_values = true, global = true)]
     pub turn_secret: Option<String>,
+
+    /// SMTP server for invitation and password reset emails: `smtp://user:pass@host:587?tls=required`
+    /// (STARTTLS), `smtps://user:pass@host:465` or `smtp://host:25` (no TLS, local relays only).
+    /// Unset: no email; invitation links are shown to the inviter, and reset links are logged
+    /// in sandbox mode.
+    #[arg(long, env = "SMTP_URL", hide_env_values = true, global = true)]
+    pub smtp_url: Option<String>,
+
+    /// Sender of Switchboard's emails, e.g. `Switchboard <switchboard@example.com>`; needed with
+    /// SMTP_URL.
+    #[arg(long, env = "MAIL_FROM", global = true)]
+    pub mail_from: Option<String>,
+
+    /// The address people open Switchboard at (`https://switchboard.example.com`); needed with
+    /// SMTP_URL. Links in emails start with it, never with a request's `Host` header.
+    #[arg(long, env = "PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
 }
 
 impl Config {
     /// The ICE servers for browsers; an address that is not STUN or TURN is refused at start.
     pub fn ice(&self) -> calling::Result<calling::ice::IceConfig> {
         calling::ice::IceConfig::parse(&self.ice_servers, self.turn_secret.clone())
+    }
+
+    /// The mailer for invitations and reset links; a setting that cannot work is refused at
+    /// start.
+    pub fn mailer(&self) -> Result<calling::accounts::mail::Mailer, crate::mail::MailConfigError> {
+        crate::mail::mailer(self.smtp_url.as_deref(), self.mail_from.as_deref(), self.public_url.as_deref())
     }
 
     /// The request limits this configuration sets.

@@ -13,6 +13,7 @@ pub mod client_cli;
 pub mod config;
 pub mod error;
 mod health;
+pub mod mail;
 mod middleware;
 pub mod sandbox;
 pub mod sweeper;

@@ -6,6 +6,7 @@
 
 use serde::Serialize;
 
+use super::mail::{self, Delivery, Mailer};
 use super::roles::{Role, stored_role};
 use super::tokens::{hash_token, new_token};
 use super::users::{self, User};
@@ -90,6 +91,35 @@ pub async fn create(
     .execute(db.pool())
     .await?;
     Ok((token, get(db, workspace_id, &id).await?))
+}
+
+/// Emails `invitation` with its `link` to the invited person, naming the workspace and who
+/// invited them (`inviter_user_id`; an API key is "the workspace's team"). Not sending is an
+/// answer, not an error: the invitation stands and its link can be passed on by hand.
+pub async fn email(
+    db: &Db,
+    mailer: &Mailer,
+    invitation: &Invitation,
+    inviter_user_id: Option<&str>,
+    link: &str,
+) -> Result<Delivery> {
+    if !mailer.is_configured() {
+        return Ok(Delivery::NotConfigured);
+    }
+    let workspace = crate::accounts::workspace(db, &invitation.workspace_id).await?;
+    let inviter = match inviter_user_id {
+        Some(id) => users::get(db, id).await?.display_name,
+        None => format!("The {} team", workspace.name),
+    };
+    let message = mail::invitation(
+        &invitation.email,
+        &workspace.name,
+        &inviter,
+        invitation.role,
+        link,
+        invitation.expires_at,
+    );
+    Ok(mailer.send(&message).await)
 }
 
 /// One invitation of a workspace; another workspace's is not found.

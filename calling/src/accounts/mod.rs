@@ -2,12 +2,14 @@
 //!
 //! This module owns users and their workspace memberships, the first-run setup, roles and the
 //! permission matrix, passwords (argon2id), browser sessions, invitations, password resets,
-//! API keys and the append-only audit log. It stores only hashes of every secret it hands out.
+//! API keys, the emails it sends and the append-only audit log. It stores only hashes of every
+//! secret it hands out.
 //! Nothing here knows about HTTP: cookies, CSRF and rate limits are the server's business.
 
 pub mod api_keys;
 pub mod audit;
 pub mod invitations;
+pub mod mail;
 pub mod passwords;
 pub mod resets;
 pub mod roles;

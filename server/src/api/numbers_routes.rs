@@ -1,25 +1,30 @@
-//! `/api/v1/app/numbers`: the WhatsApp numbers a workspace connects — list, connect (credentials
-//! are sealed at rest and never returned), and test the connection against WhatsApp.
+//! `/api/v1/app/numbers`: the WhatsApp numbers a workspace connects — list, connect, edit
+//! (credentials are sealed at rest and never returned; a blank secret in an edit keeps the
+//! stored one), and test the connection against WhatsApp. The admin panel's numbers section
+//! (`app::pages::admin::numbers`) applies the same `calling::numbers` rules.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
+use calling::Services;
 use calling::accounts::{Permission, audit};
-use calling::graph::{GraphClient, GraphTarget};
-use calling::numbers::{self, NewNumber, NumberCredentials, WhatsAppNumber};
+use calling::numbers::{self, NewNumber, NumberCredentials, NumberForm, WhatsAppNumber};
 use calling::settings::CallingSettings;
-use calling::{Error, Services};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::AppState;
+use crate::accounts::Meta;
 use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::webhooks::Webhooks;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/", get(list).post(connect)).route("/{id}/test", post(test))
+    Router::new()
+        .route("/", get(list).post(connect))
+        .route("/{id}", put(update))
+        .route("/{id}/test", post(test))
 }
 
 #[derive(Serialize)]
@@ -45,11 +50,33 @@ struct ConnectRequest {
     graph_api_base_url: Option<String>,
 }
 
+async fn record(
+    services: &Services,
+    auth: &Auth,
+    meta: &Meta,
+    action: &str,
+    number: &WhatsAppNumber,
+    details: Value,
+) -> Result<(), ApiError> {
+    let ip = meta.ip();
+    let entry = audit::NewEntry {
+        workspace_id: Some(&auth.workspace_id),
+        actor: &auth.actor(),
+        action,
+        target: Some(&number.id),
+        details,
+        ip: ip.as_deref(),
+    };
+    audit::record(&services.db, entry, services.clock.now()).await?;
+    Ok(())
+}
+
 /// `POST /numbers`: connects a number; its webhooks are accepted from now on.
 async fn connect(
     auth: Auth,
     State(services): State<Services>,
     State(webhooks): State<Webhooks>,
+    meta: Meta,
     Json(body): Json<ConnectRequest>,
 ) -> Result<(StatusCode, Json<WhatsAppNumber>), ApiError> {
     auth.require(Permission::ChangeSettings)?;
@@ -69,16 +96,31 @@ async fn connect(
     };
     let number = numbers::connect(&services.db, &services.secret_key, &auth.workspace_id, new, now).await?;
     webhooks.invalidate().await;
-    let entry = audit::NewEntry {
-        workspace_id: Some(&auth.workspace_id),
-        actor: &auth.actor(),
-        action: "number.connected",
-        target: Some(&number.id),
-        details: json!({ "phone_number_id": number.phone_number_id, "display_phone_number": number.display_phone_number }),
-        ip: None,
-    };
-    audit::record(&services.db, entry, now).await?;
+    let details = json!({ "phone_number_id": number.phone_number_id, "display_phone_number": number.display_phone_number });
+    record(&services, &auth, &meta, "number.connected", &number, details).await?;
     Ok((StatusCode::CREATED, Json(number)))
+}
+
+/// `PUT /numbers/:id`: the number's details (WABA id, display number, Graph API version and
+/// base URL) and any secrets to replace; omitted or blank secrets are kept. The phone number
+/// id cannot change.
+async fn update(
+    auth: Auth,
+    State(services): State<Services>,
+    State(webhooks): State<Webhooks>,
+    meta: Meta,
+    Path(id): Path<String>,
+    Json(form): Json<NumberForm>,
+) -> Result<Json<WhatsAppNumber>, ApiError> {
+    auth.require(Permission::ChangeSettings)?;
+    let now = services.clock.now();
+    let (number, replaced) =
+        numbers::update(&services.db, &services.secret_key, &auth.workspace_id, &id, form, now).await?;
+    // A replaced app secret or verify token must stop working at once.
+    webhooks.invalidate().await;
+    record(&services, &auth, &meta, "number.updated", &number, numbers::update_details(&number, &replaced))
+        .await?;
+    Ok(Json(number))
 }
 
 #[derive(Serialize)]
@@ -96,10 +138,6 @@ async fn test(
     Path(id): Path<String>,
 ) -> Result<Json<TestResponse>, ApiError> {
     auth.require(Permission::ViewSettings)?;
-    let number = numbers::get(&services.db, &auth.workspace_id, &id).await?;
-    let credentials = numbers::credentials(&services.db, &services.secret_key, &number.id).await?;
-    let client = GraphClient::new()?;
-    let calling =
-        client.get_settings(&GraphTarget::for_number(&number, &credentials)).await.map_err(Error::from)?;
+    let (_, calling) = numbers::test_connection(&services, &auth.workspace_id, &id).await?;
     Ok(Json(TestResponse { ok: true, calling }))
 }
