@@ -166,6 +166,17 @@ pub struct Viewer {
     pub display_name: String,
     pub email: String,
     pub workspace: String,
+    pub workspace_id: String,
+    pub role: calling::accounts::Role,
+    /// Every workspace they belong to, oldest membership first: the top bar's switcher.
+    pub workspaces: Vec<WorkspaceChoice>,
+}
+
+/// One of the signed-in person's workspaces.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkspaceChoice {
+    pub id: String,
+    pub name: String,
     pub role: calling::accounts::Role,
 }
 
@@ -187,11 +198,19 @@ pub async fn current_visitor() -> Result<Visitor, ServerFnError> {
         return Ok(Visitor::SignedOut { setup_needed });
     };
     let member = member(&services, Permission::ViewCalls).await?;
+    let workspaces = calling::accounts::users::memberships(&services.db, &signed_in.user.id)
+        .await
+        .map_err(server_error)?
+        .into_iter()
+        .map(|m| WorkspaceChoice { id: m.workspace_id, name: m.workspace_name, role: m.role })
+        .collect();
     Ok(Visitor::SignedIn(Viewer {
         display_name: signed_in.user.display_name,
         email: signed_in.user.email,
         workspace: member.workspace.name,
+        workspace_id: member.workspace.id,
         role: member.role,
+        workspaces,
     }))
 }
 

@@ -15,8 +15,8 @@ use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
-use crate::pages::admin::{AdminLayout, ApiKeysPage, AuditPage, MembersPage};
-use crate::pages::auth::{LoginPage, SetupPage};
+use crate::pages::admin::{AdminLayout, ApiKeysPage, AuditPage, MembersPage, NumbersPage, WorkspacePage};
+use crate::pages::auth::{AccountPage, ForgotPasswordPage, LoginPage, ResetPasswordPage, SetupPage};
 use crate::pages::calling::{
     AnalyticsPage, CallDetailPage, CallingLayout, CallsPage, CheckPage, OverviewPage, PermissionsPage,
     SettingsPage, TemplatesPage,
@@ -60,6 +60,9 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/") view=|| view! { <Redirect path="/calling" /> } />
                 <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
                 <Route path=path!("/setup") view=SetupPage ssr=SsrMode::Async />
+                <Route path=path!("/forgot-password") view=ForgotPasswordPage />
+                // The link the REST API mails (or logs in sandbox mode) for a password reset.
+                <Route path=path!("/reset-password") view=ResetPasswordPage />
                 // Async SSR: the first response already holds the figures, so the read-only
                 // pages work without JavaScript and titles land in <head>.
                 <ParentRoute path=path!("/calling") view=CallingLayout ssr=SsrMode::Async>
@@ -74,8 +77,11 @@ pub fn App() -> impl IntoView {
                 </ParentRoute>
                 <ParentRoute path=path!("/admin") view=AdminLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=MembersPage ssr=SsrMode::Async />
+                    <Route path=path!("numbers") view=NumbersPage ssr=SsrMode::Async />
+                    <Route path=path!("workspace") view=WorkspacePage ssr=SsrMode::Async />
                     <Route path=path!("api-keys") view=ApiKeysPage ssr=SsrMode::Async />
                     <Route path=path!("audit") view=AuditPage ssr=SsrMode::Async />
+                    <Route path=path!("account") view=AccountPage ssr=SsrMode::Async />
                 </ParentRoute>
                 // `/accept-invitation` is the link the REST API (`POST /api/v1/invitations`) hands out.
                 <Route path=path!("/invite") view=InvitePage />

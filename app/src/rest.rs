@@ -12,6 +12,8 @@ pub struct ApiRefusal {
     pub status: u16,
     pub code: String,
     pub message: String,
+    /// The field a validation error names (`details.field`), so a form can put it there.
+    pub field: Option<String>,
 }
 
 impl ApiRefusal {
@@ -21,7 +23,7 @@ impl ApiRefusal {
     }
 
     fn transport(message: impl Into<String>) -> Self {
-        ApiRefusal { status: 0, code: "network_error".into(), message: message.into() }
+        ApiRefusal { status: 0, code: "network_error".into(), message: message.into(), field: None }
     }
 }
 
@@ -92,14 +94,19 @@ pub fn refusal(status: u16, body: &str) -> ApiRefusal {
     let parsed: Option<serde_json::Value> = serde_json::from_str(body).ok();
     let error = parsed.as_ref().and_then(|value| value.get("error"));
     let field = |name: &str| error.and_then(|error| error.get(name)).and_then(|value| value.as_str());
+    let named = error
+        .and_then(|error| error.pointer("/details/field"))
+        .and_then(|value| value.as_str())
+        .map(str::to_owned);
     match (field("code"), field("message")) {
         (Some(code), Some(message)) => {
-            ApiRefusal { status, code: code.to_owned(), message: message.to_owned() }
+            ApiRefusal { status, code: code.to_owned(), message: message.to_owned(), field: named }
         }
         _ => ApiRefusal {
             status,
             code: "http_error".into(),
             message: format!("Switchboard answered HTTP {status}"),
+            field: None,
         },
     }
 }
@@ -132,6 +139,11 @@ mod tests {
             refusal(401, r#"{"error":{"code":"invalid_credentials","message":"Wrong email or password."}}"#);
         assert_eq!(refusal_.code, "invalid_credentials");
         assert_eq!(refusal_.text(), "Wrong email or password.");
+        let invalid = refusal(
+            422,
+            r#"{"error":{"code":"validation_failed","message":"password: too short","details":{"field":"password"}}}"#,
+        );
+        assert_eq!(invalid.field.as_deref(), Some("password"));
         let gateway = refusal(502, "<html>Bad gateway</html>");
         assert_eq!(gateway.code, "http_error");
         assert_eq!(gateway.text(), "Switchboard answered HTTP 502");

@@ -28,10 +28,11 @@ pub mod webhook;
 
 #[cfg(feature = "server")]
 pub mod accounts;
-/// Without the `server` feature, only the roles: the browser shows them and hides what a role
-/// may not do (the server still checks).
+/// Without the `server` feature, only the roles (the browser shows them and hides what a role
+/// may not do; the server still checks) and the password policy (forms check as you type).
 #[cfg(not(feature = "server"))]
 pub mod accounts {
+    pub mod password_policy;
     pub mod roles;
     pub use roles::{Permission, Role};
 }

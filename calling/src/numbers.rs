@@ -240,6 +240,26 @@ fn or_default<'a>(raw: &'a str, default: &'a str) -> &'a str {
     if raw.trim().is_empty() { default } else { raw }
 }
 
+/// What to do about a connection test WhatsApp refused, by Meta's error code: the errors a
+/// wrong token, id or version produce, then the calling codes in [`crate::meta_errors`].
+pub fn connection_hint(meta_code: Option<i64>) -> &'static str {
+    match meta_code {
+        Some(190) => "The access token is wrong, expired or revoked: paste a current system-user token.",
+        Some(10 | 200 | 299) => {
+            "The token may not manage this number: give its system user the whatsapp_business_management and \
+             whatsapp_business_messaging permissions on this WhatsApp Business Account."
+        }
+        Some(100) => {
+            "WhatsApp does not know this phone number id for this token, or refused a parameter: check the ids."
+        }
+        Some(2635) => "This Graph API version is too old for calling: use v17.0 or later.",
+        Some(code) => crate::meta_errors::plain_reason(code),
+        None => {
+            "WhatsApp could not be reached at this base URL: check it, and that this server can reach it."
+        }
+    }
+}
+
 #[cfg(feature = "server")]
 type NumberRow = (String, String, String, String, String, String, Option<String>, String, String, i64, i64);
 

@@ -10,6 +10,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod invitations;
 pub mod mail;
+pub mod password_policy;
 pub mod passwords;
 pub mod resets;
 pub mod roles;

@@ -16,6 +16,7 @@ mod cli_client;
 mod events;
 mod http;
 mod kill;
+mod mail;
 mod permissions;
 mod process;
 mod replicas;

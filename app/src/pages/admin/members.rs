@@ -1,5 +1,5 @@
 //! `/admin` (Members): who is in the team and with which role, for everyone in it; inviting by
-//! email with a role (the link is shown to copy, since Switchboard sends no mail), pending
+//! email with a role (emailed when SMTP is configured, and the link is shown to copy), pending
 //! invitations with revoke, role changes and removal for those who manage the team. The last
 //! owner can be neither demoted nor removed, and the page says so rather than offer it.
 //!
@@ -72,6 +72,8 @@ pub struct NewInvitation {
     pub role: Role,
     pub link: String,
     pub expires_at: i64,
+    /// `None` without SMTP; else whether the email went out, or why not.
+    pub emailed: Option<Result<(), String>>,
 }
 
 /// The team, and the pending invitations for those who manage it.
@@ -140,11 +142,22 @@ pub async fn invite_member(email: String, role: String) -> Result<FormReply<NewI
     };
     let details = serde_json::json!({ "email": invitation.email, "role": role });
     record(&services, &member, "member.invited", &format!("invitation:{}", invitation.id), details).await?;
+    let link = services.mailer.link(&base_url(), &format!("/invite?token={token}"));
+    let delivery =
+        invitations::email(&services.db, &services.mailer, &invitation, Some(&member.user_id), &link)
+            .await
+            .map_err(server_error)?;
+    let emailed = match delivery {
+        calling::accounts::mail::Delivery::Sent => Some(Ok(())),
+        calling::accounts::mail::Delivery::NotConfigured => None,
+        calling::accounts::mail::Delivery::Failed { message } => Some(Err(message)),
+    };
     Ok(FormReply::Done(NewInvitation {
         email: invitation.email,
         role,
-        link: format!("{}/invite?token={token}", base_url()),
+        link,
         expires_at: invitation.expires_at,
+        emailed,
     }))
 }
 
@@ -521,7 +534,7 @@ fn InviteForm(role: Role, invite: ServerAction<InviteMember>) -> impl IntoView {
         <section class="card" aria-labelledby="invite-heading">
             <h2 id="invite-heading">"Invite someone"</h2>
             <p class="muted">
-                "Switchboard sends no email: you get a link to pass on yourself. It works once and expires after 7 days."
+                "The invitation is emailed when this install has email set up; either way you get the link to pass on yourself. It works once and expires after 7 days."
             </p>
             <ActionForm action=invite node_ref=form attr:class="admin-form">
                 <div class="field">
@@ -557,7 +570,13 @@ fn InviteForm(role: Role, invite: ServerAction<InviteMember>) -> impl IntoView {
                 created()
                     .map(|invitation| {
                         let label = format!("Invitation link for {} ({})", invitation.email, invitation.role);
+                        let emailed = match &invitation.emailed {
+                            Some(Ok(())) => Some(view! { <p class="ok" role="status">{format!("Emailed to {}.", invitation.email)}</p> }.into_any()),
+                            Some(Err(why)) => Some(view! { <p class="error" role="alert">{format!("The email could not be sent ({why}); pass the link on yourself.")}</p> }.into_any()),
+                            None => None,
+                        };
                         view! {
+                            {emailed}
                             <ShownOnce
                                 id="invitation-link"
                                 label

@@ -1,15 +1,20 @@
-//! `/admin`: the team admin panel — members and invitations, API keys, and the audit log — for
-//! signed-in members. Everyone in the workspace may open it and see the team; the controls appear
+//! `/admin`: the team admin panel — members and invitations, WhatsApp numbers, the workspace's
+//! profile, API keys, the audit log, and the signed-in person's own account — for signed-in
+//! members. Everyone in the workspace may open it and see the team; the controls appear
 //! only for roles the permission matrix allows, and every server function here checks the role
 //! again, with the same rules and audit entries as the REST API (`server::accounts`).
 
 mod api_keys;
 mod audit;
 mod members;
+mod numbers;
+mod workspace;
 
 pub use api_keys::ApiKeysPage;
 pub use audit::AuditPage;
 pub use members::MembersPage;
+pub use numbers::NumbersPage;
+pub use workspace::WorkspacePage;
 
 use calling::accounts::{Permission, Role};
 use leptos::prelude::*;
@@ -25,6 +30,8 @@ pub mod server_fns {
     pub use super::members::{
         ChangeMemberRole, InviteMember, LoadTeam, RemoveTeamMember, RevokeTeamInvitation,
     };
+    pub use super::numbers::{ConnectAdminNumber, ListAdminNumbers, TestAdminNumber, UpdateAdminNumber};
+    pub use super::workspace::{LoadWorkspaceProfile, RenameWorkspace};
 }
 
 /// The roles a member holding `role` may hand out (to an invitation, a member or an API key),
@@ -69,10 +76,13 @@ pub fn RoleSelect(
 }
 
 /// The sections of `/admin`, in navigation order: (path, label, the permission that opens it).
-const SECTIONS: [(&str, &str, Permission); 3] = [
+const SECTIONS: [(&str, &str, Permission); 6] = [
     ("/admin", "Members", Permission::ViewTeam),
+    ("/admin/numbers", "WhatsApp numbers", Permission::ViewSettings),
+    ("/admin/workspace", "Workspace", Permission::ViewTeam),
     ("/admin/api-keys", "API keys", Permission::ManageApiKeys),
     ("/admin/audit", "Audit log", Permission::ViewAuditLog),
+    ("/admin/account", "Your account", Permission::ViewCalls),
 ];
 
 /// The panel's frame, for signed-in members only: anyone else is sent to `/login` (or `/setup`
@@ -87,8 +97,6 @@ fn AdminFrame(viewer: Viewer) -> impl IntoView {
     // `data-hydrated` flips once the WASM has taken over; browser tests wait for it.
     let hydrated = RwSignal::new(false);
     Effect::new(move || hydrated.set(true));
-    let signing_out = RwSignal::new(false);
-    let sign_out = move |_| crate::pages::auth::sign_out(signing_out);
     let role = viewer.role;
     view! {
         <div class="app admin" data-hydrated=move || hydrated.get().to_string()>
@@ -106,13 +114,7 @@ fn AdminFrame(viewer: Viewer) -> impl IntoView {
                         .collect_view()}
                 </nav>
                 <div class="account" aria-label="Account">
-                    <span class="who">
-                        <span class="who-name">{viewer.display_name}</span>
-                        <span class="who-workspace">{viewer.workspace} " · " {role.to_string()}</span>
-                    </span>
-                    <button class="button quiet" type="button" on:click=sign_out disabled=move || signing_out.get()>
-                        "Sign out"
-                    </button>
+                    <crate::pages::auth::AccountMenu viewer />
                 </div>
             </header>
             <main class="content" id="main">

@@ -48,8 +48,6 @@ fn SignedInLayout(viewer: Viewer) -> impl IntoView {
     Bridge::provide(viewer.role.allows(Permission::AnswerCalls), viewer.role.allows(Permission::PlaceCalls));
     let hydrated = RwSignal::new(false);
     Effect::new(move || hydrated.set(true));
-    let signing_out = RwSignal::new(false);
-    let sign_out = move |_| crate::pages::auth::sign_out(signing_out);
     view! {
         <div class="app" data-hydrated=move || hydrated.get().to_string()>
             <header class="topbar">
@@ -73,13 +71,7 @@ fn SignedInLayout(viewer: Viewer) -> impl IntoView {
                     <AvailabilityToggle />
                     <a class="quiet-link" href="/calling/check">"Audio check"</a>
                     <a class="button quiet" href="/admin">"Team"</a>
-                    <span class="who">
-                        <span class="who-name">{viewer.display_name}</span>
-                        <span class="who-workspace">{viewer.workspace} " · " {viewer.role.to_string()}</span>
-                    </span>
-                    <button class="button quiet" type="button" on:click=sign_out disabled=move || signing_out.get()>
-                        "Sign out"
-                    </button>
+                    <crate::pages::auth::AccountMenu viewer />
                 </div>
             </header>
             <main class="content" id="main">

@@ -37,6 +37,12 @@ impl Drop for TestServer {
 
 /// Serves `services` on a free loopback port.
 pub async fn spawn_server(services: Services) -> TestServer {
+    spawn_server_on(TcpListener::bind("127.0.0.1:0").await.unwrap(), services).await
+}
+
+/// Serves `services` on `listener` (bound first when the services must know the server's
+/// address, e.g. for the links in emails).
+pub async fn spawn_server_on(listener: TcpListener, services: Services) -> TestServer {
     let cli = Cli::parse_from(["switchboard", "--site-root", "/nonexistent-site"]);
     let state = AppState {
         webhooks: Webhooks::start(services.clone()),
@@ -46,7 +52,6 @@ pub async fn spawn_server(services: Services) -> TestServer {
         limits: cli.config.limits(),
         ice: Default::default(),
     };
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let app = router(state.clone());
     let task = tokio::spawn(async move {
