@@ -78,7 +78,10 @@ pub async fn simulate_inbound_call(
     let services = services()?;
     let member = member(&services, Permission::ChangeSettings).await?;
     let Some(sandbox) = use_context::<simulator::Simulator>() else {
-        return Err(ServerFnError::new("The sandbox is not running: a real WhatsApp number is connected."));
+        return Err(server_error(calling::Error::Conflict {
+            code: "sandbox_not_running",
+            message: "The sandbox is not running: a real WhatsApp number is connected.".into(),
+        }));
     };
     let caller = calling::phone::PhoneNumber::parse(&from).map_err(server_error)?;
     let business =
@@ -133,7 +136,7 @@ pub async fn list_permissions() -> Result<Vec<PermissionLookup>, ServerFnError> 
     use self::ssr::*;
     let services = services()?;
     let workspace = member(&services, Permission::ViewCalls).await?.workspace;
-    let Ok(number) = first_number(&services, &workspace.id).await else {
+    let Some(number) = first_number_if_any(&services, &workspace.id).await? else {
         return Ok(Vec::new());
     };
     let limits = calling::permissions::PermissionLimits::PRODUCTION;
@@ -323,12 +326,17 @@ pub mod ssr {
         services: &Services,
         workspace_id: &str,
     ) -> Result<calling::numbers::WhatsAppNumber, ServerFnError> {
-        calling::numbers::list(&services.db, workspace_id)
-            .await
-            .map_err(server_error)?
-            .into_iter()
-            .next()
-            .ok_or_else(|| ServerFnError::new("Connect a WhatsApp number first."))
+        first_number_if_any(services, workspace_id)
+            .await?
+            .ok_or_else(|| server_error(calling::Error::NotFound { what: "connected WhatsApp number" }))
+    }
+
+    /// The workspace's first connected number, if it has one (no error status is set when not).
+    pub async fn first_number_if_any(
+        services: &Services,
+        workspace_id: &str,
+    ) -> Result<Option<calling::numbers::WhatsAppNumber>, ServerFnError> {
+        Ok(calling::numbers::list(&services.db, workspace_id).await.map_err(server_error)?.into_iter().next())
     }
 
     /// A domain error as the browser sees it: the public message only, with the HTTP status

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use calling::Services;
+use calling::accounts::{Role, api_keys, sessions};
 use calling::clock::Clock;
 use calling::numbers::{self, NewNumber, NumberCredentials, WhatsAppNumber};
 use calling::permissions::PermissionLimits;
@@ -13,6 +14,8 @@ use calling::phone::PhoneNumber;
 use calling::testing::{self, TestDb};
 use calling::workspace::{self, Workspace};
 use clap::Parser;
+use reqwest::StatusCode;
+use serde_json::Value;
 use server::cli::Cli;
 use server::webhooks::Webhooks;
 use server::{AppState, leptos_options, router};
@@ -188,4 +191,92 @@ pub async fn user_accepts_calls(sandbox: &Sandbox, user: &PhoneNumber, limits: &
         found.call_refusal.is_none().then_some(())
     })
     .await;
+}
+
+/// A REST client with an API key, or a browser with a session cookie and the page's Origin.
+#[derive(Clone)]
+pub struct Caller {
+    base: String,
+    auth: (&'static str, String),
+    http: reqwest::Client,
+}
+
+impl Caller {
+    pub async fn key(sandbox: &Sandbox, workspace_id: &str, role: Role) -> Caller {
+        let services = sandbox.services();
+        let (key, _) =
+            api_keys::create(&services.db, workspace_id, "test", role, "test", services.clock.now())
+                .await
+                .unwrap();
+        Caller {
+            base: sandbox.server.url.clone(),
+            auth: ("Authorization", format!("Bearer {key}")),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn browser(sandbox: &Sandbox, user_id: &str, workspace_id: &str) -> Caller {
+        let services = sandbox.services();
+        let now = services.clock.now();
+        let (token, session) =
+            sessions::create(&services.db, user_id, &sessions::Origin::default(), now).await.unwrap();
+        sessions::switch_workspace(&services.db, &session, workspace_id).await.unwrap();
+        let cookie = format!("{}={token}", server::auth::SESSION_COOKIE);
+        Caller { base: sandbox.server.url.clone(), auth: ("Cookie", cookie), http: reqwest::Client::new() }
+    }
+
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> (StatusCode, Value) {
+        let reply = request
+            .header(self.auth.0, &self.auth.1)
+            .header("Origin", &self.base)
+            .header("Accept", "application/json")
+            .send()
+            .await
+            .unwrap();
+        let status = reply.status();
+        let text = reply.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    pub async fn rest(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        self.raw(method, &format!("/api/v1{path}"), body).await
+    }
+
+    /// Any path of the server (`/sandbox/…`, `/api/v1/…`), with an optional JSON body.
+    pub async fn raw(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        self.send(request).await
+    }
+
+    /// A server function with URL-encoded arguments (an `ActionForm`, a resource).
+    pub async fn form(&self, path: &str, fields: &[(&str, &str)]) -> (StatusCode, Value) {
+        self.send(self.http.post(format!("{}{path}", self.base)).form(fields)).await
+    }
+
+    /// A server function with JSON arguments.
+    pub async fn json(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(self.http.post(format!("{}{path}", self.base)).json(&body)).await
+    }
+
+    /// A streaming GET (server-sent events): the response, to read chunk by chunk.
+    pub async fn stream(&self, path: &str) -> reqwest::Response {
+        let reply = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header(self.auth.0, &self.auth.1)
+            .header("Accept", "text/event-stream")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), StatusCode::OK, "{path}");
+        reply
+    }
 }
