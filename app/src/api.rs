@@ -154,6 +154,31 @@ pub async fn list_calls(filter: CallFilter) -> Result<CallPage, ServerFnError> {
     calling::calls::list(&services.db, &workspace.id, &filter).await.map_err(server_error)
 }
 
+/// What the call history can be narrowed to: the workspace's numbers and the agents who
+/// took its calls, each as `(value, label)`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallChoices {
+    /// `(phone_number_id, display number)`.
+    pub numbers: Vec<(String, String)>,
+    /// `(user id, name)`.
+    pub agents: Vec<(String, String)>,
+}
+
+#[server]
+pub async fn call_filter_choices() -> Result<CallChoices, ServerFnError> {
+    use self::ssr::*;
+    let services = services()?;
+    let workspace = member(&services, Permission::ViewCalls).await?.workspace;
+    let numbers = calling::numbers::list(&services.db, &workspace.id)
+        .await
+        .map_err(server_error)?
+        .into_iter()
+        .map(|number| (number.phone_number_id, number.display_phone_number))
+        .collect();
+    let agents = calling::calls::agents(&services.db, &workspace.id).await.map_err(server_error)?;
+    Ok(CallChoices { numbers, agents })
+}
+
 /// One call with its timeline.
 #[server]
 pub async fn get_call(id: String) -> Result<CallDetail, ServerFnError> {

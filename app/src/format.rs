@@ -25,9 +25,28 @@ pub fn utc_date(millis: i64) -> String {
     calling::dates::date_of_millis(millis)
 }
 
+/// A file size: `812 B`, `14.2 KB`, `3.4 MB` (powers of 1024, one decimal).
+pub fn bytes(size: i64) -> String {
+    let size = size.max(0) as f64;
+    if size < 1024.0 {
+        format!("{size} B")
+    } else if size < 1024.0 * 1024.0 {
+        format!("{:.1} KB", size / 1024.0)
+    } else {
+        format!("{:.1} MB", size / (1024.0 * 1024.0))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_sizes() {
+        assert_eq!(bytes(812), "812 B");
+        assert_eq!(bytes(14_540), "14.2 KB");
+        assert_eq!(bytes(25 * 1024 * 1024), "25.0 MB");
+    }
 
     #[test]
     fn durations() {

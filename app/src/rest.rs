@@ -59,6 +59,21 @@ pub async fn put<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Res
     }
 }
 
+/// `POST path` with a form's fields as multipart/form-data (file inputs included); the JSON
+/// answer, or the API's refusal.
+#[cfg(feature = "hydrate")]
+pub async fn post_form<T: DeserializeOwned>(
+    path: &str,
+    form: &web_sys::HtmlFormElement,
+) -> Result<T, ApiRefusal> {
+    let data = web_sys::FormData::new_with_form(form)
+        .map_err(|_| ApiRefusal::transport("the browser could not read the form"))?;
+    let request = gloo_net::http::Request::post(path)
+        .body(data)
+        .map_err(|err| ApiRefusal::transport(format!("could not encode the request: {err}")))?;
+    answer(request.send().await).await
+}
+
 /// `GET path`; the JSON answer, or the API's refusal.
 pub async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ApiRefusal> {
     #[cfg(feature = "hydrate")]

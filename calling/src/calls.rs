@@ -101,6 +101,14 @@ pub struct CallSummary {
     pub started_at: i64,
     pub duration_seconds: Option<i64>,
     pub cost_micros: i64,
+    /// The business number's Graph id.
+    #[serde(default)]
+    pub phone_number_id: String,
+    /// The agent on the call (who answered it, or who placed it), when it was taken in a browser.
+    #[serde(default)]
+    pub agent_id: Option<String>,
+    #[serde(default)]
+    pub agent_name: Option<String>,
 }
 
 /// Which calls the history shows. Every field narrows the list; `None` means "any".
@@ -119,6 +127,12 @@ pub struct CallFilter {
     /// Started before (unix ms).
     #[serde(default)]
     pub to: Option<i64>,
+    /// On this business number (its Graph `phone_number_id`).
+    #[serde(default)]
+    pub phone_number_id: Option<String>,
+    /// Taken (answered or placed) by this agent (user id).
+    #[serde(default)]
+    pub agent: Option<String>,
     /// Where the previous page ended ([`CallPage::next_cursor`]).
     #[serde(default)]
     pub cursor: Option<String>,
@@ -153,6 +167,19 @@ pub struct CallDetail {
     pub timeline: Vec<TimelineItem>,
     /// What the agent's browser measured, for calls taken in the browser.
     pub quality: Option<crate::quality::CallQuality>,
+    /// The recording attached to the call, if any (`GET …/calls/:id/recording` serves it).
+    #[serde(default)]
+    pub recording: Option<RecordingSummary>,
+}
+
+/// What the call page says of its recording.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordingSummary {
+    /// `mp3` or `wav`.
+    pub format: String,
+    pub byte_size: i64,
+    pub file_name: Option<String>,
+    pub uploaded_at: i64,
 }
 
 /// One line of a call's timeline.
@@ -242,10 +269,27 @@ mod store {
         Ok(id)
     }
 
-    type SummaryRow = (String, String, String, String, Option<String>, String, i64, Option<i64>, i64);
+    type SummaryRow = (
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        String,
+        i64,
+        Option<i64>,
+        i64,
+        String,
+        Option<String>,
+        Option<String>,
+    );
 
     const SUMMARY_COLUMNS: &str = "id, direction, status, contact_number, contact_name, business_number, \
-                                   started_at, duration_seconds, cost_micros";
+                                   started_at, duration_seconds, cost_micros, phone_number_id, answered_by, \
+                                   (SELECT display_name FROM users WHERE users.id = calls.answered_by) AS agent_name";
+
+    /// The most rows [`csv`] exports at once; narrow the filter for more.
+    pub const MAX_EXPORT: usize = 100_000;
 
     /// The largest page [`list`] returns.
     pub const MAX_PAGE: i64 = 200;
@@ -287,6 +331,12 @@ mod store {
         }
         if let Some(to) = filter.to {
             push(&mut sql, " AND started_at < ?", Bind::Int(to));
+        }
+        if let Some(number) = filter.phone_number_id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            push(&mut sql, " AND phone_number_id = ?", Bind::Text(number.to_owned()));
+        }
+        if let Some(agent) = filter.agent.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            push(&mut sql, " AND answered_by = ?", Bind::Text(agent.to_owned()));
         }
         if let Some(cursor) = filter.cursor.as_deref() {
             let (at, id) = parse_cursor(cursor)?;
@@ -409,16 +459,22 @@ mod store {
                 .map(|(kind, at, details)| TimelineItem { kind, at, details: details.unwrap_or_default() })
                 .collect(),
             quality: crate::quality::load(db, call_id).await?,
+            recording: crate::recordings::find(db, workspace_id, call_id).await?.map(|recording| {
+                RecordingSummary {
+                    format: recording.format.extension().to_owned(),
+                    byte_size: recording.byte_size,
+                    file_name: recording.file_name,
+                    uploaded_at: recording.uploaded_at,
+                }
+            }),
         })
     }
 
     /// The newest calls of a workspace, newest first.
     pub async fn recent(db: &Db, workspace_id: &str, limit: i64) -> Result<Vec<CallSummary>> {
-        let rows: Vec<SummaryRow> = sqlx::query_as(
-            "SELECT id, direction, status, contact_number, contact_name, business_number, \
-                    started_at, duration_seconds, cost_micros \
-             FROM calls WHERE workspace_id = $1 ORDER BY started_at DESC, id DESC LIMIT $2",
-        )
+        let rows: Vec<SummaryRow> = sqlx::query_as(&format!(
+            "SELECT {SUMMARY_COLUMNS} FROM calls WHERE workspace_id = $1 ORDER BY started_at DESC, id DESC LIMIT $2"
+        ))
         .bind(workspace_id)
         .bind(limit.clamp(1, 500))
         .fetch_all(db.pool())
@@ -437,6 +493,9 @@ mod store {
             started_at,
             duration_seconds,
             cost_micros,
+            phone_number_id,
+            agent_id,
+            agent_name,
         ) = row;
         let corrupt =
             |what: &str, value: &str| Error::internal(format!("call {id}: unknown {what} {value:?}"));
@@ -450,7 +509,78 @@ mod store {
             started_at,
             duration_seconds,
             cost_micros,
+            phone_number_id,
+            agent_id,
+            agent_name,
         })
+    }
+
+    /// The agents who have taken (answered or placed) a call of the workspace, by name: the
+    /// choices of the history's agent filter.
+    pub async fn agents(db: &Db, workspace_id: &str) -> Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT u.id, u.display_name FROM users u \
+             WHERE u.id IN (SELECT DISTINCT answered_by FROM calls WHERE workspace_id = $1 AND answered_by IS NOT NULL) \
+             ORDER BY u.display_name, u.id",
+        )
+        .bind(workspace_id)
+        .fetch_all(db.pool())
+        .await?)
+    }
+
+    /// Every call matching `filter` (its cursor and limit ignored), newest first, as CSV for a
+    /// spreadsheet: times in UTC (ISO 8601) and unix ms, cost in decimal units of the wallet's
+    /// currency. At most [`MAX_EXPORT`] rows.
+    pub async fn csv(db: &Db, workspace_id: &str, filter: &CallFilter) -> Result<String> {
+        let mut out = String::new();
+        crate::csv::push_record(
+            &mut out,
+            &[
+                "call_id",
+                "started_at",
+                "started_at_unix_ms",
+                "direction",
+                "status",
+                "contact_number",
+                "contact_name",
+                "business_number",
+                "phone_number_id",
+                "agent",
+                "duration_seconds",
+                "cost",
+            ],
+        );
+        let mut page_filter = CallFilter { cursor: None, limit: Some(MAX_PAGE), ..filter.clone() };
+        let mut written = 0;
+        loop {
+            let page = list(db, workspace_id, &page_filter).await?;
+            for call in page.calls {
+                let started = crate::dates::iso_utc(call.started_at);
+                crate::csv::push_record(
+                    &mut out,
+                    &[
+                        call.id,
+                        started,
+                        call.started_at.to_string(),
+                        call.direction.as_str().to_owned(),
+                        call.status.as_str().to_owned(),
+                        call.contact_number,
+                        call.contact_name.unwrap_or_default(),
+                        call.business_number,
+                        call.phone_number_id,
+                        call.agent_name.unwrap_or_default(),
+                        call.duration_seconds.map(|d| d.to_string()).unwrap_or_default(),
+                        crate::billing::Micros(call.cost_micros).to_string(),
+                    ],
+                );
+                written += 1;
+            }
+            match page.next_cursor {
+                Some(cursor) if written < MAX_EXPORT => page_filter.cursor = Some(cursor),
+                _ => break,
+            }
+        }
+        Ok(out)
     }
 }
 

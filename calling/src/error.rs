@@ -21,6 +21,11 @@ pub enum Error {
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
 
+    /// A request the server cannot take as sent, whatever its fields say — an upload of a kind
+    /// or size it does not accept (400). `details` lists what it does accept.
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String, details: Value },
+
     /// Something the product depends on is not reachable or not ready (database, WhatsApp).
     #[error("{message}")]
     Unavailable { message: String },
@@ -83,7 +88,7 @@ impl Error {
             Error::Validation { .. } => "validation_failed",
             Error::NotFound { .. } => "not_found",
             Error::Conflict { code, .. } => code,
-            Error::PaymentRequired { code, .. } => code,
+            Error::PaymentRequired { code, .. } | Error::BadRequest { code, .. } => code,
             Error::Unavailable { .. } => "unavailable",
             Error::Unauthenticated { code, .. } | Error::Forbidden { code, .. } => code,
             Error::RateLimited { .. } => "rate_limited",
@@ -105,6 +110,7 @@ impl Error {
             Error::Validation { .. } => 422,
             Error::NotFound { .. } => 404,
             Error::Conflict { .. } => 409,
+            Error::BadRequest { .. } => 400,
             Error::Unavailable { .. } => 503,
             Error::PaymentRequired { .. } => 402,
             // WhatsApp failed us: no Meta verdict (timeout, connection, a gateway's error page)
@@ -139,7 +145,9 @@ impl Error {
     pub fn details(&self) -> Option<Value> {
         match self {
             Error::Validation { field, .. } => Some(serde_json::json!({ "field": field })),
-            Error::PaymentRequired { details, .. } => Some(details.clone()),
+            Error::PaymentRequired { details, .. } | Error::BadRequest { details, .. } => {
+                Some(details.clone())
+            }
             Error::WhatsApp { details, .. } => Some(details.clone()),
             Error::RateLimited { retry_after_seconds } => {
                 Some(serde_json::json!({ "retry_after_seconds": retry_after_seconds }))

@@ -45,6 +45,10 @@ pub mod call_actions;
 #[cfg(feature = "server")]
 pub mod clock;
 #[cfg(feature = "server")]
+pub mod contacts;
+#[cfg(feature = "server")]
+pub mod csv;
+#[cfg(feature = "server")]
 pub mod graph;
 #[cfg(feature = "server")]
 pub mod ids;
@@ -54,6 +58,8 @@ pub mod ingest;
 pub mod ledger;
 #[cfg(feature = "server")]
 pub mod permission_sync;
+#[cfg(feature = "server")]
+pub mod recordings;
 #[cfg(feature = "server")]
 pub mod secrets;
 #[cfg(feature = "server")]

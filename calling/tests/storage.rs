@@ -100,12 +100,27 @@ async fn call_history_filters_and_pages_the_same_on_every_dialect() {
         let dialect = test_db.dialect();
         let acme = workspace::create(db, "Acme", NOW).await.unwrap();
         let other = workspace::create(db, "Other", NOW).await.unwrap();
+        let owner = calling::accounts::NewOwner {
+            email: "ravi@acme.example".into(),
+            display_name: Some("Ravi".into()),
+            password: "a-long-enough-password".into(),
+            workspace_name: None,
+        };
+        let (ravi, _) = calling::accounts::create_owner(db, owner, "Ravi's own", NOW).await.unwrap();
+        let mut ids = Vec::new();
         for i in 0..7 {
             let status = if i % 2 == 0 { CallStatus::Completed } else { CallStatus::Missed };
             let mut c = call(&acme.id, status, TODAY + i * 1_000, (i % 2 == 0).then_some(30));
             c.wa_call_id = Some(format!("wacid.page-{i}"));
             c.contact_name = Some(if i == 3 { "Zoë Ng".into() } else { format!("Caller {i}") });
-            calls::record(db, &c).await.unwrap();
+            if i == 5 {
+                c.phone_number_id = "100000000000002".into();
+            }
+            ids.push(calls::record(db, &c).await.unwrap());
+        }
+        // Ravi took calls 2 and 4.
+        for i in [2, 4] {
+            calling::answering::claim(db, &acme.id, &ids[i], &ravi.id).await.unwrap();
         }
         calls::record(db, &call(&other.id, CallStatus::Missed, TODAY, None)).await.unwrap();
 
@@ -142,6 +157,49 @@ async fn call_history_filters_and_pages_the_same_on_every_dialect() {
         assert_eq!(list(db, &acme.id, &window).await.unwrap().calls.len(), 3, "{dialect:?}");
         let outbound = CallFilter { direction: Some(Direction::BusinessInitiated), ..CallFilter::default() };
         assert!(list(db, &acme.id, &outbound).await.unwrap().calls.is_empty());
+
+        // By business number and by agent; each row names its agent.
+        let second = CallFilter { phone_number_id: Some("100000000000002".into()), ..CallFilter::default() };
+        let on_second = list(db, &acme.id, &second).await.unwrap().calls;
+        assert_eq!(
+            on_second.iter().map(|c| c.id.clone()).collect::<Vec<_>>(),
+            vec![ids[5].clone()],
+            "{dialect:?}"
+        );
+        assert_eq!(on_second[0].phone_number_id, "100000000000002");
+        let by_ravi = CallFilter { agent: Some(ravi.id.clone()), ..CallFilter::default() };
+        let taken = list(db, &acme.id, &by_ravi).await.unwrap().calls;
+        assert_eq!(
+            taken.iter().map(|c| c.id.clone()).collect::<Vec<_>>(),
+            vec![ids[4].clone(), ids[2].clone()]
+        );
+        assert!(
+            taken
+                .iter()
+                .all(|c| c.agent_name.as_deref() == Some("Ravi") && c.agent_id == Some(ravi.id.clone()))
+        );
+        assert_eq!(calls::agents(db, &acme.id).await.unwrap(), vec![(ravi.id.clone(), "Ravi".to_owned())]);
+        assert!(calls::agents(db, &other.id).await.unwrap().is_empty(), "{dialect:?}");
+
+        // The export has every call the filter selects (no paging), with a header row.
+        let csv = calls::csv(db, &acme.id, &CallFilter { limit: Some(1), ..by_ravi.clone() }).await.unwrap();
+        let lines: Vec<&str> = csv.split("\r\n").filter(|line| !line.is_empty()).collect();
+        assert_eq!(lines.len(), 3, "{csv}");
+        assert!(
+            lines[0].starts_with("call_id,started_at,started_at_unix_ms,direction,status,contact_number")
+        );
+        assert!(
+            lines[1].starts_with(&format!(
+                "{},2026-11-22T00:00:04Z,{},user_initiated,completed,",
+                ids[4],
+                TODAY + 4_000
+            )),
+            "{csv}"
+        );
+        assert!(lines[1].contains(",Ravi,30,"), "{csv}");
+        let everything = calls::csv(db, &acme.id, &CallFilter::default()).await.unwrap();
+        assert_eq!(everything.matches("\r\n").count(), 8, "{dialect:?}: header + 7 calls");
+        assert!(!everything.contains("wacid"), "Meta's ids are not exported");
 
         for bad in [
             CallFilter { limit: Some(0), ..CallFilter::default() },

@@ -1,6 +1,6 @@
 // Signing in and out of the dashboard.
 import { expect, test } from "@playwright/test";
-import { OWNER, SIGNED_OUT } from "./helpers";
+import { OWNER, SIGNED_OUT, HYDRATION_TIMEOUT } from "./helpers";
 
 test.describe("signed out", () => {
   test.use({ storageState: SIGNED_OUT });
@@ -12,7 +12,7 @@ test.describe("signed out", () => {
 
     await page.goto("/calling/calls?status=missed");
     await expect(page).toHaveURL(/\/login\?next=/);
-    await expect(page.locator("[data-hydrated='true']")).toBeVisible();
+    await expect(page.locator("[data-hydrated='true']")).toBeVisible({ timeout: HYDRATION_TIMEOUT });
     await page.getByLabel("Email").fill(OWNER.email);
     await page.getByLabel("Password").fill("not the password at all");
     await page.getByRole("button", { name: "Sign in" }).click();
@@ -32,7 +32,7 @@ test.describe("signed out", () => {
 
   test("a crafted next= never leaves the site", async ({ page }) => {
     await page.goto("/login?next=https://evil.example/");
-    await expect(page.locator("[data-hydrated='true']")).toBeVisible();
+    await expect(page.locator("[data-hydrated='true']")).toBeVisible({ timeout: HYDRATION_TIMEOUT });
     await page.getByLabel("Email").fill(OWNER.email);
     await page.getByLabel("Password").fill(OWNER.password);
     await page.getByRole("button", { name: "Sign in" }).click();

@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { OWNER_STATE, openHydrated } from "./helpers";
+import { OWNER_STATE, openHydrated, HYDRATION_TIMEOUT } from "./helpers";
 
 const SECTIONS = [
   { name: "Overview", path: "/calling", title: "Calling · Switchboard", heading: "Calling" },
@@ -58,7 +58,7 @@ test("navigation between sections happens in the browser after hydration", async
   await expect(page).toHaveTitle("Calls · Switchboard");
   await expect(page.getByRole("link", { name: "Calls" })).toHaveAttribute("aria-current", "page");
   // The layout survived the navigation: still hydrated, no full reload.
-  await expect(page.locator("[data-hydrated='true']")).toBeVisible();
+  await expect(page.locator("[data-hydrated='true']")).toBeVisible({ timeout: HYDRATION_TIMEOUT });
 });
 
 test("read-only pages are readable without JavaScript", async ({ browser }) => {

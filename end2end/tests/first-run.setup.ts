@@ -1,14 +1,14 @@
 // The first visitor of a fresh install creates the owner account through /setup and lands on
 // the dashboard signed in; the browser state is saved for every other test (OWNER_STATE).
 import { expect, test as setup } from "@playwright/test";
-import { OWNER, OWNER_STATE } from "./helpers";
+import { OWNER, OWNER_STATE, HYDRATION_TIMEOUT } from "./helpers";
 
 setup("a fresh install sends its first visitor to create the owner account", async ({ page }) => {
   const errors: string[] = [];
   page.on("pageerror", (err) => errors.push(err.message));
   await page.goto("/calling/calls");
   await expect(page).toHaveURL(/\/setup$/);
-  await expect(page.locator("[data-hydrated='true']"), errors.join("; ")).toBeVisible();
+  await expect(page.locator("[data-hydrated='true']"), errors.join("; ")).toBeVisible({ timeout: HYDRATION_TIMEOUT });
   await expect(page).toHaveTitle("Set up Switchboard · Switchboard");
 
   // The server's password rules apply, with a message that says what to fix; nothing is created.

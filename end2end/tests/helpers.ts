@@ -1,11 +1,17 @@
 import { APIRequestContext, expect, Page } from "@playwright/test";
 
+/** How long a page may take to hydrate: the first load of the debug build compiles ~30 MB of
+ * WASM, which takes several seconds on a busy 2-core machine. */
+export const HYDRATION_TIMEOUT = 30_000;
+
 /** Opens `path` and waits until the WASM has hydrated the page (clicks before that are lost). */
 export async function openHydrated(page: Page, path: string) {
   const errors: string[] = [];
   page.on("pageerror", (err) => errors.push(err.message));
   await page.goto(path);
-  await expect(page.locator("[data-hydrated='true']"), `hydration failed: ${errors.join("; ")}`).toBeVisible();
+  await expect(page.locator("[data-hydrated='true']"), `hydration failed: ${errors.join("; ")}`).toBeVisible({
+    timeout: HYDRATION_TIMEOUT,
+  });
   return errors;
 }
 

@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { openHydrated, SIGNED_OUT, signInAsOwner } from "./helpers";
+import { HYDRATION_TIMEOUT, openHydrated, SIGNED_OUT, signInAsOwner } from "./helpers";
 
 // A fresh install runs on the built-in WhatsApp simulator: its number is connected, marked as
 // Sandbox, and a simulated customer can call it from the overview.
@@ -42,7 +42,7 @@ test("the call history filters, pages and opens a call with its timeline", async
 
   await filters.getByLabel("Status").selectOption("missed");
   await filters.getByRole("button", { name: "Apply" }).click();
-  await expect(page.getByText("No calls yet.")).toBeVisible();
+  await expect(page.getByText("No calls match these filters.")).toBeVisible();
 
   await page.goto("/calling/calls?q=oliver");
   await page.getByRole("link", { name: /Oliver Bennett/ }).click();
@@ -52,6 +52,98 @@ test("the call history filters, pages and opens a call with its timeline", async
   await expect(details).toContainText("order-2048");
   await expect(details).toContainText("Inbound");
   await expect(page.locator("ol.timeline li[data-kind='connect_received']")).toContainText("WhatsApp connected the call");
+});
+
+test("the call history filters by number and dates, names the agent, and exports what it shows as CSV", async ({
+  page,
+}) => {
+  const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+  await openHydrated(page, "/calling/calls");
+  await expect(page.locator("table.calls thead")).toContainText("Agent");
+  const filters = page.getByRole("form", { name: "Filter calls" });
+  // The sandbox number is the workspace's first.
+  await filters.getByLabel("Number").selectOption({ index: 1 });
+  await filters.getByLabel("From").fill(day(0));
+  await filters.getByLabel("To").fill(day(0));
+  await filters.getByLabel("Search").fill("oliver");
+  await filters.getByRole("button", { name: "Apply" }).click();
+  await expect(page).toHaveURL(new RegExp(`from=${day(0)}&to=${day(0)}`));
+  await expect(page).toHaveURL(/number=\d+/);
+  const rows = page.locator("table.calls tbody tr");
+  await expect(rows).toHaveCount(1);
+  await expect(rows.first()).toContainText("Oliver Bennett");
+  // Nobody took it: no agent.
+  await expect(rows.first().locator("td.agent")).toHaveText("—");
+
+  // The export is exactly what the filters select.
+  const href = await page.getByRole("link", { name: "Download CSV" }).getAttribute("href");
+  expect(href).toContain("/api/v1/app/calling/calls.csv?");
+  const csv = await page.request.get(href!);
+  expect(csv.status()).toBe(200);
+  expect(csv.headers()["content-type"]).toContain("text/csv");
+  expect(csv.headers()["content-disposition"]).toMatch(/attachment; filename="calls-\d{4}-\d{2}-\d{2}\.csv"/);
+  const lines = (await csv.text()).trim().split("\r\n");
+  expect(lines[0]).toBe(
+    "call_id,started_at,started_at_unix_ms,direction,status,contact_number,contact_name,business_number,phone_number_id,agent,duration_seconds,cost",
+  );
+  expect(lines).toHaveLength(2);
+  expect(lines[1]).toContain("+447700900456,Oliver Bennett");
+
+  // Tomorrow has no calls yet; the export then has only its header.
+  await filters.getByLabel("From").fill(day(1));
+  await filters.getByLabel("To").fill(day(1));
+  await filters.getByRole("button", { name: "Apply" }).click();
+  await expect(page.getByText("No calls match these filters.")).toBeVisible();
+  const empty = await page.request.get((await page.getByRole("link", { name: "Download CSV" }).getAttribute("href"))!);
+  expect((await empty.text()).trim().split("\r\n")).toHaveLength(1);
+});
+
+/** A short WAV file: 8 kHz mono 16-bit PCM, half a second of a square wave. */
+function wav(): Buffer {
+  const samples = 4000;
+  const data = Buffer.alloc(samples * 2);
+  for (let i = 0; i < samples; i++) data.writeInt16LE(Math.floor(i / 10) % 2 ? -8000 : 8000, i * 2);
+  const header = Buffer.alloc(44);
+  header.write("RIFF", 0);
+  header.writeUInt32LE(36 + data.length, 4);
+  header.write("WAVEfmt ", 8);
+  header.writeUInt32LE(16, 16);
+  header.writeUInt16LE(1, 20);
+  header.writeUInt16LE(1, 22);
+  header.writeUInt32LE(8000, 24);
+  header.writeUInt32LE(16000, 28);
+  header.writeUInt16LE(2, 32);
+  header.writeUInt16LE(16, 34);
+  header.write("data", 36);
+  header.writeUInt32LE(data.length, 40);
+  return Buffer.concat([header, data]);
+}
+
+test("a call's recording is attached on its page, refused when it is not audio, and plays", async ({ page }) => {
+  await page.goto("/calling/calls?q=oliver");
+  await page.getByRole("link", { name: /Oliver Bennett/ }).first().click();
+  await expect(page.locator("[data-hydrated='true']")).toBeVisible({ timeout: HYDRATION_TIMEOUT });
+  const card = page.getByRole("region", { name: "Recording" });
+  await expect(card).toContainText("No recording is attached to this call.");
+  const form = card.getByRole("form", { name: "Attach a recording" });
+
+  // A text file named .mp3 is refused for what it is, with the limits.
+  await form.getByLabel("Attach a recording").setInputFiles({ name: "notes.mp3", mimeType: "audio/mpeg", buffer: Buffer.from("meeting notes") });
+  await form.getByRole("button", { name: "Upload" }).click();
+  await expect(card.getByRole("alert")).toContainText("neither MP3 nor WAV");
+  await expect(card.getByRole("alert")).toContainText("up to 25 MB");
+
+  await form.getByLabel("Attach a recording").setInputFiles({ name: "pbx-call.wav", mimeType: "audio/wav", buffer: wav() });
+  await form.getByRole("button", { name: "Upload" }).click();
+  await expect(card.getByRole("status")).toContainText("The recording is attached.");
+  await expect(card).toContainText("pbx-call.wav · WAV · 7.9 KB");
+  // The browser's own player reads it: half a second of audio.
+  const player = card.locator("audio[data-recording='player']");
+  await expect.poll(() => player.evaluate((audio: HTMLAudioElement) => audio.duration)).toBeCloseTo(0.5, 1);
+  const download = await page.request.get((await card.getByRole("link", { name: "Download" }).getAttribute("href"))!);
+  expect(download.headers()["content-disposition"]).toBe('attachment; filename="pbx-call.wav"');
+  expect((await download.body()).length).toBe(wav().length);
+  await expect(form.getByLabel("Replace the recording")).toBeVisible();
 });
 
 test("analytics count today's sandbox calls and switch periods", async ({ page }) => {

@@ -38,11 +38,32 @@ pub enum Command {
         #[command(subcommand)]
         command: Option<crate::client_cli::CallingCommand>,
     },
+    /// The workspace's contacts with tags (REST API client; prints JSON): `contacts --tag leads`,
+    /// `contacts add|show|update|delete …`.
+    #[command(args_conflicts_with_subcommands = true)]
+    Contacts {
+        #[command(flatten)]
+        client: crate::client_cli::ClientArgs,
+        /// Only the contacts with this tag.
+        #[arg(long)]
+        tag: Option<String>,
+        #[command(subcommand)]
+        command: Option<crate::client_cli::ContactsCommand>,
+    },
     /// Operator commands: create owners and API keys without the web UI.
     Admin {
         #[command(subcommand)]
         command: crate::accounts_cli::AdminCommand,
     },
+}
+
+/// A client's failure is the server's answer, not a crash: printed plainly, exit code 1.
+fn client_outcome(outcome: Result<(), String>) -> StartResult<()> {
+    if let Err(message) = outcome {
+        let _ = writeln!(std::io::stderr(), "error: {message}");
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 /// Parses the command line, runs the command, and turns failures into an exit code.
@@ -62,14 +83,10 @@ pub fn main() -> ExitCode {
             Command::Migrate => migrate(&cli.config).await,
             Command::Admin { command } => crate::accounts_cli::run(&cli.config, command).await,
             Command::Calling { client, command } => {
-                // A client's failure is the server's answer, not a crash: print it plainly.
-                return match crate::client_cli::run(&client, command).await {
-                    Ok(()) => Ok(()),
-                    Err(message) => {
-                        let _ = writeln!(std::io::stderr(), "error: {message}");
-                        std::process::exit(1);
-                    }
-                };
+                return client_outcome(crate::client_cli::run(&client, command).await);
+            }
+            Command::Contacts { client, tag, command } => {
+                return client_outcome(crate::client_cli::run_contacts(&client, tag, command).await);
             }
         }
     });

@@ -73,6 +73,13 @@ pub enum CallingCommand {
         #[command(subcommand)]
         command: Option<TemplateCommand>,
     },
+    /// Attach a recording to a call: `upload-recording ./call.mp3 --call-id <id>` (MP3 or WAV,
+    /// up to 25 MB).
+    UploadRecording {
+        file: std::path::PathBuf,
+        #[arg(long)]
+        call_id: String,
+    },
     /// Send a template message: `send <template_id> --to +91… [--var 1=John] [--vars '["John"]']`.
     Send {
         template_id: Option<String>,
@@ -180,6 +187,8 @@ pub struct NewTemplateArgs {
 /// One API request.
 struct Call {
     method: reqwest::Method,
+    /// The API it belongs to: `/api/v1/app/{scope}`.
+    scope: &'static str,
     path: String,
     query: Vec<(&'static str, Option<String>)>,
     body: Option<Value>,
@@ -187,15 +196,27 @@ struct Call {
 
 impl Call {
     fn get(path: impl Into<String>, query: Vec<(&'static str, Option<String>)>) -> Self {
-        Call { method: reqwest::Method::GET, path: path.into(), query, body: None }
+        Call { method: reqwest::Method::GET, scope: "calling", path: path.into(), query, body: None }
     }
 
     fn post(path: impl Into<String>, body: Value) -> Self {
-        Call { method: reqwest::Method::POST, path: path.into(), query: vec![], body: Some(body) }
+        Call {
+            method: reqwest::Method::POST,
+            scope: "calling",
+            path: path.into(),
+            query: vec![],
+            body: Some(body),
+        }
     }
 
     fn put(path: impl Into<String>, body: Value) -> Self {
-        Call { method: reqwest::Method::PUT, path: path.into(), query: vec![], body: Some(body) }
+        Call {
+            method: reqwest::Method::PUT,
+            scope: "calling",
+            path: path.into(),
+            query: vec![],
+            body: Some(body),
+        }
     }
 }
 
@@ -299,6 +320,9 @@ pub async fn run(client: &ClientArgs, command: Option<CallingCommand>) -> Result
             (Some(template_id), None) => template_call(TemplateCommand::Get { template_id }),
             (None, None) => return Err("give a template id, or a command (see --help)".into()),
         },
+        CallingCommand::UploadRecording { file, call_id } => {
+            return upload_recording(client, &file, &call_id).await;
+        }
         CallingCommand::Send { template_id, template_id_flag, to, var, vars, ttl_minutes, payload } => {
             let template_id = template_id.or(template_id_flag).ok_or("give the template id")?;
             let body = object(vec![
@@ -311,21 +335,120 @@ pub async fn run(client: &ClientArgs, command: Option<CallingCommand>) -> Result
             Call::post("/send", body)
         }
     };
-    let body = send(client, call).await?;
-    let pretty = serde_json::to_string_pretty(&body).map_err(|err| err.to_string())?;
+    print(client, call).await
+}
+
+/// Sends one request and prints the API's JSON.
+async fn print(client: &ClientArgs, call: Call) -> Result<(), String> {
+    print_json(&send(client, call).await?)
+}
+
+fn print_json(body: &Value) -> Result<(), String> {
+    let pretty = serde_json::to_string_pretty(body).map_err(|err| err.to_string())?;
     writeln!(std::io::stdout().lock(), "{pretty}").map_err(|err| err.to_string())
 }
 
-/// Sends one request; the API's JSON, or the error to print.
-async fn send(client: &ClientArgs, call: Call) -> Result<Value, String> {
+/// `switchboard contacts …`: list (`--tag leads`), add, show, update, delete.
+#[derive(Subcommand, Debug)]
+pub enum ContactsCommand {
+    /// Add a contact: `contacts add --phone +91… [--name Asha] [--tag leads]…`.
+    Add {
+        #[arg(long)]
+        phone: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// A tag (repeat for each).
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+    },
+    /// One contact.
+    Show { contact_id: String },
+    /// Change a contact: `--name`, `--tag` (replaces all tags; repeat), `--add-tag`, `--remove-tag`.
+    Update {
+        contact_id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        /// Remove every tag (with no `--tag`).
+        #[arg(long, conflicts_with = "tags")]
+        clear_tags: bool,
+        #[arg(long = "add-tag")]
+        add_tags: Vec<String>,
+        #[arg(long = "remove-tag")]
+        remove_tags: Vec<String>,
+    },
+    /// Delete a contact.
+    Delete { contact_id: String },
+}
+
+/// Runs `contacts [--tag T]` or one of its commands.
+pub async fn run_contacts(
+    client: &ClientArgs,
+    tag: Option<String>,
+    command: Option<ContactsCommand>,
+) -> Result<(), String> {
+    let scoped = |call: Call| Call { scope: "contacts", ..call };
+    let call = match command {
+        None => Call::get("", vec![("tag", tag)]),
+        Some(ContactsCommand::Add { phone, name, tags }) => Call::post(
+            "",
+            object(vec![
+                ("phone_number", Some(phone.into())),
+                ("name", name.map(Value::from)),
+                ("tags", Some(tags.into())),
+            ]),
+        ),
+        Some(ContactsCommand::Show { contact_id }) => Call::get(format!("/{contact_id}"), vec![]),
+        Some(ContactsCommand::Update { contact_id, name, tags, clear_tags, add_tags, remove_tags }) => {
+            let replaced = (!tags.is_empty() || clear_tags).then(|| Value::from(tags));
+            let body = object(vec![
+                ("name", name.map(Value::from)),
+                ("tags", replaced),
+                ("add_tags", Some(add_tags.into())),
+                ("remove_tags", Some(remove_tags.into())),
+            ]);
+            Call::put(format!("/{contact_id}"), body)
+        }
+        Some(ContactsCommand::Delete { contact_id }) => {
+            Call { method: reqwest::Method::DELETE, ..Call::get(format!("/{contact_id}"), vec![]) }
+        }
+    };
+    print(client, scoped(call)).await
+}
+
+/// `upload-recording <file> --call-id <id>`: the file as the `file` part of a multipart body
+/// (built here: the server decides by the bytes whether it is MP3 or WAV).
+async fn upload_recording(client: &ClientArgs, file: &std::path::Path, call_id: &str) -> Result<(), String> {
     let key = client.api_key.as_deref().ok_or("set SWITCHBOARD_API_KEY (or pass --api-key)")?;
-    let query: Vec<(&str, String)> = call.query.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect();
-    let url = format!("{}/api/v1/app/calling{}", client.url.trim_end_matches('/'), call.path);
-    let mut request = reqwest::Client::new().request(call.method, &url).bearer_auth(key).query(&query);
-    if let Some(body) = &call.body {
-        request = request.json(body);
-    }
-    let reply = request.send().await.map_err(|err| format!("cannot reach {}: {err}", client.url))?;
+    let bytes = std::fs::read(file).map_err(|err| format!("cannot read {}: {err}", file.display()))?;
+    let name: String = file
+        .file_name()
+        .map(|name| name.to_string_lossy().chars().filter(|c| *c != '"' && !c.is_control()).collect())
+        .unwrap_or_else(|| "recording".into());
+    let boundary = format!("switchboard-{}", bytes.len());
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(&bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let url = format!("{}/api/v1/app/calling/calls/{call_id}/recording", client.url.trim_end_matches('/'));
+    let reply = reqwest::Client::new()
+        .post(&url)
+        .bearer_auth(key)
+        .header(reqwest::header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+        .body(body)
+        .send()
+        .await
+        .map_err(|err| format!("cannot reach {}: {err}", client.url))?;
+    let body = answer_of(reply).await?;
+    print_json(&body)
+}
+
+/// The API's JSON, or the error to print (`code: message (HTTP n)`).
+async fn answer_of(reply: reqwest::Response) -> Result<Value, String> {
     let status = reply.status();
     let body: Value =
         reply.json().await.map_err(|err| format!("the server answered {status} without JSON: {err}"))?;
@@ -335,6 +458,19 @@ async fn send(client: &ClientArgs, call: Call) -> Result<Value, String> {
         return Err(format!("{code}: {message} (HTTP {})", status.as_u16()));
     }
     Ok(body)
+}
+
+/// Sends one request; the API's JSON, or the error to print.
+async fn send(client: &ClientArgs, call: Call) -> Result<Value, String> {
+    let key = client.api_key.as_deref().ok_or("set SWITCHBOARD_API_KEY (or pass --api-key)")?;
+    let query: Vec<(&str, String)> = call.query.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect();
+    let url = format!("{}/api/v1/app/{}{}", client.url.trim_end_matches('/'), call.scope, call.path);
+    let mut request = reqwest::Client::new().request(call.method, &url).bearer_auth(key).query(&query);
+    if let Some(body) = &call.body {
+        request = request.json(body);
+    }
+    let reply = request.send().await.map_err(|err| format!("cannot reach {}: {err}", client.url))?;
+    answer_of(reply).await
 }
 
 /// `settings update`: Meta replaces `call_hours` whole, so changing the hours or the time zone

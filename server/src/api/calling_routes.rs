@@ -32,6 +32,7 @@ pub fn routes() -> Router<AppState> {
         .route("/overview", get(overview))
         .route("/analytics", get(analytics))
         .route("/calls", get(list_calls))
+        .route("/calls.csv", get(export_calls))
         .route("/calls/{call_id}", get(call_detail))
         .route("/calls/{call_id}/status", get(call_status))
         .route("/permission-status", get(permission_status))
@@ -105,16 +106,44 @@ struct CallsQuery {
     q: Option<String>,
     from: Option<i64>,
     to: Option<i64>,
+    /// The business number (Graph `phone_number_id`).
+    phone_number_id: Option<String>,
+    /// The agent on the call (user id).
+    agent: Option<String>,
     cursor: Option<String>,
 }
 
-/// `GET /calls?limit=&status=&direction=&q=&from=&to=&cursor=`: the call history, newest first.
+/// `GET /calls?limit=&status=&direction=&q=&from=&to=&phone_number_id=&agent=&cursor=`: the
+/// call history, newest first.
 async fn list_calls(
     auth: Auth,
     State(services): State<Services>,
     ApiQuery(query): ApiQuery<CallsQuery>,
 ) -> ApiResult<CallPage> {
     auth.require(Permission::ViewCalls)?;
+    Ok(Json(calls::list(&services.db, &auth.workspace_id, &call_filter(query)?).await?))
+}
+
+/// `GET /calls.csv?…`: every call the same filters select (no paging), as CSV.
+async fn export_calls(
+    auth: Auth,
+    State(services): State<Services>,
+    ApiQuery(query): ApiQuery<CallsQuery>,
+) -> Result<impl axum::response::IntoResponse, ApiError> {
+    auth.require(Permission::ViewCalls)?;
+    let csv = calls::csv(&services.db, &auth.workspace_id, &call_filter(query)?).await?;
+    let today = calling::dates::date_of_millis(services.clock.now());
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"calls-{today}.csv\"")),
+        ],
+        csv,
+    ))
+}
+
+/// The history's filters from the query string, each checked once.
+fn call_filter(query: CallsQuery) -> Result<CallFilter, Error> {
     let status = query
         .status
         .as_deref()
@@ -137,16 +166,17 @@ async fn list_calls(
             })
         })
         .transpose()?;
-    let filter = CallFilter {
+    Ok(CallFilter {
         status,
         direction,
         search: query.q,
         from: query.from,
         to: query.to,
+        phone_number_id: query.phone_number_id,
+        agent: query.agent,
         cursor: query.cursor,
         limit: query.limit,
-    };
-    Ok(Json(calls::list(&services.db, &auth.workspace_id, &filter).await?))
+    })
 }
 
 /// `GET /calls/:call_id`: one call with its timeline.

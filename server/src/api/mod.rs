@@ -4,9 +4,11 @@
 pub mod answer_routes;
 pub mod billing_routes;
 pub mod calling_routes;
+pub mod contacts_routes;
 pub mod events;
 pub mod numbers_routes;
 pub mod presence_routes;
+pub mod recording_routes;
 pub mod templates_routes;
 
 use axum::Router;
@@ -22,9 +24,13 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .nest(
             "/app/calling",
-            calling_routes::routes().merge(templates_routes::routes()).merge(answer_routes::routes()),
+            calling_routes::routes()
+                .merge(templates_routes::routes())
+                .merge(answer_routes::routes())
+                .merge(recording_routes::routes()),
         )
         .nest("/app/numbers", numbers_routes::routes())
+        .nest("/app/contacts", contacts_routes::routes())
         .nest("/app/billing", billing_routes::routes())
         .nest("/app/presence", presence_routes::routes())
         .route("/app/events", axum::routing::get(events::events))

@@ -20,7 +20,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use simulator::InboundCall;
 
-use crate::support::{Caller, Sandbox, eventually, user_accepts_calls};
+use crate::support::{Caller, Sandbox, eventually, user_accepts_calls, wav};
 
 /// Workspace A's things, and the strings that would betray them.
 struct WorkspaceA {
@@ -32,6 +32,7 @@ struct WorkspaceA {
     owner: String,
     invitation: String,
     key: String,
+    contact: String,
     granted_user: &'static str,
     leaks: Vec<String>,
 }
@@ -125,10 +126,30 @@ async fn set_up_workspace_a(sandbox: &Sandbox) -> WorkspaceA {
         page["calls"][0]["id"].as_str().map(str::to_owned)
     })
     .await;
+    let (status, recording) = admin
+        .upload(
+            &format!("/api/v1/app/calling/calls/{call}/recording"),
+            "file",
+            "a-secret-recording.wav",
+            &wav(400),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{recording}");
     let granted_user = "+447700900181";
     let user = PhoneNumber::parse(granted_user).unwrap();
     user_accepts_calls(sandbox, &user, &PermissionLimits::PRODUCTION).await;
 
+    let (status, contact) = admin
+        .rest(
+            Method::POST,
+            "/app/contacts",
+            Some(
+                json!({ "phone_number": "+447700900182", "name": "Carla Contact", "tags": ["a-secret-tag"] }),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{contact}");
+    let contact = contact["id"].as_str().unwrap().to_owned();
     let template_id = template["template_id"].as_str().unwrap().to_owned();
     let leaks = [
         workspace.as_str(),
@@ -153,6 +174,11 @@ async fn set_up_workspace_a(sandbox: &Sandbox) -> WorkspaceA {
         "Iso Caller",
         "a-secret-payload",
         "447700900181",
+        &contact,
+        "Carla Contact",
+        "447700900182",
+        "a-secret-tag",
+        "a-secret-recording",
         &sandbox.number.id,
         &sandbox.business.phone_number_id,
         sandbox.number.e164.trim_start_matches('+'),
@@ -168,6 +194,7 @@ async fn set_up_workspace_a(sandbox: &Sandbox) -> WorkspaceA {
         owner: owner.id,
         invitation: invitation.id,
         key: key.id,
+        contact,
         granted_user,
         leaks,
     }
@@ -278,6 +305,14 @@ fn rest_walk(a: &WorkspaceA) -> Vec<Row> {
         row(Method::GET, "/app/calling/overview", "/app/calling/overview?period=7d".into(), None, Own),
         row(Method::GET, "/app/calling/analytics", "/app/calling/analytics?period=30d".into(), None, Own),
         row(Method::GET, "/app/calling/calls", "/app/calling/calls?limit=200".into(), None, Own),
+        row(
+            Method::GET,
+            "/app/calling/calls",
+            format!("/app/calling/calls?phone_number_id={}&agent={}", a.phone_number_id, a.agent),
+            None,
+            Own,
+        ),
+        row(Method::GET, "/app/calling/calls.csv", "/app/calling/calls.csv".into(), None, Own),
         row(
             Method::GET,
             "/app/calling/calls/{call_id}",
@@ -419,6 +454,21 @@ fn rest_walk(a: &WorkspaceA) -> Vec<Row> {
             Some(json!({ "samples": [sample] })),
             NOT_YOURS,
         ),
+        // Recordings: A's call's is neither played nor replaced (the upload is real multipart).
+        row(
+            Method::GET,
+            "/app/calling/calls/{call_id}/recording",
+            format!("/app/calling/calls/{call}/recording"),
+            None,
+            NOT_FOUND,
+        ),
+        row(
+            Method::POST,
+            "/app/calling/calls/{call_id}/recording",
+            format!("/app/calling/calls/{call}/recording"),
+            None,
+            NOT_FOUND,
+        ),
         row(Method::GET, "/app/calling/ice-servers", "/app/calling/ice-servers".into(), None, Own),
         // Numbers: A's number can be neither edited, tested nor connected a second time.
         row(Method::GET, "/app/numbers/", "/app/numbers".into(), None, Own),
@@ -443,6 +493,28 @@ fn rest_walk(a: &WorkspaceA) -> Vec<Row> {
             None,
             NOT_FOUND,
         ),
+        // Contacts: B's own (the key's second try is B's own duplicate); A's stay A's.
+        row(Method::GET, "/app/contacts/", "/app/contacts".into(), None, Own),
+        row(Method::GET, "/app/contacts/", "/app/contacts?tag=a-secret-tag".into(), None, Own),
+        Row {
+            key: Expect::Refused(&[StatusCode::CONFLICT]),
+            ..row(
+                Method::POST,
+                "/app/contacts/",
+                "/app/contacts".into(),
+                Some(json!({ "phone_number": "+447700900183", "tags": ["b-leads"] })),
+                Own,
+            )
+        },
+        row(Method::GET, "/app/contacts/{id}", format!("/app/contacts/{}", a.contact), None, NOT_FOUND),
+        row(
+            Method::PUT,
+            "/app/contacts/{id}",
+            format!("/app/contacts/{}", a.contact),
+            Some(json!({ "name": "Mine now", "add_tags": ["b"] })),
+            NOT_FOUND,
+        ),
+        row(Method::DELETE, "/app/contacts/{id}", format!("/app/contacts/{}", a.contact), None, NOT_FOUND),
         // Billing and presence.
         row(Method::GET, "/app/billing/", "/app/billing".into(), None, Own),
         row(Method::GET, "/app/billing/expenses", "/app/billing/expenses".into(), None, Own),
@@ -472,7 +544,9 @@ fn declared_routes() -> BTreeSet<(String, String)> {
         ("api/calling_routes.rs", "/app/calling"),
         ("api/templates_routes.rs", "/app/calling"),
         ("api/answer_routes.rs", "/app/calling"),
+        ("api/recording_routes.rs", "/app/calling"),
         ("api/numbers_routes.rs", "/app/numbers"),
+        ("api/contacts_routes.rs", "/app/contacts"),
         ("api/billing_routes.rs", "/app/billing"),
         ("api/presence_routes.rs", "/app/presence"),
     ];
@@ -488,10 +562,23 @@ fn declared_routes() -> BTreeSet<(String, String)> {
     let mut routes = BTreeSet::new();
     for (file, prefix) in files {
         let text = std::fs::read_to_string(src.join(file)).unwrap();
-        for line in text.lines() {
-            let Some(at) = line.find(".route(\"") else { continue };
-            let rest = &line[at + 8..];
-            let (path, handlers) = rest.split_once('"').unwrap();
+        // Each `.route("path", handlers)`, however rustfmt laid them out on the lines.
+        for declaration in text.split(".route(\"").skip(1) {
+            let (path, rest) = declaration.split_once('"').unwrap();
+            // The handlers end where the `.route(` call's parenthesis closes.
+            let mut depth = 1;
+            let end = rest
+                .char_indices()
+                .find(|(_, c)| {
+                    depth += match c {
+                        '(' => 1,
+                        ')' => -1,
+                        _ => 0,
+                    };
+                    depth == 0
+                })
+                .map_or(rest.len(), |(at, _)| at);
+            let handlers = &rest[..end];
             for method in ["get", "post", "put", "patch", "delete"] {
                 let called = handlers.match_indices(&format!("{method}(")).any(|(at, _)| {
                     at == 0
@@ -579,7 +666,11 @@ async fn another_workspace_reaches_nothing_through_any_route_or_server_function(
     for row in &walk {
         for (who, caller, expect) in [("owner session", &session, row.session), ("owner key", &key, row.key)]
         {
-            let (status, body) = caller.rest(row.method.clone(), &row.path, row.body.clone()).await;
+            let (status, body) = if row.route.ends_with("/recording") && row.method == Method::POST {
+                caller.upload(&format!("/api/v1{}", row.path), "file", "b.wav", &wav(100)).await
+            } else {
+                caller.rest(row.method.clone(), &row.path, row.body.clone()).await
+            };
             let what = format!("{who}: {} {}", row.method, row.path);
             let sent = row.body.as_ref().map(Value::to_string).unwrap_or_default();
             failures.extend(check(&a, &what, &sent, expect, status, &body));
@@ -612,13 +703,23 @@ async fn another_workspace_reaches_nothing_through_any_route_or_server_function(
 /// What B could have changed of A's: team, keys, profile, templates, numbers, the call.
 async fn snapshot(owner_a: &Caller, call: &str) -> Vec<Value> {
     let mut seen = Vec::new();
-    for path in
-        ["/members", "/invitations", "/api-keys", "/workspace", "/app/calling/templates", "/app/numbers"]
-    {
+    for path in [
+        "/members",
+        "/invitations",
+        "/api-keys",
+        "/workspace",
+        "/app/calling/templates",
+        "/app/numbers",
+        "/app/contacts",
+    ] {
         seen.push(owner_a.rest(Method::GET, path, None).await.1);
     }
     let call = owner_a.rest(Method::GET, &format!("/app/calling/calls/{call}"), None).await.1;
-    seen.push(json!({ "status": call["status"], "events": call["timeline"].as_array().map(Vec::len) }));
+    seen.push(json!({
+        "status": call["status"],
+        "events": call["timeline"].as_array().map(Vec::len),
+        "recording": call["recording"],
+    }));
     seen
 }
 
@@ -687,6 +788,7 @@ async fn walk_server_functions(a: &WorkspaceA, session: &Caller) -> Vec<String> 
         (ListPermissions::PATH, form(&[]), Own),
         (ListCalls::PATH, Args::Json(json!({ "filter": {} })), Own),
         (GetCall::PATH, form(&[("id", &a.call)]), NOT_FOUND),
+        (CallFilterChoices::PATH, form(&[]), Own),
         (CurrentVisitor::PATH, form(&[]), Own),
         (ListAdminNumbers::PATH, form(&[]), Own),
         (ConnectAdminNumber::PATH, Args::Json(json!({ "form": number_form })), Own),

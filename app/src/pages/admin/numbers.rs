@@ -162,6 +162,9 @@ pub fn NumbersPage() -> impl IntoView {
     let test = ServerAction::<TestAdminNumber>::new();
     let list =
         Resource::new(move || (connect.version().get(), update.version().get()), |_| list_admin_numbers());
+    // Read once: whether the connect form shows must not follow the list's refetches, or the
+    // form would be rebuilt (and what was typed lost) every time it is submitted.
+    let access = Resource::new(|| (), |_| list_admin_numbers());
     let editing = RwSignal::new(None::<WhatsAppNumber>);
     view! {
         <Title text="WhatsApp numbers" />
@@ -200,7 +203,7 @@ pub fn NumbersPage() -> impl IntoView {
         // what was typed survives a refused field.
         <Suspense>
             {move || Suspend::new(async move {
-                match list.await {
+                match access.await {
                     Ok(list) if list.can_change => view! { <ConnectNumber connect /> }.into_any(),
                     Ok(_) => {
                         view! {

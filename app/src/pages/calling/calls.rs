@@ -1,16 +1,17 @@
 //! `/calling/calls`: the call history with filters and pagination, and `/calling/calls/:id`:
 //! one call with its timeline.
 //!
-//! Filters live in the URL (`?status=missed&q=asha`), so a filtered view can be bookmarked or
-//! shared, works without JavaScript (a plain GET form), and the back button does the expected.
+//! Filters live in the URL (`?status=missed&q=asha&number=…&agent=…&from=2026-11-01`), so a
+//! filtered view can be bookmarked or shared, works without JavaScript (a plain GET form), and
+//! the back button does the expected. "Download CSV" exports exactly what the filters select.
 
-use calling::calls::{CallDetail, CallFilter, CallStatus, CallSummary, Direction};
+use calling::calls::{CallDetail, CallFilter, CallStatus, CallSummary, Direction, RecordingSummary};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Form;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use crate::api::{error_text, get_call, list_calls};
+use crate::api::{call_filter_choices, error_text, get_call, list_calls};
 use crate::format;
 
 fn direction_label(direction: Direction) -> &'static str {
@@ -20,25 +21,72 @@ fn direction_label(direction: Direction) -> &'static str {
     }
 }
 
+/// The page's filter keys in the URL, in the order links carry them.
+const FILTER_KEYS: [&str; 7] = ["q", "status", "direction", "number", "agent", "from", "to"];
+
+/// The history's filter from the page's URL; dates are whole UTC days, `to` included.
+fn filter_of(q: &leptos_router::params::ParamsMap) -> CallFilter {
+    let text = |key: &str| q.get(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let day = |key: &str| text(key).and_then(|date| calling::dates::millis_of_date(&date));
+    CallFilter {
+        status: text("status").and_then(|s| CallStatus::parse(&s)),
+        direction: text("direction").and_then(|d| Direction::parse(&d)),
+        search: text("q"),
+        phone_number_id: text("number"),
+        agent: text("agent"),
+        from: day("from"),
+        to: day("to").map(|start| start + calling::dates::DAY_MS),
+        cursor: text("cursor"),
+        limit: None,
+    }
+}
+
+/// The REST export of what `filter` selects (the browser's session cookie authenticates it).
+fn csv_href(filter: &CallFilter) -> String {
+    let mut params = Vec::new();
+    let mut add = |key: &str, value: Option<String>| {
+        if let Some(value) = value {
+            params.push(format!("{key}={}", encode(&value)));
+        }
+    };
+    add("status", filter.status.map(|s| s.as_str().to_owned()));
+    add("direction", filter.direction.map(|d| d.as_str().to_owned()));
+    add("q", filter.search.clone());
+    add("phone_number_id", filter.phone_number_id.clone());
+    add("agent", filter.agent.clone());
+    add("from", filter.from.map(|ms| ms.to_string()));
+    add("to", filter.to.map(|ms| ms.to_string()));
+    format!("/api/v1/app/calling/calls.csv?{}", params.join("&"))
+}
+
 #[component]
 pub fn CallsPage() -> impl IntoView {
     let query = use_query_map();
-    let filter = move || {
-        query.with(|q| {
-            let text = |key: &str| q.get(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-            CallFilter {
-                status: text("status").and_then(|s| CallStatus::parse(&s)),
-                direction: text("direction").and_then(|d| Direction::parse(&d)),
-                search: text("q"),
-                cursor: text("cursor"),
-                ..CallFilter::default()
-            }
-        })
-    };
+    let filter = move || query.with(filter_of);
     let live = crate::bridge::live_changes();
     let page = Resource::new(move || (filter(), live.get()), |(filter, _)| list_calls(filter));
+    let choices = Resource::new(|| (), |_| call_filter_choices());
     let selected =
         move |key: &'static str, value: &'static str| query.with(|q| q.get(key).as_deref() == Some(value));
+    let current = move |key: &'static str| query.with(|q| q.get(key).unwrap_or_default());
+    let choice_select =
+        move |key: &'static str, label: &'static str, any: &'static str, options: Vec<(String, String)>| {
+            view! {
+                <label>
+                    {label}
+                    <select name=key>
+                        <option value="">{any}</option>
+                        {options
+                            .into_iter()
+                            .map(|(value, text)| {
+                                let is_current = current(key) == value;
+                                view! { <option value=value selected=is_current>{text}</option> }
+                            })
+                            .collect_view()}
+                    </select>
+                </label>
+            }
+        };
     view! {
         <Title text="Calls" />
         <div class="page-head">
@@ -73,8 +121,26 @@ pub fn CallsPage() -> impl IntoView {
                         <option value="business_initiated" selected=move || selected("direction", "business_initiated")>"Outbound"</option>
                     </select>
                 </label>
+                <Suspense>
+                    {move || Suspend::new(async move {
+                        let choices = choices.await.unwrap_or_default();
+                        view! {
+                            {choice_select("number", "Number", "All numbers", choices.numbers)}
+                            {choice_select("agent", "Agent", "Any agent", choices.agents)}
+                        }
+                    })}
+                </Suspense>
+                <label>
+                    "From"
+                    <input type="date" name="from" prop:value=move || current("from") />
+                </label>
+                <label>
+                    "To"
+                    <input type="date" name="to" prop:value=move || current("to") />
+                </label>
                 <button class="button" type="submit">"Apply"</button>
                 <a href="/calling/calls">"Clear"</a>
+                <a class="button quiet" href=move || csv_href(&filter()) download>"Download CSV"</a>
             </Form>
             <Transition fallback=|| view! { <p class="muted">"Loading calls…"</p> }>
                 {move || Suspend::new(async move {
@@ -82,7 +148,7 @@ pub fn CallsPage() -> impl IntoView {
                         Ok(page) => {
                             let older = page.next_cursor.map(|cursor| {
                                 let href = query.with(|q| {
-                                    let mut params: Vec<String> = ["q", "status", "direction"]
+                                    let mut params: Vec<String> = FILTER_KEYS
                                         .into_iter()
                                         .filter_map(|key| q.get(key).filter(|v| !v.is_empty()).map(|v| format!("{key}={}", encode(&v))))
                                         .collect();
@@ -91,7 +157,8 @@ pub fn CallsPage() -> impl IntoView {
                                 });
                                 view! { <a class="older" href=href>"Older calls →"</a> }
                             });
-                            view! { <CallsTable calls=page.calls /> {older} }.into_any()
+                            let filtered = query.with(|q| FILTER_KEYS.iter().any(|key| q.get(key).is_some_and(|v| !v.trim().is_empty())));
+                            view! { <CallsTable calls=page.calls filtered /> {older} }.into_any()
                         }
                         Err(err) => view! { <p class="error" role="alert">{error_text(&err)}</p> }.into_any(),
                     }
@@ -113,11 +180,16 @@ fn encode(value: &str) -> String {
 }
 
 /// A table of calls, each linking to its detail, or a friendly empty state.
+/// `filtered`: the list is narrowed by filters, so an empty one says so rather than "no calls yet".
 #[component]
-pub fn CallsTable(calls: Vec<CallSummary>) -> impl IntoView {
+pub fn CallsTable(calls: Vec<CallSummary>, #[prop(optional)] filtered: bool) -> impl IntoView {
     if calls.is_empty() {
-        return view! { <p class="empty">"No calls yet. Calls to and from your WhatsApp numbers appear here."</p> }
-            .into_any();
+        let message = if filtered {
+            "No calls match these filters."
+        } else {
+            "No calls yet. Calls to and from your WhatsApp numbers appear here."
+        };
+        return view! { <p class="empty">{message}</p> }.into_any();
     }
     view! {
         <div class="table-wrap">
@@ -128,6 +200,7 @@ pub fn CallsTable(calls: Vec<CallSummary>) -> impl IntoView {
                         <th scope="col">"Direction"</th>
                         <th scope="col">"Status"</th>
                         <th scope="col">"Started"</th>
+                        <th scope="col">"Agent"</th>
                         <th scope="col" class="num">"Duration"</th>
                         <th scope="col" class="num">"Cost"</th>
                     </tr>
@@ -151,6 +224,7 @@ pub fn CallsTable(calls: Vec<CallSummary>) -> impl IntoView {
                                         <span class=format!("badge status-{}", call.status.as_str())>{call.status.label()}</span>
                                     </td>
                                     <td>{format::utc_timestamp(call.started_at)}</td>
+                                    <td class="agent">{call.agent_name.clone().unwrap_or_else(|| "—".into())}</td>
                                     <td class="num">{call.duration_seconds.map(format::duration).unwrap_or_else(|| "—".into())}</td>
                                     <td class="num">{format::money(call.cost_micros)}</td>
                                 </tr>
@@ -168,9 +242,10 @@ pub fn CallsTable(calls: Vec<CallSummary>) -> impl IntoView {
 pub fn CallDetailPage() -> impl IntoView {
     let params = use_params_map();
     let live = crate::bridge::live_changes();
+    let reload = RwSignal::new(0u32);
     let call = Resource::new(
-        move || (params.with(|p| p.get("id").unwrap_or_default()), live.get()),
-        |(id, _)| get_call(id),
+        move || (params.with(|p| p.get("id").unwrap_or_default()), live.get(), reload.get()),
+        |(id, _, _)| get_call(id),
     );
     view! {
         <Title text="Call" />
@@ -178,7 +253,7 @@ pub fn CallDetailPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"Loading the call…"</p> }>
             {move || Suspend::new(async move {
                 match call.await {
-                    Ok(call) => view! { <CallDetailView call /> }.into_any(),
+                    Ok(call) => view! { <CallDetailView call reload /> }.into_any(),
                     Err(err) => view! {
                         <h1>"Call not found"</h1>
                         <p class="error" role="alert">{error_text(&err)}</p>
@@ -190,7 +265,7 @@ pub fn CallDetailPage() -> impl IntoView {
 }
 
 #[component]
-fn CallDetailView(call: CallDetail) -> impl IntoView {
+fn CallDetailView(call: CallDetail, reload: RwSignal<u32>) -> impl IntoView {
     let summary = call.summary;
     let heading = summary.contact_name.clone().unwrap_or_else(|| summary.contact_number.clone());
     let row = |label: &'static str, value: Option<String>| {
@@ -228,6 +303,7 @@ fn CallDetailView(call: CallDetail) -> impl IntoView {
                 {row("Answered", call.answered_at.map(format::utc_timestamp))}
                 {row("Ended", call.ended_at.map(format::utc_timestamp))}
                 {row("Duration", summary.duration_seconds.map(format::duration))}
+                {row("Agent", summary.agent_name.clone())}
                 {row("Cost", Some(format::money(summary.cost_micros)))}
                 {row("Button payload", call.cta_payload)}
                 {row("Deep link payload", call.deeplink_payload)}
@@ -235,9 +311,94 @@ fn CallDetailView(call: CallDetail) -> impl IntoView {
             </dl>
         </section>
         {call.quality.map(|quality| view! { <QualityCard quality /> })}
+        <RecordingCard call_id=summary.id.clone() recording=call.recording reload />
         <section class="card" aria-labelledby="timeline-heading">
             <h2 id="timeline-heading">"Timeline"</h2>
             <ol class="timeline">{timeline}</ol>
+        </section>
+    }
+}
+
+/// The call's recording: a player and a download link when there is one, and (for members who
+/// take calls) a form to attach or replace one — MP3 or WAV, up to 25 MB, checked by the server.
+#[component]
+fn RecordingCard(
+    call_id: String,
+    recording: Option<RecordingSummary>,
+    reload: RwSignal<u32>,
+) -> impl IntoView {
+    let may_upload = use_context::<crate::api::Viewer>()
+        .is_some_and(|viewer| viewer.role.allows(calling::accounts::Permission::AnswerCalls));
+    let src = format!("/api/v1/app/calling/calls/{call_id}/recording");
+    let outcome = RwSignal::new(None::<Result<String, String>>);
+    let pending = RwSignal::new(false);
+    let form_ref = NodeRef::<leptos::html::Form>::new();
+    let upload_path = StoredValue::new(src.clone());
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        #[cfg(feature = "hydrate")]
+        if let Some(form) = form_ref.get_untracked() {
+            pending.set(true);
+            outcome.set(None);
+            leptos::task::spawn_local(async move {
+                let sent = crate::rest::post_form::<serde_json::Value>(&upload_path.get_value(), &form).await;
+                outcome.set(Some(match sent {
+                    Ok(_) => {
+                        form.reset();
+                        reload.update(|n| *n += 1);
+                        Ok("The recording is attached.".to_owned())
+                    }
+                    Err(refusal) => Err(refusal.text()),
+                }));
+                pending.set(false);
+            });
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (form_ref, upload_path, reload);
+    };
+    let has_recording = recording.is_some();
+    let player = match recording {
+        Some(recording) => {
+            let about = format!(
+                "{} · {} · attached {}",
+                recording.format.to_uppercase(),
+                format::bytes(recording.byte_size),
+                format::utc_timestamp(recording.uploaded_at)
+            );
+            view! {
+                <audio controls preload="metadata" src=src.clone() data-recording="player"></audio>
+                <p class="muted">
+                    {recording.file_name.map(|name| format!("{name} · "))}{about}" · "
+                    <a href=format!("{src}?download=1") download>"Download"</a>
+                </p>
+            }
+            .into_any()
+        }
+        None => view! { <p class="empty">"No recording is attached to this call."</p> }.into_any(),
+    };
+    let upload = may_upload.then(|| {
+        view! {
+            <form node_ref=form_ref class="inline-form" on:submit=on_submit aria-label="Attach a recording">
+                <label>
+                    {if has_recording { "Replace the recording" } else { "Attach a recording" }}
+                    <input type="file" name="file" required accept="audio/mpeg,audio/wav,.mp3,.wav" />
+                </label>
+                <span class="hint">"MP3 or WAV, up to 25 MB."</span>
+                <button class="button" type="submit" disabled=move || pending.get()>
+                    {move || if pending.get() { "Uploading…" } else { "Upload" }}
+                </button>
+            </form>
+            {move || outcome.get().map(|outcome| match outcome {
+                Ok(message) => view! { <p class="ok" role="status">{message}</p> }.into_any(),
+                Err(message) => view! { <p class="error" role="alert">{message}</p> }.into_any(),
+            })}
+        }
+    });
+    view! {
+        <section class="card" aria-labelledby="recording-heading">
+            <h2 id="recording-heading">"Recording"</h2>
+            {player}
+            {upload}
         </section>
     }
 }

@@ -46,6 +46,8 @@ pub fn CallingLayout() -> impl IntoView {
 fn SignedInLayout(viewer: Viewer) -> impl IntoView {
     use calling::accounts::Permission;
     Bridge::provide(viewer.role.allows(Permission::AnswerCalls), viewer.role.allows(Permission::PlaceCalls));
+    // Pages below decide which controls to show by the member's role (the server checks again).
+    provide_context(viewer.clone());
     let hydrated = RwSignal::new(false);
     Effect::new(move || hydrated.set(true));
     view! {

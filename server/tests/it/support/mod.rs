@@ -279,4 +279,63 @@ impl Caller {
         assert_eq!(reply.status(), StatusCode::OK, "{path}");
         reply
     }
+
+    /// The `Authorization` header of an API-key caller (for requests that read bytes, not JSON).
+    pub fn authorization(&self) -> &str {
+        &self.auth.1
+    }
+
+    /// `POST path` with a raw body of the given content type (multipart uploads).
+    pub async fn post_bytes(&self, path: &str, content_type: &str, body: Vec<u8>) -> (StatusCode, Value) {
+        let request =
+            self.http.post(format!("{}{path}", self.base)).header("Content-Type", content_type).body(body);
+        self.send(request).await
+    }
+
+    /// Uploads `bytes` as the part `field` (file name `file_name`) of a multipart/form-data body.
+    pub async fn upload(
+        &self,
+        path: &str,
+        field: &str,
+        file_name: &str,
+        bytes: &[u8],
+    ) -> (StatusCode, Value) {
+        let (content_type, body) = multipart(field, file_name, bytes);
+        self.post_bytes(path, &content_type, body).await
+    }
+}
+
+/// A multipart/form-data body with one file part: (Content-Type header, body).
+pub fn multipart(field: &str, file_name: &str, bytes: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "switchboard-test-boundary-7d1f";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{file_name}\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// A short, valid WAV file (8 kHz mono 16-bit PCM, `samples` samples of a square wave).
+pub fn wav(samples: usize) -> Vec<u8> {
+    let data_len = (samples * 2) as u32;
+    let mut bytes = b"RIFF".to_vec();
+    bytes.extend((36 + data_len).to_le_bytes());
+    bytes.extend(b"WAVEfmt ");
+    bytes.extend(16u32.to_le_bytes());
+    bytes.extend(1u16.to_le_bytes()); // PCM
+    bytes.extend(1u16.to_le_bytes()); // mono
+    bytes.extend(8_000u32.to_le_bytes());
+    bytes.extend(16_000u32.to_le_bytes());
+    bytes.extend(2u16.to_le_bytes());
+    bytes.extend(16u16.to_le_bytes());
+    bytes.extend(b"data");
+    bytes.extend(data_len.to_le_bytes());
+    for i in 0..samples {
+        let sample: i16 = if (i / 10) % 2 == 0 { 8_000 } else { -8_000 };
+        bytes.extend(sample.to_le_bytes());
+    }
+    bytes
 }
