@@ -91,6 +91,33 @@ pub struct Analytics {
     pub average_duration_seconds: Option<i64>,
     pub cost_micros: i64,
     pub daily_series: Vec<DailyPoint>,
+    /// When calls come: `hour_of_week[weekday][hour]` counts the period's calls by UTC weekday
+    /// (Monday first) and hour of day — the staffing heatmap.
+    #[serde(default)]
+    pub hour_of_week: Vec<Vec<i64>>,
+    /// Each agent who took (answered or placed) calls in the period, most calls first.
+    #[serde(default)]
+    pub agents: Vec<AgentStats>,
+}
+
+/// One agent's calls in the period.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentStats {
+    pub agent_id: String,
+    pub name: String,
+    /// Calls they took (inbound answered or outbound placed).
+    pub calls: i64,
+    /// Of those, how many connected (someone spoke).
+    pub answered: i64,
+    pub talk_seconds: i64,
+    pub average_duration_seconds: Option<i64>,
+}
+
+/// The weekday (0 = Monday) and hour of day (0–23) of unix milliseconds, in UTC.
+pub fn weekday_and_hour(millis: i64) -> (usize, usize) {
+    let days = millis.div_euclid(86_400_000);
+    // 1970-01-01 was a Thursday (weekday 3).
+    (((days + 3).rem_euclid(7)) as usize, (millis.rem_euclid(86_400_000) / 3_600_000) as usize)
 }
 
 pub use crate::dates::date_of_day;
@@ -107,6 +134,7 @@ mod load {
     use crate::storage::Db;
 
     type DayRow = (i64, i64, i64, i64, i64, i64, i64, i64);
+    type AgentRow = (String, Option<String>, i64, i64, i64);
 
     impl Analytics {
         /// Reads a workspace's analytics for `period` ending today.
@@ -164,6 +192,47 @@ mod load {
             analytics.answer_rate_percent =
                 rounded_ratio(analytics.answered_calls * 100, analytics.total_calls);
             analytics.average_duration_seconds = rounded_ratio(talk_seconds, analytics.answered_calls);
+
+            // Hours since the epoch, grouped; weekday and hour are worked out here, the same on
+            // both dialects.
+            let hours: Vec<(i64, i64)> = sqlx::query_as(
+                "SELECT started_at / 3600000 AS hour, CAST(COUNT(*) AS BIGINT) FROM calls \
+                 WHERE workspace_id = $1 AND started_at >= $2 GROUP BY started_at / 3600000",
+            )
+            .bind(workspace_id)
+            .bind(since)
+            .fetch_all(db.pool())
+            .await?;
+            analytics.hour_of_week = vec![vec![0; 24]; 7];
+            for (hour, count) in hours {
+                let (weekday, hour_of_day) = weekday_and_hour(hour * 3_600_000);
+                analytics.hour_of_week[weekday][hour_of_day] += count;
+            }
+
+            let agents: Vec<AgentRow> = sqlx::query_as(
+                "SELECT answered_by, (SELECT display_name FROM users WHERE users.id = calls.answered_by), \
+                   CAST(COUNT(*) AS BIGINT), \
+                   CAST(SUM(CASE WHEN answered_at IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT), \
+                   CAST(SUM(CASE WHEN answered_at IS NOT NULL THEN COALESCE(duration_seconds, 0) ELSE 0 END) AS BIGINT) \
+                 FROM calls WHERE workspace_id = $1 AND started_at >= $2 AND answered_by IS NOT NULL \
+                 GROUP BY answered_by",
+            )
+            .bind(workspace_id)
+            .bind(since)
+            .fetch_all(db.pool())
+            .await?;
+            analytics.agents = agents
+                .into_iter()
+                .map(|(agent_id, name, calls, answered, talk_seconds)| AgentStats {
+                    name: name.unwrap_or_else(|| "Former member".to_owned()),
+                    agent_id,
+                    calls,
+                    answered,
+                    talk_seconds,
+                    average_duration_seconds: rounded_ratio(talk_seconds, answered),
+                })
+                .collect();
+            analytics.agents.sort_by(|a, b| b.calls.cmp(&a.calls).then_with(|| a.name.cmp(&b.name)));
             Ok(analytics)
         }
     }
@@ -180,5 +249,14 @@ mod tests {
         }
         assert_eq!(AnalyticsPeriod::parse("90d"), None);
         assert_eq!(serde_json::to_string(&AnalyticsPeriod::SevenDays).unwrap(), "\"7d\"");
+    }
+
+    #[test]
+    fn weekdays_and_hours_are_utc() {
+        assert_eq!(weekday_and_hour(0), (3, 0)); // Thursday 1970-01-01 00:00
+        assert_eq!(weekday_and_hour(1_795_355_100_000), (6, 13)); // Sunday 2026-11-22 13:45
+        assert_eq!(weekday_and_hour(1_795_392_000_000 - 1), (6, 23));
+        assert_eq!(weekday_and_hour(1_795_392_000_000), (0, 0)); // Monday 2026-11-23
+        assert_eq!(weekday_and_hour(-1), (2, 23));
     }
 }

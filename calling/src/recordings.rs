@@ -240,7 +240,7 @@ mod tests {
     fn file_names_are_cleaned_for_headers() {
         assert_eq!(clean_file_name(Some("C:\\calls\\call 1.mp3")).as_deref(), Some("call 1.mp3"));
         assert_eq!(clean_file_name(Some("../../etc/\"x\";.wav")).as_deref(), Some("x.wav"));
-        assert_eq!(clean_file_name(Some("ünï.wav")).as_deref(), Some(".wav"));
+        assert_eq!(clean_file_name(Some("ünï.wav")).as_deref(), Some("n.wav"));
         assert_eq!(clean_file_name(Some("  ")), None);
         assert_eq!(clean_file_name(None), None);
     }

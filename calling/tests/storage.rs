@@ -222,6 +222,14 @@ async fn analytics_series_has_every_day_and_agrees_on_every_dialect() {
         let db = &test_db.db;
         let dialect = test_db.dialect();
         let acme = workspace::create(db, "Acme", NOW).await.unwrap();
+        let owner = calling::accounts::NewOwner {
+            email: "ravi@acme.example".into(),
+            display_name: Some("Ravi".into()),
+            password: "a-long-enough-password".into(),
+            workspace_name: None,
+        };
+        let (ravi, _) = calling::accounts::create_owner(db, owner, "Ravi's own", NOW).await.unwrap();
+        let mut ids = Vec::new();
         for (i, (status, started, duration)) in [
             (CallStatus::Completed, TODAY + 1_000, Some(60)),
             (CallStatus::Completed, TODAY + 2_000, Some(31)),
@@ -234,7 +242,11 @@ async fn analytics_series_has_every_day_and_agrees_on_every_dialect() {
         {
             let mut c = call(&acme.id, status, started, duration);
             c.wa_call_id = Some(format!("wacid.analytics-{i}"));
-            calls::record(db, &c).await.unwrap();
+            ids.push(calls::record(db, &c).await.unwrap());
+        }
+        // Ravi took the first two (answered) and the missed one.
+        for i in [0, 1, 3] {
+            calling::answering::claim(db, &acme.id, &ids[i], &ravi.id).await.unwrap();
         }
         let month = Analytics::load(db, &acme.id, AnalyticsPeriod::ThirtyDays, NOW).await.unwrap();
         assert_eq!(month.daily_series.len(), 30, "{dialect:?}");
@@ -259,5 +271,19 @@ async fn analytics_series_has_every_day_and_agrees_on_every_dialect() {
 
         let one_day = Analytics::load(db, &acme.id, AnalyticsPeriod::Today, NOW).await.unwrap();
         assert_eq!((one_day.daily_series.len(), one_day.total_calls), (1, 3), "{dialect:?}");
+
+        // The heatmap: today's three calls at Sunday 00:00, the missed one on Friday 00:00.
+        assert_eq!(month.hour_of_week.len(), 7);
+        assert_eq!((month.hour_of_week[6][0], month.hour_of_week[4][0]), (3, 1), "{dialect:?}");
+        assert_eq!(month.hour_of_week.iter().flatten().sum::<i64>(), 4);
+        // Per agent: three calls taken, two connected, 91 s of talk.
+        assert_eq!(month.agents.len(), 1, "{dialect:?}");
+        let agent = &month.agents[0];
+        assert_eq!(
+            (agent.name.as_str(), agent.calls, agent.answered, agent.talk_seconds),
+            ("Ravi", 3, 2, 91)
+        );
+        assert_eq!(agent.average_duration_seconds, Some(46));
+        assert!(one_day.agents[0].calls == 2, "{dialect:?}: the missed call was two days ago");
     }
 }

@@ -158,6 +158,21 @@ test("analytics count today's sandbox calls and switch periods", async ({ page }
   await expect(rows.first().locator("td").nth(1)).toHaveText(calls!);
   await expect(page.getByRole("img", { name: new RegExp(`^${calls} calls over 7 days`) })).toBeVisible();
 
+  // The heatmap puts them all in today's weekday (UTC), and matches the API.
+  const heatmap = page.getByRole("region", { name: "When calls come" }).locator("table.heatmap");
+  const weekday = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"][new Date().getUTCDay()];
+  const cells = heatmap.locator(`tr[data-weekday='${weekday}'] td.heat`);
+  await expect(cells).toHaveCount(24);
+  const counts = await cells.evaluateAll((tds) => tds.map((td) => Number(td.getAttribute("data-count"))));
+  expect(counts.reduce((a, b) => a + b, 0)).toBe(Number(calls));
+  const api = await (await page.request.get("/api/v1/app/calling/analytics?period=7d")).json();
+  const mondayFirst = (new Date().getUTCDay() + 6) % 7;
+  expect(api.analytics.hour_of_week[mondayFirst]).toEqual(counts);
+  await expect(heatmap.locator("td.heat-4")).not.toHaveCount(0);
+  // Nobody took a sandbox call in the browser here (the answer bridge has its own spec).
+  const agents = page.getByRole("region", { name: "Agents" });
+  await expect(agents.locator("table.agents tbody tr")).toHaveCount(api.analytics.agents.length);
+
   await page.getByRole("link", { name: "Last 30 days" }).click();
   await expect(page).toHaveURL(/period=30d/);
   await expect(rows).toHaveCount(30);

@@ -41,6 +41,18 @@ pub enum CallingCommand {
         /// Part of a number or name.
         #[arg(long)]
         search: Option<String>,
+        /// On this business number (its Graph `phone_number_id`).
+        #[arg(long)]
+        phone_number_id: Option<String>,
+        /// Taken by this agent (user id).
+        #[arg(long)]
+        agent: Option<String>,
+        /// Started at or after (unix ms).
+        #[arg(long)]
+        from: Option<i64>,
+        /// Started before (unix ms).
+        #[arg(long)]
+        to: Option<i64>,
         /// From a previous page's `next_cursor`.
         #[arg(long)]
         cursor: Option<String>,
@@ -296,13 +308,27 @@ pub async fn run(client: &ClientArgs, command: Option<CallingCommand>) -> Result
     let call = match command.unwrap_or(CallingCommand::Overview { period: None }) {
         CallingCommand::Overview { period } => Call::get("/overview", vec![("period", period)]),
         CallingCommand::Analytics { period } => Call::get("/analytics", vec![("period", Some(period))]),
-        CallingCommand::Calls { limit, status, direction, search, cursor } => Call::get(
+        CallingCommand::Calls {
+            limit,
+            status,
+            direction,
+            search,
+            phone_number_id,
+            agent,
+            from,
+            to,
+            cursor,
+        } => Call::get(
             "/calls",
             vec![
                 ("limit", limit.map(|l| l.to_string())),
                 ("status", status),
                 ("direction", direction),
                 ("q", search),
+                ("phone_number_id", phone_number_id),
+                ("agent", agent),
+                ("from", from.map(|ms| ms.to_string())),
+                ("to", to.map(|ms| ms.to_string())),
                 ("cursor", cursor),
             ],
         ),

@@ -64,6 +64,7 @@ async fn the_seed_workflows_run_against_a_live_server() {
     .await;
 
     let (url2, key2) = (url.clone(), key.clone());
+    let phone_number_id = sandbox.business.phone_number_id.clone();
     tokio::task::spawn_blocking(move || {
         // `calling analytics --period 7d | jq '.analytics.daily_series[] | {date, total: .count, failed: .failed_count}'`
         let (ok, body, err) = calling(&url2, Some(&key2), &["analytics", "--period", "7d"]);
@@ -85,6 +86,17 @@ async fn the_seed_workflows_run_against_a_live_server() {
         let (ok, detail, _) = calling(&url2, Some(&key2), &["call", &call_id]);
         assert!(ok);
         assert_eq!(detail["summary"]["contact_name"], "CLI Caller");
+
+        // The history's filters: the business number, a time window, an agent nobody is.
+        let sandbox_number = phone_number_id.clone();
+        let (ok, page, err) =
+            calling(&url2, Some(&key2), &["calls", "--phone-number-id", &sandbox_number, "--from", "0"]);
+        assert!(ok, "{err}");
+        assert_eq!(page["calls"].as_array().unwrap().len(), 1);
+        let (ok, page, _) = calling(&url2, Some(&key2), &["calls", "--to", "1"]);
+        assert!(ok && page["calls"].as_array().unwrap().is_empty());
+        let (ok, page, _) = calling(&url2, Some(&key2), &["calls", "--agent", "nobody"]);
+        assert!(ok && page["calls"].as_array().unwrap().is_empty());
 
         // `calling` alone is the overview card.
         let (ok, overview, _) = calling(&url2, Some(&key2), &[]);

@@ -1,7 +1,7 @@
 //! `/calling/analytics`: how calls went over a period — totals, a daily chart stacked by
 //! outcome (an SVG drawn here, no chart library), and the same numbers as a table.
 
-use calling::analytics::{Analytics, AnalyticsPeriod, DailyPoint};
+use calling::analytics::{AgentStats, Analytics, AnalyticsPeriod, DailyPoint};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -112,7 +112,103 @@ fn AnalyticsView(analytics: Analytics) -> impl IntoView {
                 </table>
             </div>
         </section>
+        <section class="card" aria-labelledby="heatmap-heading">
+            <h2 id="heatmap-heading">"When calls come"</h2>
+            <p class="muted">"Calls by weekday and hour of day (UTC) over the period: where to put people."</p>
+            <HourHeatmap cells=analytics.hour_of_week />
+        </section>
+        <section class="card" aria-labelledby="agents-heading">
+            <h2 id="agents-heading">"Agents"</h2>
+            <AgentTable agents=analytics.agents />
+        </section>
     }
+}
+
+const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
+/// A weekday × hour table, each cell shaded by its share of the busiest hour (five levels),
+/// with the count inside for screen readers and on hover.
+#[component]
+fn HourHeatmap(cells: Vec<Vec<i64>>) -> impl IntoView {
+    let busiest = cells.iter().flatten().copied().max().unwrap_or(0);
+    let level = move |count: i64| if count == 0 || busiest == 0 { 0 } else { 1 + (count * 4 - 1) / busiest };
+    let rows = cells
+        .into_iter()
+        .enumerate()
+        .map(|(day, hours)| {
+            let name = WEEKDAYS.get(day).copied().unwrap_or("?");
+            let cells = hours
+                .into_iter()
+                .enumerate()
+                .map(|(hour, count)| {
+                    let tip = format!("{name} {hour:02}:00–{hour:02}:59 UTC: {count} calls");
+                    let title = tip.clone();
+                    view! {
+                        <td class=format!("heat heat-{}", level(count)) title=title data-hour=hour data-count=count>
+                            <span class="visually-hidden">{tip}</span>
+                        </td>
+                    }
+                })
+                .collect_view();
+            view! { <tr data-weekday=name><th scope="row">{name}</th>{cells}</tr> }
+        })
+        .collect_view();
+    view! {
+        <div class="table-wrap">
+            <table class="heatmap">
+                <caption class="visually-hidden">"Calls by weekday and hour of day, UTC"</caption>
+                <thead>
+                    <tr>
+                        <td></td>
+                        {(0..24).map(|hour| view! { <th scope="col">{if hour % 3 == 0 { format!("{hour:02}") } else { String::new() }}</th> }).collect_view()}
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+    }
+}
+
+/// Calls taken per agent in the period.
+#[component]
+fn AgentTable(agents: Vec<AgentStats>) -> impl IntoView {
+    if agents.is_empty() {
+        return view! { <p class="empty">"No call was taken in the browser in this period."</p> }.into_any();
+    }
+    view! {
+        <div class="table-wrap">
+            <table class="agents">
+                <thead>
+                    <tr>
+                        <th scope="col">"Agent"</th>
+                        <th scope="col" class="num">"Calls"</th>
+                        <th scope="col" class="num">"Connected"</th>
+                        <th scope="col" class="num">"Talk time"</th>
+                        <th scope="col" class="num">"Average duration"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {agents
+                        .into_iter()
+                        .map(|agent| {
+                            let calls = format!("/calling/calls?agent={}", agent.agent_id);
+                            let name = agent.name.clone();
+                            view! {
+                                <tr data-agent=name>
+                                    <td><a href=calls>{agent.name}</a></td>
+                                    <td class="num">{agent.calls}</td>
+                                    <td class="num">{agent.answered}</td>
+                                    <td class="num">{format::duration(agent.talk_seconds)}</td>
+                                    <td class="num">{agent.average_duration_seconds.map(format::duration).unwrap_or_else(|| "—".into())}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+    .into_any()
 }
 
 /// Bars per day, stacked answered / missed / rejected / failed, scaled to the busiest day.
