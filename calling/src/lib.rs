@@ -13,6 +13,7 @@ pub mod answering;
 pub mod call_state;
 pub mod calls;
 pub mod dates;
+pub mod deep_links;
 pub mod error;
 pub mod ice;
 pub mod meta_errors;

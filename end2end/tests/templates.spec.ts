@@ -171,4 +171,23 @@ test.describe("templates page", () => {
     );
     await expect(panel.getByRole("status")).toHaveCount(0);
   });
+  test("a wa.me/call link with a payload and its QR code, for the sandbox number", async ({ page }) => {
+    await openHydrated(page, "/calling/templates");
+    const card = page.getByRole("region", { name: "Call link and QR code" });
+    // The sandbox number is the workspace's first.
+    await card.getByLabel("Number").selectOption({ index: 0 });
+    await card.getByLabel("Payload (optional)").fill(`poster lobby ${run}`);
+    await card.getByRole("button", { name: "Make the link" }).click();
+    const link = card.getByLabel("Call link");
+    await expect(link).toHaveValue(new RegExp(`^https://wa\\.me/call/\\d+\\?biz_payload=poster%20lobby%20${run}$`));
+    const qr = card.getByRole("img", { name: "QR code of the call link" }).locator("svg");
+    await expect(qr).toBeVisible();
+    expect(await qr.locator("path").count()).toBe(1);
+    const download = card.getByRole("link", { name: "Download the QR code (SVG)" });
+    await expect(download).toHaveAttribute("href", /^data:image\/svg\+xml;charset=utf-8,%3Csvg /);
+    await expect(download).toHaveAttribute("download", "whatsapp-call-link.svg");
+    // The same link as the REST API makes it.
+    const api = await (await page.request.get(`/api/v1/app/calling/deep-link?payload=poster%20lobby%20${run}`)).json();
+    await expect(link).toHaveValue(api.url);
+  });
 });

@@ -40,6 +40,7 @@ pub fn routes() -> Router<AppState> {
         .route("/permissions", get(permissions))
         .route("/settings", get(settings).put(update_settings))
         .route("/estimate", get(estimate))
+        .route("/deep-link", get(deep_link))
 }
 
 #[derive(Deserialize)]
@@ -242,6 +243,25 @@ pub(super) async fn pick_number(
             .ok_or(Error::NotFound { what: "WhatsApp number" }),
         None => all.into_iter().next().ok_or(Error::NotFound { what: "connected WhatsApp number" }),
     }
+}
+
+#[derive(Deserialize)]
+struct DeepLinkQuery {
+    phone_number_id: Option<String>,
+    payload: Option<String>,
+}
+
+/// `GET /deep-link?phone_number_id=&payload=`: the `wa.me/call` link to one of the workspace's
+/// numbers (the first when none is named) with its QR code as SVG.
+async fn deep_link(
+    auth: Auth,
+    State(services): State<Services>,
+    ApiQuery(query): ApiQuery<DeepLinkQuery>,
+) -> ApiResult<calling::deep_links::DeepLink> {
+    auth.require(Permission::ViewSettings)?;
+    let number = pick_number(&services, &auth.workspace_id, query.phone_number_id.as_deref()).await?;
+    let business = PhoneNumber::parse(&number.e164)?;
+    Ok(Json(calling::deep_links::DeepLink::build(&business, query.payload.as_deref())?))
 }
 
 /// `GET /permission-status?phone=`: has this user allowed calls, and would a call or a

@@ -85,6 +85,17 @@ async fn the_calling_api_serves_the_pages_data_to_api_keys() {
     assert_eq!(lookup["call_refusal"]["reason"], "no_permission");
     let (_, granted) = viewer.get("/permissions").await;
     assert_eq!(granted["permissions"], serde_json::json!([]));
+    // The call deep link and its QR code.
+    let (status, link) = viewer.get("/deep-link?payload=poster%20lobby").await;
+    assert_eq!(status, StatusCode::OK, "{link}");
+    let digits = sandbox.number.e164.trim_start_matches('+').to_owned();
+    assert_eq!(link["url"], format!("https://wa.me/call/{digits}?biz_payload=poster%20lobby"));
+    assert!(link["qr_svg"].as_str().unwrap().starts_with("<svg"));
+    let (status, refused) = viewer.get(&format!("/deep-link?payload={}", "x".repeat(257))).await;
+    assert_eq!(
+        (status, refused["error"]["details"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("payload"))
+    );
     let (status, settings) = viewer.get("/settings").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(settings["numbers"][0]["phone_number_id"], sandbox.business.phone_number_id);

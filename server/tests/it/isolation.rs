@@ -353,6 +353,13 @@ fn rest_walk(a: &WorkspaceA) -> Vec<Row> {
         row(Method::GET, "/app/calling/settings", "/app/calling/settings".into(), None, Own),
         row(Method::PUT, "/app/calling/settings", "/app/calling/settings".into(), Some(settings), NOT_FOUND),
         row(Method::GET, "/app/calling/estimate", format!("/app/calling/estimate?to={user}"), None, Own),
+        row(
+            Method::GET,
+            "/app/calling/deep-link",
+            format!("/app/calling/deep-link?phone_number_id={}", a.phone_number_id),
+            None,
+            NOT_FOUND,
+        ),
         row(Method::GET, "/app/calling/templates", "/app/calling/templates".into(), None, Own),
         row(
             Method::POST,
@@ -730,8 +737,8 @@ async fn walk_server_functions(a: &WorkspaceA, session: &Caller) -> Vec<String> 
     use app::pages::admin::server_fns::*;
     use app::pages::calling::settings::{LoadCallSettings, RefreshCallSettings, SaveCallSettings};
     use app::pages::calling::templates::{
-        CreateCallButtonTemplate, CreatePermissionTemplate, DeleteTemplate, ListTemplates, SendTemplate,
-        SetDefaultTemplate, TemplateAccess,
+        CreateCallButtonTemplate, CreatePermissionTemplate, DeleteTemplate, ListTemplates, MakeDeepLink,
+        SendTemplate, SetDefaultTemplate, TemplateAccess,
     };
 
     let number_form = json!({
@@ -805,6 +812,7 @@ async fn walk_server_functions(a: &WorkspaceA, session: &Caller) -> Vec<String> 
         (ListAdminApiKeys::PATH, form(&[]), Own),
         (CreateAdminApiKey::PATH, form(&[("name", "b-panel-key"), ("role", "viewer")]), Own),
         (RevokeAdminApiKey::PATH, form(&[("id", &a.key)]), NOT_FOUND),
+        (MakeDeepLink::PATH, form(&[("phone_number_id", &a.phone_number_id), ("payload", "x")]), NOT_FOUND),
         (TemplateAccess::PATH, form(&[]), Own),
         (ListTemplates::PATH, form(&[]), Own),
         (CreateCallButtonTemplate::PATH, form(&call_button), NOT_FOUND),

@@ -6,6 +6,7 @@
 //! sees settings lists, `ManageTemplates` creates, deletes and sets defaults, `SendTemplates`
 //! sends. The rules themselves live in `calling::templates`.
 
+use calling::deep_links::DeepLink;
 use calling::templates::{ButtonTarget, SentTemplate, Template, TemplateKind, TemplateStatus};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -436,6 +437,7 @@ pub fn TemplatesPage() -> impl IntoView {
                 }
             })}
         </Transition>
+        <DeepLinkCard />
         // The create forms wait for the role only: they are never rebuilt, so what was typed
         // survives a refused field.
         <Suspense>
@@ -1015,4 +1017,122 @@ fn BoundField(
             <FieldError id=error_id message=error />
         </div>
     }
+}
+
+/// A `wa.me/call` link to one of the workspace's numbers, with an optional `biz_payload`, and
+/// its QR code (drawn by the server, see `calling::deep_links`).
+#[server]
+pub async fn make_deep_link(
+    phone_number_id: String,
+    payload: String,
+) -> Result<FormReply<DeepLink>, ServerFnError> {
+    use self::ssr::*;
+    use crate::api::ssr::*;
+    let services = services()?;
+    let member = member(&services, Permission::ViewSettings).await?;
+    let numbers = calling::numbers::list(&services.db, &member.workspace.id).await.map_err(server_error)?;
+    let number = numbers
+        .into_iter()
+        .find(|number| phone_number_id.is_empty() || number.phone_number_id == phone_number_id)
+        .ok_or_else(|| server_error(calling::Error::NotFound { what: "WhatsApp number" }))?;
+    let business = calling::phone::PhoneNumber::parse(&number.e164).map_err(server_error)?;
+    reply(DeepLink::build(&business, Some(&payload)))
+}
+
+/// The call-link generator: pick a number, add a payload, get the link and its QR code.
+#[component]
+fn DeepLinkCard() -> impl IntoView {
+    let make = ServerAction::<MakeDeepLink>::new();
+    let choices = Resource::new(|| (), |_| crate::api::call_filter_choices());
+    let value = make.value();
+    let payload_error = Signal::derive(move || {
+        value.with(|v| match v {
+            Some(Ok(FormReply::Invalid { field, message })) if field == "payload" => Some(message.clone()),
+            _ => None,
+        })
+    });
+    let result = move || {
+        value.with(|v| match v {
+            Some(Ok(FormReply::Done(link))) => {
+                let download = format!("data:image/svg+xml;charset=utf-8,{}", svg_data(&link.qr_svg));
+                let url = link.url.clone();
+                Some(
+                    view! {
+                        <div class="deep-link" data-deep-link=link.url.clone()>
+                            <label>
+                                "Link"
+                                <input type="text" readonly value=link.url.clone() aria-label="Call link" />
+                            </label>
+                            <p class="muted">
+                                <a href=url target="_blank" rel="noopener">"Open the link"</a>
+                                " · "
+                                <a href=download download="whatsapp-call-link.svg">"Download the QR code (SVG)"</a>
+                                " · Deep links work in WhatsApp on phones, not on desktop."
+                            </p>
+                            <div class="qr" role="img" aria-label="QR code of the call link" inner_html=link.qr_svg.clone()></div>
+                        </div>
+                    }
+                    .into_any(),
+                )
+            }
+            Some(Err(err)) => Some(view! { <p class="error" role="alert">{error_text(err)}</p> }.into_any()),
+            _ => None,
+        })
+    };
+    view! {
+        <section class="card" aria-labelledby="deep-link-heading">
+            <h2 id="deep-link-heading">"Call link and QR code"</h2>
+            <p class="muted">
+                "A wa.me/call link starts a WhatsApp call to your number without a template. What you put in the payload comes back with the call (as its deep link payload), so you can tell which page or poster it came from."
+            </p>
+            <ActionForm action=make attr:class="admin-form inline-form">
+                <Suspense>
+                    {move || Suspend::new(async move {
+                        let numbers = choices.await.map(|c| c.numbers).unwrap_or_default();
+                        view! {
+                            <label>
+                                "Number"
+                                <select name="phone_number_id">
+                                    {numbers
+                                        .into_iter()
+                                        .map(|(id, display)| view! { <option value=id>{display}</option> })
+                                        .collect_view()}
+                                </select>
+                            </label>
+                        }
+                    })}
+                </Suspense>
+                <label>
+                    "Payload (optional)"
+                    <input type="text" name="payload" maxlength="256" placeholder="e.g. poster-lobby"
+                        aria-describedby="deep-link-payload-error"
+                        aria-invalid=move || payload_error.get().is_some().to_string() />
+                </label>
+                <FieldError id="deep-link-payload-error".to_owned() message=payload_error />
+                <button class="button" type="submit" disabled=move || make.pending().get()>"Make the link"</button>
+            </ActionForm>
+            {result}
+        </section>
+    }
+}
+
+/// An SVG document percent-encoded for a `data:` URL.
+fn svg_data(svg: &str) -> String {
+    svg.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'_'
+            | b'.'
+            | b'~'
+            | b' '
+            | b'='
+            | b'/'
+            | b':'
+            | b',' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
