@@ -42,5 +42,12 @@ export default defineConfig({
   projects: [
     { name: "first-run", testMatch: /first-run\.setup\.ts/ },
     { name: "chromium", dependencies: ["first-run"], use: { storageState: OWNER_STATE } },
+    // Last: screenshots of every section once the suite has filled them with data.
+    {
+      name: "screenshots",
+      testMatch: /screenshots\.ts/,
+      dependencies: ["chromium"],
+      use: { storageState: OWNER_STATE },
+    },
   ],
 });

@@ -115,6 +115,15 @@ pub async fn get_analytics(period: AnalyticsPeriod) -> Result<Analytics, ServerF
     Analytics::load(&services.db, &workspace.id, period, now).await.map_err(server_error)
 }
 
+/// The same for the days from `from` to `to` (`YYYY-MM-DD`, both included).
+#[server]
+pub async fn get_analytics_between(from: String, to: String) -> Result<Analytics, ServerFnError> {
+    use self::ssr::*;
+    let services = services()?;
+    let workspace = member(&services, Permission::ViewCalls).await?.workspace;
+    Analytics::load_between(&services.db, &workspace.id, &from, &to).await.map_err(server_error)
+}
+
 /// Where a WhatsApp user stands with the workspace's (first) number: permission, quotas, and
 /// whether a call or a permission request would go through now.
 #[server]

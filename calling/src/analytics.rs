@@ -14,7 +14,12 @@ pub enum AnalyticsPeriod {
     #[default]
     #[serde(rename = "30d")]
     ThirtyDays,
+    /// Days chosen by the user ([`Analytics::load_between`]).
+    Custom,
 }
+
+/// The longest custom range, in days.
+pub const MAX_CUSTOM_DAYS: i64 = 366;
 
 impl AnalyticsPeriod {
     /// Every period, in the order the selector lists them.
@@ -27,6 +32,7 @@ impl AnalyticsPeriod {
             "today" => Some(AnalyticsPeriod::Today),
             "7d" => Some(AnalyticsPeriod::SevenDays),
             "30d" => Some(AnalyticsPeriod::ThirtyDays),
+            "custom" => Some(AnalyticsPeriod::Custom),
             _ => None,
         }
     }
@@ -37,15 +43,17 @@ impl AnalyticsPeriod {
             AnalyticsPeriod::Today => "today",
             AnalyticsPeriod::SevenDays => "7d",
             AnalyticsPeriod::ThirtyDays => "30d",
+            AnalyticsPeriod::Custom => "custom",
         }
     }
 
-    /// Days covered, today included.
-    pub fn days(self) -> i64 {
+    /// Days covered, today included; `None` for a custom range (its own dates say).
+    pub fn days(self) -> Option<i64> {
         match self {
-            AnalyticsPeriod::Today => 1,
-            AnalyticsPeriod::SevenDays => 7,
-            AnalyticsPeriod::ThirtyDays => 30,
+            AnalyticsPeriod::Today => Some(1),
+            AnalyticsPeriod::SevenDays => Some(7),
+            AnalyticsPeriod::ThirtyDays => Some(30),
+            AnalyticsPeriod::Custom => None,
         }
     }
 
@@ -55,6 +63,7 @@ impl AnalyticsPeriod {
             AnalyticsPeriod::Today => "Today",
             AnalyticsPeriod::SevenDays => "Last 7 days",
             AnalyticsPeriod::ThirtyDays => "Last 30 days",
+            AnalyticsPeriod::Custom => "Custom",
         }
     }
 }
@@ -82,6 +91,9 @@ pub struct Analytics {
     pub period: AnalyticsPeriod,
     /// Start of the first day, unix ms.
     pub since: i64,
+    /// End of the last day (exclusive), unix ms.
+    #[serde(default)]
+    pub until: i64,
     pub total_calls: i64,
     pub answered_calls: i64,
     pub missed_calls: i64,
@@ -137,15 +149,57 @@ mod load {
     type AgentRow = (String, Option<String>, i64, i64, i64);
 
     impl Analytics {
-        /// Reads a workspace's analytics for `period` ending today.
+        /// Reads a workspace's analytics for `period` ending today (a custom period is read
+        /// with [`Analytics::load_between`]).
         pub async fn load(
             db: &Db,
             workspace_id: &str,
             period: AnalyticsPeriod,
             now: i64,
         ) -> crate::Result<Analytics> {
-            let first_day = start_of_utc_day(now) / DAY - (period.days() - 1);
+            let days = period.days().ok_or_else(|| {
+                crate::Error::validation("period", "a custom period needs its from and to dates")
+            })?;
+            let first_day = start_of_utc_day(now) / DAY - (days - 1);
+            Self::load_days(db, workspace_id, period, first_day, days).await
+        }
+
+        /// Reads a workspace's analytics from the UTC day of `from` to that of `to`, both
+        /// included (`YYYY-MM-DD`, at most [`MAX_CUSTOM_DAYS`] days).
+        pub async fn load_between(
+            db: &Db,
+            workspace_id: &str,
+            from: &str,
+            to: &str,
+        ) -> crate::Result<Analytics> {
+            let day = |field: &str, text: &str| {
+                crate::dates::millis_of_date(text).map(|millis| millis / DAY).ok_or_else(|| {
+                    crate::Error::validation(field, format!("{text:?} is not a date (YYYY-MM-DD)"))
+                })
+            };
+            let (first_day, last_day) = (day("from", from)?, day("to", to)?);
+            if last_day < first_day {
+                return Err(crate::Error::validation("to", "is before from"));
+            }
+            let days = last_day - first_day + 1;
+            if days > MAX_CUSTOM_DAYS {
+                return Err(crate::Error::validation(
+                    "to",
+                    format!("a range covers at most {MAX_CUSTOM_DAYS} days"),
+                ));
+            }
+            Self::load_days(db, workspace_id, AnalyticsPeriod::Custom, first_day, days).await
+        }
+
+        async fn load_days(
+            db: &Db,
+            workspace_id: &str,
+            period: AnalyticsPeriod,
+            first_day: i64,
+            days: i64,
+        ) -> crate::Result<Analytics> {
             let since = first_day * DAY;
+            let until = (first_day + days) * DAY;
             // Integer division buckets by UTC day on both dialects.
             let rows: Vec<DayRow> = sqlx::query_as(
                 "SELECT started_at / 86400000 AS day, CAST(COUNT(*) AS BIGINT), \
@@ -155,17 +209,18 @@ mod load {
                    CAST(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS BIGINT), \
                    CAST(SUM(CASE WHEN answered_at IS NOT NULL THEN COALESCE(duration_seconds, 0) ELSE 0 END) AS BIGINT), \
                    CAST(SUM(cost_micros) AS BIGINT) \
-                 FROM calls WHERE workspace_id = $1 AND started_at >= $2 \
+                 FROM calls WHERE workspace_id = $1 AND started_at >= $2 AND started_at < $3 \
                  GROUP BY started_at / 86400000 ORDER BY 1",
             )
             .bind(workspace_id)
             .bind(since)
+            .bind(until)
             .fetch_all(db.pool())
             .await?;
-            let mut analytics = Analytics { period, since, ..Analytics::default() };
+            let mut analytics = Analytics { period, since, until, ..Analytics::default() };
             let mut talk_seconds = 0;
             let mut rows = rows.into_iter().peekable();
-            for day in first_day..first_day + period.days() {
+            for day in first_day..first_day + days {
                 let mut point = DailyPoint { date: date_of_day(day), ..DailyPoint::default() };
                 if let Some((_, count, answered, missed, rejected, failed, talk, cost)) =
                     rows.next_if(|row| row.0 == day)
@@ -197,10 +252,11 @@ mod load {
             // both dialects.
             let hours: Vec<(i64, i64)> = sqlx::query_as(
                 "SELECT started_at / 3600000 AS hour, CAST(COUNT(*) AS BIGINT) FROM calls \
-                 WHERE workspace_id = $1 AND started_at >= $2 GROUP BY started_at / 3600000",
+                 WHERE workspace_id = $1 AND started_at >= $2 AND started_at < $3 GROUP BY started_at / 3600000",
             )
             .bind(workspace_id)
             .bind(since)
+            .bind(until)
             .fetch_all(db.pool())
             .await?;
             analytics.hour_of_week = vec![vec![0; 24]; 7];
@@ -214,11 +270,13 @@ mod load {
                    CAST(COUNT(*) AS BIGINT), \
                    CAST(SUM(CASE WHEN answered_at IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT), \
                    CAST(SUM(CASE WHEN answered_at IS NOT NULL THEN COALESCE(duration_seconds, 0) ELSE 0 END) AS BIGINT) \
-                 FROM calls WHERE workspace_id = $1 AND started_at >= $2 AND answered_by IS NOT NULL \
+                 FROM calls WHERE workspace_id = $1 AND started_at >= $2 AND started_at < $3 \
+                   AND answered_by IS NOT NULL \
                  GROUP BY answered_by",
             )
             .bind(workspace_id)
             .bind(since)
+            .bind(until)
             .fetch_all(db.pool())
             .await?;
             analytics.agents = agents

@@ -272,6 +272,28 @@ async fn analytics_series_has_every_day_and_agrees_on_every_dialect() {
         let one_day = Analytics::load(db, &acme.id, AnalyticsPeriod::Today, NOW).await.unwrap();
         assert_eq!((one_day.daily_series.len(), one_day.total_calls), (1, 3), "{dialect:?}");
 
+        // A custom range: the 20th to the 22nd (the missed call and today's three), both days in.
+        let range = Analytics::load_between(db, &acme.id, "2026-11-20", "2026-11-22").await.unwrap();
+        assert_eq!(
+            (range.period, range.daily_series.len(), range.total_calls),
+            (AnalyticsPeriod::Custom, 3, 4)
+        );
+        assert_eq!((range.since, range.until), (TODAY - 2 * DAY, TODAY + DAY));
+        let before = Analytics::load_between(db, &acme.id, "2026-10-01", "2026-10-14").await.unwrap();
+        assert_eq!(
+            (before.total_calls, before.daily_series.len()),
+            (1, 14),
+            "{dialect:?}: the call 40 days ago"
+        );
+        for (from, to, field) in [
+            ("2026-11-22", "2026-11-20", "to"),
+            ("2025-01-01", "2026-11-22", "to"),
+            ("nope", "2026-11-22", "from"),
+        ] {
+            let err = Analytics::load_between(db, &acme.id, from, to).await.unwrap_err();
+            assert_eq!(err.to_string().split(':').next(), Some(field), "{from}..{to}");
+        }
+
         // The heatmap: today's three calls at Sunday 00:00, the missed one on Friday 00:00.
         assert_eq!(month.hour_of_week.len(), 7);
         assert_eq!((month.hour_of_week[6][0], month.hour_of_week[4][0]), (3, 1), "{dialect:?}");

@@ -84,18 +84,36 @@ struct AnalyticsResponse {
     analytics: Analytics,
 }
 
-/// `GET /analytics?period=today|7d|30d`: totals and `analytics.daily_series[]` (`date`, `count`,
-/// `failed_count`, answered, missed, average duration, cost), every day of the period present.
+#[derive(Deserialize)]
+struct AnalyticsQuery {
+    period: Option<String>,
+    /// A custom range: `YYYY-MM-DD`, both days included.
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// `GET /analytics?period=today|7d|30d` or `?from=YYYY-MM-DD&to=YYYY-MM-DD`: totals,
+/// `analytics.daily_series[]` (`date`, `count`, `failed_count`, answered, missed, average
+/// duration, cost) with every day of the period present, the weekday × hour counts and the
+/// per-agent figures.
 async fn analytics(
     auth: Auth,
     State(services): State<Services>,
-    ApiQuery(query): ApiQuery<OverviewQuery>,
+    ApiQuery(query): ApiQuery<AnalyticsQuery>,
 ) -> ApiResult<AnalyticsResponse> {
     auth.require(Permission::ViewCalls)?;
-    let raw = query.period.as_deref().unwrap_or("30d");
-    let period = AnalyticsPeriod::parse(raw)
-        .ok_or_else(|| Error::validation("period", format!("{raw:?} is not one of today, 7d, 30d")))?;
-    let analytics = Analytics::load(&services.db, &auth.workspace_id, period, services.clock.now()).await?;
+    let custom = query.from.is_some() || query.to.is_some() || query.period.as_deref() == Some("custom");
+    let analytics = if custom {
+        let from = query.from.as_deref().ok_or_else(|| Error::validation("from", "is required with to"))?;
+        let to = query.to.as_deref().ok_or_else(|| Error::validation("to", "is required with from"))?;
+        Analytics::load_between(&services.db, &auth.workspace_id, from, to).await?
+    } else {
+        let raw = query.period.as_deref().unwrap_or("30d");
+        let period = AnalyticsPeriod::parse(raw).ok_or_else(|| {
+            Error::validation("period", format!("{raw:?} is not one of today, 7d, 30d, custom"))
+        })?;
+        Analytics::load(&services.db, &auth.workspace_id, period, services.clock.now()).await?
+    };
     Ok(Json(AnalyticsResponse { analytics }))
 }
 

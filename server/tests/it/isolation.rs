@@ -304,6 +304,13 @@ fn rest_walk(a: &WorkspaceA) -> Vec<Row> {
         // The calling API.
         row(Method::GET, "/app/calling/overview", "/app/calling/overview?period=7d".into(), None, Own),
         row(Method::GET, "/app/calling/analytics", "/app/calling/analytics?period=30d".into(), None, Own),
+        row(
+            Method::GET,
+            "/app/calling/analytics",
+            "/app/calling/analytics?from=2026-01-01&to=2026-12-31".into(),
+            None,
+            Own,
+        ),
         row(Method::GET, "/app/calling/calls", "/app/calling/calls?limit=200".into(), None, Own),
         row(
             Method::GET,
@@ -791,6 +798,7 @@ async fn walk_server_functions(a: &WorkspaceA, session: &Caller) -> Vec<String> 
             Expect::Refused(&[StatusCode::NOT_FOUND, StatusCode::CONFLICT]),
         ),
         (GetAnalytics::PATH, form(&[("period", "30d")]), Own),
+        (GetAnalyticsBetween::PATH, form(&[("from", "2026-01-01"), ("to", "2026-12-31")]), Own),
         (LookupPermission::PATH, form(&[("phone", a.granted_user)]), NOT_FOUND),
         (ListPermissions::PATH, form(&[]), Own),
         (ListCalls::PATH, Args::Json(json!({ "filter": {} })), Own),

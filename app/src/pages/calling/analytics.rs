@@ -6,19 +6,48 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::{error_text, get_analytics};
+use crate::api::{error_text, get_analytics, get_analytics_between};
 use crate::format;
+
+/// What the URL asks for: a preset period, or a custom range `?from=YYYY-MM-DD&to=YYYY-MM-DD`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Window {
+    Period(AnalyticsPeriod),
+    Between(String, String),
+}
 
 #[component]
 pub fn AnalyticsPage() -> impl IntoView {
     let query = use_query_map();
-    let period = move || {
+    let window = move || {
         query.with(|q| {
-            q.get("period").and_then(|p| AnalyticsPeriod::parse(&p)).unwrap_or(AnalyticsPeriod::SevenDays)
+            let text = |key: &str| q.get(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+            match (text("from"), text("to")) {
+                (Some(from), Some(to)) => Window::Between(from, to),
+                _ => Window::Period(
+                    q.get("period")
+                        .and_then(|p| AnalyticsPeriod::parse(&p))
+                        .filter(|p| *p != AnalyticsPeriod::Custom)
+                        .unwrap_or(AnalyticsPeriod::SevenDays),
+                ),
+            }
         })
     };
+    let period = move || match window() {
+        Window::Period(period) => period,
+        Window::Between(..) => AnalyticsPeriod::Custom,
+    };
+    let current = move |key: &'static str| query.with(|q| q.get(key).unwrap_or_default());
     let live = crate::bridge::live_changes();
-    let analytics = Resource::new(move || (period(), live.get()), |(period, _)| get_analytics(period));
+    let analytics = Resource::new(
+        move || (window(), live.get()),
+        |(window, _)| async move {
+            match window {
+                Window::Period(period) => get_analytics(period).await,
+                Window::Between(from, to) => get_analytics_between(from, to).await,
+            }
+        },
+    );
     view! {
         <Title text="Analytics" />
         <div class="page-head">
@@ -36,6 +65,13 @@ pub fn AnalyticsPage() -> impl IntoView {
                     })
                     .collect_view()}
             </nav>
+            <leptos_router::components::Form method="GET" action="" attr:class="inline-form custom-range" attr:aria-label="Custom range">
+                <label>"From" <input type="date" name="from" required prop:value=move || current("from") /></label>
+                <label>"To" <input type="date" name="to" required prop:value=move || current("to") /></label>
+                <button class="button quiet" type="submit" aria-current=move || (period() == AnalyticsPeriod::Custom).then_some("page")>
+                    "Show range"
+                </button>
+            </leptos_router::components::Form>
         </div>
         <Transition fallback=|| view! { <p class="muted">"Loading analytics…"</p> }>
             {move || Suspend::new(async move {
@@ -54,6 +90,9 @@ fn AnalyticsView(analytics: Analytics) -> impl IntoView {
     let average = analytics.average_duration_seconds.map_or_else(|| "—".to_owned(), format::duration);
     view! {
         <section class="card" aria-label="Totals">
+            <p class="muted" data-range="">
+                {format!("{} to {} (UTC)", format::utc_date(analytics.since), format::utc_date(analytics.until - 1))}
+            </p>
             <dl class="stats">
                 <div class="stat"><dt>"Calls"</dt><dd data-stat="Calls">{analytics.total_calls}</dd></div>
                 <div class="stat"><dt>"Answered"</dt><dd data-stat="Answered">{analytics.answered_calls}</dd></div>
