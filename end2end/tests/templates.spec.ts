@@ -178,7 +178,7 @@ test.describe("templates page", () => {
     await card.getByLabel("Number").selectOption({ index: 0 });
     await card.getByLabel("Payload (optional)").fill(`poster lobby ${run}`);
     await card.getByRole("button", { name: "Make the link" }).click();
-    const link = card.getByLabel("Call link");
+    const link = card.getByRole("textbox", { name: "Call link" });
     await expect(link).toHaveValue(new RegExp(`^https://wa\\.me/call/\\d+\\?biz_payload=poster%20lobby%20${run}$`));
     const qr = card.getByRole("img", { name: "QR code of the call link" }).locator("svg");
     await expect(qr).toBeVisible();

@@ -243,6 +243,9 @@ pub fn CallDetailPage() -> impl IntoView {
     let params = use_params_map();
     let live = crate::bridge::live_changes();
     let reload = RwSignal::new(0u32);
+    // Lives here, not in the card: the card is rebuilt when the call is fetched again after an
+    // upload, and the upload's outcome must stay on screen.
+    let upload_outcome = RwSignal::new(None::<Result<String, String>>);
     let call = Resource::new(
         move || (params.with(|p| p.get("id").unwrap_or_default()), live.get(), reload.get()),
         |(id, _, _)| get_call(id),
@@ -253,7 +256,7 @@ pub fn CallDetailPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"Loading the call…"</p> }>
             {move || Suspend::new(async move {
                 match call.await {
-                    Ok(call) => view! { <CallDetailView call reload /> }.into_any(),
+                    Ok(call) => view! { <CallDetailView call reload upload_outcome /> }.into_any(),
                     Err(err) => view! {
                         <h1>"Call not found"</h1>
                         <p class="error" role="alert">{error_text(&err)}</p>
@@ -265,7 +268,11 @@ pub fn CallDetailPage() -> impl IntoView {
 }
 
 #[component]
-fn CallDetailView(call: CallDetail, reload: RwSignal<u32>) -> impl IntoView {
+fn CallDetailView(
+    call: CallDetail,
+    reload: RwSignal<u32>,
+    upload_outcome: RwSignal<Option<Result<String, String>>>,
+) -> impl IntoView {
     let summary = call.summary;
     let heading = summary.contact_name.clone().unwrap_or_else(|| summary.contact_number.clone());
     let row = |label: &'static str, value: Option<String>| {
@@ -311,7 +318,7 @@ fn CallDetailView(call: CallDetail, reload: RwSignal<u32>) -> impl IntoView {
             </dl>
         </section>
         {call.quality.map(|quality| view! { <QualityCard quality /> })}
-        <RecordingCard call_id=summary.id.clone() recording=call.recording reload />
+        <RecordingCard call_id=summary.id.clone() recording=call.recording reload outcome=upload_outcome />
         <section class="card" aria-labelledby="timeline-heading">
             <h2 id="timeline-heading">"Timeline"</h2>
             <ol class="timeline">{timeline}</ol>
@@ -326,11 +333,11 @@ fn RecordingCard(
     call_id: String,
     recording: Option<RecordingSummary>,
     reload: RwSignal<u32>,
+    outcome: RwSignal<Option<Result<String, String>>>,
 ) -> impl IntoView {
     let may_upload = use_context::<crate::api::Viewer>()
         .is_some_and(|viewer| viewer.role.allows(calling::accounts::Permission::AnswerCalls));
     let src = format!("/api/v1/app/calling/calls/{call_id}/recording");
-    let outcome = RwSignal::new(None::<Result<String, String>>);
     let pending = RwSignal::new(false);
     let form_ref = NodeRef::<leptos::html::Form>::new();
     let upload_path = StoredValue::new(src.clone());
