@@ -30,6 +30,17 @@ pub fn date_of_millis(millis: i64) -> String {
     date_of_day(millis.div_euclid(DAY_MS))
 }
 
+/// The first millisecond (00:00 UTC) of a `YYYY-MM-DD` date; `None` unless it is a real
+/// calendar date written that way.
+pub fn start_of_date(raw: &str) -> Option<i64> {
+    let raw = raw.trim();
+    if raw.len() != 10 {
+        return None;
+    }
+    let date = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok()?;
+    Some(date.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis())
+}
+
 /// Unix milliseconds as `2026-11-22 13:45 UTC`.
 pub fn utc_minute(millis: i64) -> String {
     let seconds = millis.div_euclid(1000);
@@ -50,5 +61,14 @@ mod tests {
         assert_eq!(date_of_millis(-1), "1969-12-31");
         assert_eq!(utc_minute(1_795_355_100_000), "2026-11-22 13:45 UTC");
         assert_eq!(utc_minute(-1), "1969-12-31 23:59 UTC");
+    }
+
+    #[test]
+    fn dates_parse_to_their_first_millisecond() {
+        assert_eq!(start_of_date("1970-01-02"), Some(DAY_MS));
+        assert_eq!(start_of_date(" 2000-02-29 "), Some(11_016 * DAY_MS));
+        for bad in ["", "2001-02-29", "2026-1-2", "02/01/2026", "2026-11-22T00:00"] {
+            assert_eq!(start_of_date(bad), None, "{bad}");
+        }
     }
 }

@@ -3,10 +3,13 @@
 //!
 //! Decisions (issue 6):
 //! - **No row means no subscription**, treated like `expired`: paid actions are refused with
-//!   `subscription_expired`. New workspaces are not seeded automatically (workspace creation is
-//!   not billing's code); whoever creates a workspace may call [`start_trial`]. Sandbox numbers
-//!   are free and skip billing altogether (see [`super::preflight`]), so a fresh install still
-//!   works end to end against the simulator.
+//!   `subscription_expired`.
+//! - **A workspace gets a [`TRIAL_DAYS`] trial when it gets its first owner**, in the same
+//!   transaction: `accounts::setup` (the first run, which may adopt the workspace sandbox mode
+//!   created at start-up) and `accounts::create_owner` when it creates the workspace (the CLI's
+//!   `admin create-owner`). A fresh workspace can therefore make paid calls as soon as its wallet
+//!   is topped up. `workspace::create` alone is the bare tenant and starts nothing. Sandbox
+//!   numbers are free and skip billing altogether (see [`super::preflight`]).
 //! - `active` allows paid actions until `current_period_end`; `past_due` (a renewal failed) is a
 //!   grace period that still allows them until `current_period_end`; `expired`, or any status
 //!   once `current_period_end` has passed, blocks them.
@@ -128,16 +131,27 @@ pub async fn set(
 /// Gives a workspace without a subscription a [`TRIAL_DAYS`] `trial` plan; leaves an existing
 /// subscription alone. Returns the subscription in force.
 pub async fn start_trial(db: &Db, workspace_id: &str, now: i64) -> Result<Subscription> {
-    sqlx::query(
+    let mut conn = db.pool().acquire().await?;
+    start_trial_in(&mut conn, workspace_id, now).await?;
+    get(db, workspace_id).await?.ok_or(Error::NotFound { what: "subscription" })
+}
+
+/// [`start_trial`] inside a caller's transaction (the one creating the workspace).
+pub(crate) async fn start_trial_in(conn: &mut AnyConnection, workspace_id: &str, now: i64) -> Result<()> {
+    let started = sqlx::query(
         "INSERT INTO subscriptions (workspace_id, plan, status, current_period_end, created_at, updated_at) \
          VALUES ($1, 'trial', 'active', $2, $3, $3) ON CONFLICT (workspace_id) DO NOTHING",
     )
     .bind(workspace_id)
     .bind(now + TRIAL_DAYS * DAY_MS)
     .bind(now)
-    .execute(db.pool())
-    .await?;
-    get(db, workspace_id).await?.ok_or(Error::NotFound { what: "subscription" })
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if started == 1 {
+        tracing::info!(workspace_id, days = TRIAL_DAYS, "trial started");
+    }
+    Ok(())
 }
 
 /// Refuses with `subscription_expired` unless the workspace may spend money at `now`.
