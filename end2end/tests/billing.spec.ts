@@ -110,8 +110,8 @@ test.describe("billing", () => {
     const today = new Date().toISOString().slice(0, 10);
     const filters = page.getByRole("form", { name: "Filter the expenses" });
     await filters.getByLabel("Kind").selectOption("call_charge");
-    await filters.getByLabel("From").fill(today);
-    await filters.getByLabel("To").fill(today);
+    await filters.getByLabel("From", { exact: true }).fill(today);
+    await filters.getByLabel("To", { exact: true }).fill(today);
     await filters.getByRole("button", { name: "Show" }).click();
     await expect(page).toHaveURL(/kind=call_charge/);
     await expect(page.getByRole("region", { name: "Expenses" })).toContainText("No billing lines");

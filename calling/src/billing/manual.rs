@@ -153,10 +153,7 @@ pub struct SubscriptionChange {
 impl SubscriptionChange {
     /// Checks a change sent as data (the REST API's): a plan, a status, a period end.
     pub fn new(plan: &str, status: &str, current_period_end: i64) -> Result<SubscriptionChange> {
-        let plan = plan.trim();
-        if plan.is_empty() || plan.chars().count() > 64 {
-            return Err(Error::validation("plan", "must be 1 to 64 characters"));
-        }
+        let plan = subscription::parse_plan(plan)?;
         let status = SubscriptionStatus::parse(status.trim())?;
         if !(0..=LATEST_PERIOD_END).contains(&current_period_end) {
             return Err(Error::validation(

@@ -145,6 +145,9 @@ impl NewRateCard {
         if !(1..=240).contains(&self.call_estimate_minutes) {
             return Err(Error::validation("call_estimate_minutes", "must be between 1 and 240"));
         }
+        if self.note.as_ref().is_some_and(|note| note.chars().count() > 200) {
+            return Err(Error::validation("note", "at most 200 characters"));
+        }
         for country in self.countries.keys() {
             if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
                 return Err(Error::validation(
@@ -214,9 +217,6 @@ impl NewRateCard {
             }
         }
         let note = form.note.trim();
-        if note.chars().count() > 200 {
-            return Err(Error::validation("note", "at most 200 characters"));
-        }
         let card = NewRateCard {
             call_estimate_minutes,
             default_call: rate("default_call", &form.default_call)?,

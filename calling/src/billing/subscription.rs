@@ -72,6 +72,12 @@ impl Subscription {
             && now < self.current_period_end
     }
 
+    /// Whole days until the period ends at `now`, rounded up; 0 once it has ended.
+    pub fn days_left(&self, now: i64) -> i64 {
+        let left = (self.current_period_end - now).max(0);
+        left / DAY_MS + i64::from(left % DAY_MS != 0)
+    }
+
     /// The status as it stands at `now` (an active subscription past its end is expired).
     pub fn effective_status(&self, now: i64) -> SubscriptionStatus {
         if now >= self.current_period_end { SubscriptionStatus::Expired } else { self.status }
@@ -98,6 +104,15 @@ pub async fn get(db: &Db, workspace_id: &str) -> Result<Option<Subscription>> {
     row.map(from_row).transpose()
 }
 
+/// A plan's name: trimmed, 1 to 64 characters.
+pub fn parse_plan(raw: &str) -> Result<&str> {
+    let plan = raw.trim();
+    if plan.is_empty() || plan.chars().count() > 64 {
+        return Err(Error::validation("plan", "must be 1 to 64 characters"));
+    }
+    Ok(plan)
+}
+
 /// Creates or replaces the workspace's subscription (an admin's or a payment provider's verdict).
 pub async fn set(
     db: &Db,
@@ -107,10 +122,7 @@ pub async fn set(
     current_period_end: i64,
     now: i64,
 ) -> Result<Subscription> {
-    let plan = plan.trim();
-    if plan.is_empty() || plan.len() > 64 {
-        return Err(Error::validation("plan", "must be 1 to 64 characters"));
-    }
+    let plan = parse_plan(plan)?;
     sqlx::query(
         "INSERT INTO subscriptions (workspace_id, plan, status, current_period_end, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $5) \
@@ -214,5 +226,17 @@ mod tests {
             subscription(SubscriptionStatus::Active, 100).effective_status(150),
             SubscriptionStatus::Expired
         );
+    }
+
+    #[test]
+    fn days_left_round_up_and_stop_at_zero() {
+        let ends = subscription(SubscriptionStatus::Active, 14 * DAY_MS);
+        assert_eq!(ends.days_left(0), 14);
+        assert_eq!(ends.days_left(1), 14);
+        assert_eq!(ends.days_left(13 * DAY_MS), 1);
+        assert_eq!(ends.days_left(14 * DAY_MS), 0);
+        assert_eq!(ends.days_left(20 * DAY_MS), 0);
+        assert_eq!(parse_plan("  pro ").unwrap(), "pro");
+        assert!(parse_plan(" ").is_err() && parse_plan(&"p".repeat(65)).is_err());
     }
 }

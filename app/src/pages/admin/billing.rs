@@ -116,16 +116,14 @@ pub async fn load_billing() -> Result<BillingView, ServerFnError> {
     let ws = &member.workspace.id;
     let balance = threshold::balance(&services.db, ws).await.map_err(server_error)?;
     let now = services.clock.now();
-    let subscription = subscription::get(&services.db, ws).await.map_err(server_error)?.map(|s| {
-        const DAY: i64 = 24 * 60 * 60 * 1000;
-        SubscriptionView {
-            days_left: ((s.current_period_end - now).max(0) + DAY - 1) / DAY,
+    let subscription =
+        subscription::get(&services.db, ws).await.map_err(server_error)?.map(|s| SubscriptionView {
+            days_left: s.days_left(now),
             effective_status: s.effective_status(now).as_str().to_owned(),
             status: s.status.as_str().to_owned(),
             plan: s.plan,
             current_period_end: s.current_period_end,
-        }
-    });
+        });
     Ok(BillingView {
         currency: balance.currency,
         balance: balance.balance,
@@ -177,15 +175,17 @@ fn rate_version(
     }
 }
 
+/// The message lines of a rate card (`MessageKind::as_str`) and how they read.
+const MESSAGE_LINES: [(&str, &str); 4] = [
+    ("text", "Text messages"),
+    ("media", "Media messages"),
+    ("template", "Template messages"),
+    ("calling_template", "Call-button and permission templates"),
+];
+
 #[cfg(feature = "ssr")]
 fn message_label(kind: calling::billing::MessageKind) -> &'static str {
-    use calling::billing::MessageKind;
-    match kind {
-        MessageKind::Text => "Text messages",
-        MessageKind::Media => "Media messages",
-        MessageKind::Template => "Template messages",
-        MessageKind::CallingTemplate => "Call-button and permission templates",
-    }
+    MESSAGE_LINES.iter().find(|(line, _)| *line == kind.as_str()).map_or("Messages", |(_, label)| label)
 }
 
 /// The current rate card and every version.
@@ -825,16 +825,9 @@ fn RateCardEditor(form: RateCardForm, publish: ServerAction<PublishRateCard>) ->
     let minutes = RwSignal::new(form.call_estimate_minutes);
     let note = RwSignal::new(String::new());
     let default_call = RateFields::new(form.default_call);
-    let messages = [
-        ("messages.text", "Text messages", RateFields::new(form.text)),
-        ("messages.media", "Media messages", RateFields::new(form.media)),
-        ("messages.template", "Template messages", RateFields::new(form.template)),
-        (
-            "messages.calling_template",
-            "Call-button and permission templates",
-            RateFields::new(form.calling_template),
-        ),
-    ];
+    // In MESSAGE_LINES' order.
+    let messages = [form.text, form.media, form.template, form.calling_template].map(RateFields::new);
+    let [text, media, template, calling_template] = messages;
     let next_key = StoredValue::new(form.countries.len());
     let countries = RwSignal::new(
         form.countries
@@ -879,10 +872,10 @@ fn RateCardEditor(form: RateCardForm, publish: ServerAction<PublishRateCard>) ->
                     billable: row.rate.billable.get_untracked(),
                 })
                 .collect(),
-            text: messages[0].2.form(),
-            media: messages[1].2.form(),
-            template: messages[2].2.form(),
-            calling_template: messages[3].2.form(),
+            text: text.form(),
+            media: media.form(),
+            template: template.form(),
+            calling_template: calling_template.form(),
             note: note.get_untracked(),
         };
         publish.dispatch(PublishRateCard { form });
@@ -902,61 +895,84 @@ fn RateCardEditor(form: RateCardForm, publish: ServerAction<PublishRateCard>) ->
             None => None,
         })
     };
+    // Built in parts (each type-erased) so the hydrate build's view type stays shallow.
+    let message_rows = MESSAGE_LINES
+        .into_iter()
+        .zip(messages)
+        .map(|((line, label), rate)| {
+            view! { <RateInputs line=format!("messages.{line}") label=label.to_owned() rate refused /> }
+        })
+        .collect_view()
+        .into_any();
+    let table = view! {
+        <div class="table-wrap">
+            <table class="rates">
+                <thead>
+                    <tr>
+                        <th scope="col">"Line"</th>
+                        <th scope="col">"Meta's cost"</th>
+                        <th scope="col">"Billable"</th>
+                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                    </tr>
+                </thead>
+                <tbody>
+                    <RateInputs line="default_call".to_owned() label="Calls, any other country".to_owned() rate=default_call refused />
+                    <CountryRows countries />
+                    {message_rows}
+                </tbody>
+            </table>
+        </div>
+    }
+    .into_any();
+    let controls = view! {
+        <div class="admin-form">
+            <button class="button quiet" type="button" on:click=add_country>"Add a country"</button>
+            <div class="field">
+                <label for="rate-minutes">"Minutes held per call"</label>
+                <input id="rate-minutes" type="text" inputmode="numeric" bind:value=minutes />
+            </div>
+            <div class="field">
+                <label for="rate-note">"Note"</label>
+                <input id="rate-note" type="text" maxlength="200" placeholder="What changed" bind:value=note />
+            </div>
+            <button class="button" type="submit" disabled=move || publish.pending().get()>
+                {move || if publish.pending().get() { "Publishing…" } else { "Publish new version" }}
+            </button>
+        </div>
+    }
+    .into_any();
     view! {
         <details class="rate-editor">
             <summary>"Edit the rate card"</summary>
             <form class="rate-form" on:submit=on_submit novalidate aria-label="Edit the rate card">
                 <p class="muted">"Prices in the wallet currency with up to 6 decimals: calls per 6-second pulse, messages per message. Billable prices may not be below Meta's cost."</p>
-                <div class="table-wrap">
-                    <table class="rates">
-                        <thead>
-                            <tr>
-                                <th scope="col">"Line"</th>
-                                <th scope="col">"Meta's cost"</th>
-                                <th scope="col">"Billable"</th>
-                                <th scope="col"><span class="visually-hidden">"Actions"</span></th>
-                            </tr>
-                        </thead>
-                        <tbody>
-                            <RateInputs line="default_call".to_owned() label="Calls, any other country".to_owned() rate=default_call refused />
-                            <For each=move || countries.get() key=|row| row.key let:row>
-                                <tr>
-                                    <th scope="row">
-                                        <input type="text" class="country-code" maxlength="2" placeholder="IN" aria-label="Country code" bind:value=row.country />
-                                    </th>
-                                    <td><input type="text" inputmode="decimal" aria-label=move || format!("Calls to {}: Meta's cost", row.country.get()) bind:value=row.rate.meta /></td>
-                                    <td><input type="text" inputmode="decimal" aria-label=move || format!("Calls to {}: billable", row.country.get()) bind:value=row.rate.billable /></td>
-                                    <td>
-                                        <button class="button quiet" type="button" on:click=move |_| countries.update(|rows| rows.retain(|r| r.key != row.key))>
-                                            "Remove"
-                                        </button>
-                                    </td>
-                                </tr>
-                            </For>
-                            {messages
-                                .into_iter()
-                                .map(|(line, label, rate)| view! { <RateInputs line=line.to_owned() label=label.to_owned() rate refused /> })
-                                .collect_view()}
-                        </tbody>
-                    </table>
-                </div>
-                <div class="admin-form">
-                    <button class="button quiet" type="button" on:click=add_country>"Add a country"</button>
-                    <div class="field">
-                        <label for="rate-minutes">"Minutes held per call"</label>
-                        <input id="rate-minutes" type="text" inputmode="numeric" bind:value=minutes />
-                    </div>
-                    <div class="field">
-                        <label for="rate-note">"Note"</label>
-                        <input id="rate-note" type="text" maxlength="200" placeholder="What changed" bind:value=note />
-                    </div>
-                    <button class="button" type="submit" disabled=move || publish.pending().get()>
-                        {move || if publish.pending().get() { "Publishing…" } else { "Publish new version" }}
-                    </button>
-                </div>
+                {table}
+                {controls}
                 {outcome}
             </form>
         </details>
+    }
+    .into_any()
+}
+
+/// The editor's country rows: a code and its two prices each, removable.
+#[component]
+fn CountryRows(countries: RwSignal<Vec<CountryRow>>) -> impl IntoView {
+    view! {
+        <For each=move || countries.get() key=|row| row.key let:row>
+            <tr>
+                <th scope="row">
+                    <input type="text" class="country-code" maxlength="2" placeholder="IN" aria-label="Country code" bind:value=row.country />
+                </th>
+                <td><input type="text" inputmode="decimal" aria-label=move || format!("Calls to {}: Meta's cost", row.country.get()) bind:value=row.rate.meta /></td>
+                <td><input type="text" inputmode="decimal" aria-label=move || format!("Calls to {}: billable", row.country.get()) bind:value=row.rate.billable /></td>
+                <td>
+                    <button class="button quiet" type="button" on:click=move |_| countries.update(|rows| rows.retain(|r| r.key != row.key))>
+                        "Remove"
+                    </button>
+                </td>
+            </tr>
+        </For>
     }
     .into_any()
 }
