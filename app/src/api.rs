@@ -16,6 +16,8 @@ pub struct OverviewCard {
     pub numbers: Vec<NumberBadge>,
     /// What the wallet can still pay for (balance minus holds), micro-units.
     pub wallet_available_micros: i64,
+    /// The available money is below the workspace's low-balance threshold.
+    pub low_balance: bool,
     pub overview: Overview,
     pub latest_calls: Vec<CallSummary>,
 }
@@ -56,11 +58,13 @@ pub async fn get_overview(period: OverviewPeriod) -> Result<OverviewCard, Server
             is_sandbox: number.is_sandbox,
         })
         .collect();
-    let wallet = calling::billing::wallet::get(&services.db, &workspace.id).await.map_err(server_error)?;
+    let balance =
+        calling::billing::threshold::balance(&services.db, &workspace.id).await.map_err(server_error)?;
     Ok(OverviewCard {
         workspace: workspace.name,
         numbers,
-        wallet_available_micros: wallet.available().get(),
+        wallet_available_micros: balance.available.get(),
+        low_balance: balance.low_balance,
         overview,
         latest_calls,
     })

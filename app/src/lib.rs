@@ -15,7 +15,9 @@ use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
-use crate::pages::admin::{AdminLayout, ApiKeysPage, AuditPage, MembersPage, NumbersPage, WorkspacePage};
+use crate::pages::admin::{
+    AdminLayout, ApiKeysPage, AuditPage, BillingPage, MembersPage, NumbersPage, WorkspacePage,
+};
 use crate::pages::auth::{AccountPage, ForgotPasswordPage, LoginPage, ResetPasswordPage, SetupPage};
 use crate::pages::calling::{
     AnalyticsPage, CallDetailPage, CallingLayout, CallsPage, CheckPage, OverviewPage, PermissionsPage,
@@ -79,6 +81,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=MembersPage ssr=SsrMode::Async />
                     <Route path=path!("numbers") view=NumbersPage ssr=SsrMode::Async />
                     <Route path=path!("workspace") view=WorkspacePage ssr=SsrMode::Async />
+                    <Route path=path!("billing") view=BillingPage ssr=SsrMode::Async />
                     <Route path=path!("api-keys") view=ApiKeysPage ssr=SsrMode::Async />
                     <Route path=path!("audit") view=AuditPage ssr=SsrMode::Async />
                     <Route path=path!("account") view=AccountPage ssr=SsrMode::Async />

@@ -173,7 +173,7 @@ mod load {
             to: &str,
         ) -> crate::Result<Analytics> {
             let day = |field: &str, text: &str| {
-                crate::dates::millis_of_date(text).map(|millis| millis / DAY).ok_or_else(|| {
+                crate::dates::start_of_date(text).map(|millis| millis / DAY).ok_or_else(|| {
                     crate::Error::validation(field, format!("{text:?} is not a date (YYYY-MM-DD)"))
                 })
             };

@@ -30,24 +30,15 @@ pub fn date_of_millis(millis: i64) -> String {
     date_of_day(millis.div_euclid(DAY_MS))
 }
 
-/// `YYYY-MM-DD` (a date input's value) as the unix milliseconds of its 00:00 UTC; `None` when
-/// it is not a real date.
-pub fn millis_of_date(text: &str) -> Option<i64> {
-    let mut parts = text.trim().splitn(3, '-');
-    let (year, month, day): (i64, i64, i64) =
-        (parts.next()?.parse().ok()?, parts.next()?.parse().ok()?, parts.next()?.parse().ok()?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+/// The first millisecond (00:00 UTC) of a `YYYY-MM-DD` date; `None` unless it is a real
+/// calendar date written that way.
+pub fn start_of_date(raw: &str) -> Option<i64> {
+    let raw = raw.trim();
+    if raw.len() != 10 {
         return None;
     }
-    // Days from civil (Howard Hinnant's algorithm), the inverse of `civil_from_days`.
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    // 2026-02-31 would land in March: only dates that read back the same are real.
-    (date_of_day(days) == format!("{year:04}-{month:02}-{day:02}")).then_some(days * DAY_MS)
+    let date = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok()?;
+    Some(date.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis())
 }
 
 /// Unix milliseconds as ISO 8601 in UTC, to the second: `2026-12-01T09:30:05Z`.
@@ -78,11 +69,18 @@ mod tests {
         assert_eq!(utc_minute(-1), "1969-12-31 23:59 UTC");
         assert_eq!(iso_utc(1_795_355_105_000), "2026-11-22T13:45:05Z");
         assert_eq!(iso_utc(-1), "1969-12-31T23:59:59Z");
-        assert_eq!(millis_of_date("2026-11-22"), Some(20_779 * DAY_MS));
-        assert_eq!(millis_of_date("2000-02-29"), Some(11_016 * DAY_MS));
-        assert_eq!(millis_of_date("1970-01-01"), Some(0));
-        assert_eq!(millis_of_date("2026-02-31"), None);
-        assert_eq!(millis_of_date("2026-13-01"), None);
-        assert_eq!(millis_of_date("yesterday"), None);
+        assert_eq!(start_of_date("2026-11-22"), Some(20_779 * DAY_MS));
+        assert_eq!(start_of_date("2000-02-29"), Some(11_016 * DAY_MS));
+        assert_eq!(start_of_date("2026-02-31"), None);
+        assert_eq!(start_of_date("yesterday"), None);
+    }
+
+    #[test]
+    fn dates_parse_to_their_first_millisecond() {
+        assert_eq!(start_of_date("1970-01-02"), Some(DAY_MS));
+        assert_eq!(start_of_date(" 2000-02-29 "), Some(11_016 * DAY_MS));
+        for bad in ["", "2001-02-29", "2026-1-2", "02/01/2026", "2026-11-22T00:00"] {
+            assert_eq!(start_of_date(bad), None, "{bad}");
+        }
     }
 }

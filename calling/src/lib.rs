@@ -39,6 +39,14 @@ pub mod accounts {
 }
 #[cfg(feature = "server")]
 pub mod billing;
+/// Without the `server` feature, only money and the billing forms (the admin panel's billing
+/// page shows amounts and builds its filters and its CSV link in the browser).
+#[cfg(not(feature = "server"))]
+pub mod billing {
+    pub mod forms;
+    pub mod money;
+    pub use money::{Currency, Micros, Money};
+}
 #[cfg(feature = "server")]
 pub mod bus;
 #[cfg(feature = "server")]

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use calling::billing::{
-    self, Billable, CallOutcome, Currency, MessageKind, Micros, Policy, Preflight, Rate, SubscriptionStatus,
-    rates, subscription, wallet,
+    self, Billable, CallOutcome, Currency, ExpenseFilter, MessageKind, Micros, Policy, Preflight, Rate,
+    StatementKind, SubscriptionStatus, rates, subscription, wallet,
 };
 use calling::numbers::WhatsAppNumber;
 use calling::phone::PhoneNumber;
@@ -707,7 +707,8 @@ async fn the_statement_lists_money_in_and_out_and_exports_csv() {
         let settlement = billing::settle_call(db, &ws, "call-1", outcome, NOW).await.unwrap().unwrap();
         wallet::adjust(db, &ws, Micros(-1), "=cmd, \"quoted\"", "admin", NOW).await.unwrap();
 
-        let lines = billing::statement::lines(db, &ws, NOW, NOW + 1).await.unwrap();
+        let period = ExpenseFilter { from: Some(NOW), to: Some(NOW + 1), ..ExpenseFilter::default() };
+        let lines = billing::statement::lines(db, &ws, &period, NOW).await.unwrap();
         let summary: Vec<(&str, i64)> = lines.iter().map(|l| (l.kind.as_str(), l.amount.get())).collect();
         assert_eq!(
             summary,
@@ -717,14 +718,32 @@ async fn the_statement_lists_money_in_and_out_and_exports_csv() {
         let total: i64 = lines.iter().map(|l| l.amount.get()).sum();
         assert_eq!(total, wallet::get(db, &ws).await.unwrap().balance.get());
 
-        let csv = billing::statement::csv(db, &ws, NOW, NOW + 1).await.unwrap();
+        let csv = billing::statement::csv(db, &ws, &period, NOW).await.unwrap();
         let rows: Vec<&str> = csv.split("\r\n").filter(|row| !row.is_empty()).collect();
         assert_eq!(rows.len(), 4);
         assert!(rows[0].starts_with("at_unix_ms,kind,amount,currency"));
         assert!(rows[1].contains(",top_up,10.00,USD,"), "{}", rows[1]);
-        assert!(rows[2].contains(",call_charge,-0.0024,USD,call-1,"), "{}", rows[2]);
+        assert!(rows[2].contains(",call_charge,-0.0024,USD,call-1,+919876543210,"), "{}", rows[2]);
         assert!(rows[3].ends_with(",admin,\"'=cmd, \"\"quoted\"\"\""), "{}", rows[3]);
-        assert!(billing::statement::lines(db, &ws, NOW + 1, NOW + 2).await.unwrap().is_empty());
+        let later = ExpenseFilter { from: Some(NOW + 1), to: Some(NOW + 2), ..ExpenseFilter::default() };
+        assert!(billing::statement::lines(db, &ws, &later, NOW).await.unwrap().is_empty());
+
+        // One kind only, in JSON and in CSV; the call line names its callee.
+        let charges = ExpenseFilter { kind: Some(StatementKind::CallCharge), ..period.clone() };
+        let lines = billing::statement::lines(db, &ws, &charges, NOW).await.unwrap();
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0].cause.call_id.as_deref(), Some("call-1"));
+        assert_eq!(lines[0].callee.as_deref(), Some("+919876543210"));
+        let csv = billing::statement::csv(db, &ws, &charges, NOW).await.unwrap();
+        assert_eq!(csv.matches("\r\n").count(), 2, "{csv}");
+        let top_ups = ExpenseFilter { kind: Some(StatementKind::TopUp), ..period.clone() };
+        let lines = billing::statement::lines(db, &ws, &top_ups, NOW).await.unwrap();
+        assert_eq!(lines.iter().map(|l| l.kind.as_str()).collect::<Vec<_>>(), ["top_up"]);
+        let backwards = ExpenseFilter { from: Some(NOW + 1), to: Some(NOW), ..ExpenseFilter::default() };
+        assert_eq!(
+            billing::statement::lines(db, &ws, &backwards, NOW).await.unwrap_err().code(),
+            "validation_failed"
+        );
     }
 }
 
@@ -741,9 +760,15 @@ async fn payment_provider_events_are_booked_once() {
             payment_id: "pi_1".into(),
             amount: Micros::from_units(25).unwrap(),
             currency: Currency::usd(),
+            recorded_by: None,
+            note: None,
         };
-        payments::apply(db, "stripe", &paid, NOW).await.unwrap();
-        payments::apply(db, "stripe", &paid, NOW).await.unwrap(); // the provider retried
+        assert_eq!(payments::apply(db, "stripe", &paid, NOW).await.unwrap(), payments::Applied::Credited);
+        // The provider retried.
+        assert_eq!(
+            payments::apply(db, "stripe", &paid, NOW).await.unwrap(),
+            payments::Applied::AlreadyBooked
+        );
         assert_eq!(wallet::get(db, &ws).await.unwrap().balance, Micros::from_units(25).unwrap());
         let entries = wallet::entries(db, &ws, 10).await.unwrap();
         assert_eq!(entries.len(), 1);
@@ -754,6 +779,8 @@ async fn payment_provider_events_are_booked_once() {
             payment_id: "pi_2".into(),
             amount: Micros(1),
             currency: Currency::parse("EUR").unwrap(),
+            recorded_by: None,
+            note: None,
         };
         assert_eq!(payments::apply(db, "stripe", &euros, NOW).await.unwrap_err().code(), "validation_failed");
 
@@ -766,5 +793,67 @@ async fn payment_provider_events_are_booked_once() {
         payments::apply(db, "stripe", &renewed, NOW).await.unwrap();
         assert!(subscription::get(db, &ws).await.unwrap().unwrap().allows_paid_actions(NOW));
         assert_consistent(db, &ws).await;
+    }
+}
+
+#[tokio::test]
+async fn manual_top_ups_are_booked_once_per_reference_and_per_workspace() {
+    use calling::billing::manual::{self, ManualTopUp, SubscriptionChange};
+
+    for test_db in testing::every_database().await {
+        let db = &test_db.db;
+        let ws = workspace::create(db, "Manual Co", NOW).await.unwrap().id;
+        let other = workspace::create(db, "Other Co", NOW).await.unwrap().id;
+        let wire = ManualTopUp::parse("25", "TRX-1", "bank transfer").unwrap();
+        let first = manual::record_top_up(db, &ws, &wire, Some("owner-1"), NOW).await.unwrap();
+        assert!(first.credited);
+        assert_eq!(first.top_up_id, "manual:TRX-1");
+        assert_eq!(first.wallet.balance, Micros::from_units(25).unwrap());
+        let again = manual::record_top_up(db, &ws, &wire, Some("owner-1"), NOW + 1).await.unwrap();
+        assert!(!again.credited, "the same reference counts once");
+        assert_eq!(again.wallet.balance, first.wallet.balance);
+        // Another workspace may use the same reference for its own payment.
+        let theirs = manual::record_top_up(db, &other, &wire, None, NOW).await.unwrap();
+        assert!(theirs.credited, "{theirs:?}");
+
+        let entries = wallet::entries(db, &ws, 10).await.unwrap();
+        assert_eq!(entries.len(), 1);
+        let cause = &entries[0].cause;
+        assert_eq!(cause.top_up_id.as_deref(), Some("manual:TRX-1"));
+        assert_eq!(cause.actor_user_id.as_deref(), Some("owner-1"));
+        assert_eq!(cause.reason.as_deref(), Some("bank transfer"));
+        assert_consistent(db, &ws).await;
+
+        // The subscription set by hand, as the provider's event.
+        let change = SubscriptionChange::new("pro", "past_due", NOW + DAY).unwrap();
+        let (after, before) = manual::set_subscription(db, &ws, &change, NOW).await.unwrap();
+        assert_eq!(before, None);
+        assert_eq!((after.plan.as_str(), after.status), ("pro", SubscriptionStatus::PastDue));
+        assert!(after.allows_paid_actions(NOW));
+    }
+}
+
+#[tokio::test]
+async fn the_low_balance_warning_follows_the_threshold() {
+    use calling::billing::threshold;
+
+    for test_db in testing::every_database().await {
+        let db = &test_db.db;
+        let ws = workspace::create(db, "Thrifty Co", NOW).await.unwrap().id;
+        let balance = threshold::balance(db, &ws).await.unwrap();
+        assert_eq!(balance.low_balance_threshold, threshold::DEFAULT);
+        assert!(balance.low_balance, "an empty wallet is low");
+        wallet::top_up(db, &ws, "pay-1", Micros::from_units(10).unwrap(), None, NOW).await.unwrap();
+        assert!(!threshold::balance(db, &ws).await.unwrap().low_balance, "10.00 is above 5.00");
+
+        let (set, before) = threshold::set(db, &ws, Micros::from_units(50).unwrap(), NOW).await.unwrap();
+        assert_eq!((set, before), (Micros::from_units(50).unwrap(), threshold::DEFAULT));
+        let balance = threshold::balance(db, &ws).await.unwrap();
+        assert!(balance.low_balance);
+        assert_eq!(balance.available, Micros::from_units(10).unwrap());
+        assert_eq!(threshold::set(db, &ws, Micros(-1), NOW).await.unwrap_err().code(), "validation_failed");
+        assert_eq!(threshold::get(db, &ws).await.unwrap(), Micros::from_units(50).unwrap(), "unchanged");
+        threshold::set(db, &ws, Micros::ZERO, NOW).await.unwrap();
+        assert!(!threshold::balance(db, &ws).await.unwrap().low_balance, "0 turns the warning off");
     }
 }

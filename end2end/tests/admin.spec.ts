@@ -89,6 +89,7 @@ test.describe("team admin panel", () => {
     await expect(agentNav.getByRole("link", { name: "Members" })).toBeVisible();
     await expect(agentNav.getByRole("link", { name: "API keys" })).toHaveCount(0);
     await expect(agentNav.getByRole("link", { name: "Audit log" })).toHaveCount(0);
+    await expect(agentNav.getByRole("link", { name: "Billing" })).toHaveCount(0);
     await agent.goto("/admin/api-keys");
     await expect(agent.getByRole("alert")).toContainText("your role (agent) does not allow this");
     await agent.goto("/admin/audit");

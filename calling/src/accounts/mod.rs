@@ -44,7 +44,8 @@ pub async fn setup_needed(db: &Db) -> Result<bool> {
 }
 
 /// First run: creates the owner account and makes it owner of the install's first workspace,
-/// creating one when there is none. Refused once any user exists.
+/// creating one when there is none, and starts the workspace's trial subscription (see
+/// `billing::subscription`). Refused once any user exists.
 pub async fn setup(db: &Db, owner: NewOwner, now: i64) -> Result<(User, Workspace)> {
     let (email, normalized) = users::parse_email(&owner.email)?;
     let display_name = users::parse_display_name(owner.display_name.as_deref(), &email)?;
@@ -73,6 +74,7 @@ pub async fn setup(db: &Db, owner: NewOwner, now: i64) -> Result<(User, Workspac
     let workspace =
         first_or_new_workspace(&mut tx, &workspace_name, owner.workspace_name.is_some(), now).await?;
     users::upsert_membership(&mut tx, &workspace.id, &user.id, Role::Owner, now).await?;
+    crate::billing::subscription::start_trial_in(&mut tx, &workspace.id, now).await?;
     audit::record_in(
         &mut tx,
         audit::NewEntry {
@@ -151,7 +153,7 @@ pub async fn workspace_by_name(db: &Db, name: &str) -> Result<Option<Workspace>>
 }
 
 /// The operator's `admin create-owner`: the workspace named `workspace_name` (created when
-/// missing) gets `owner.email` as an owner. A new user gets `owner.password`; an existing one
+/// missing, with a trial subscription) gets `owner.email` as an owner. A new user gets `owner.password`; an existing one
 /// has their password replaced by it and every session ended, which doubles as the operator's
 /// recovery path.
 pub async fn create_owner(
@@ -170,7 +172,11 @@ pub async fn create_owner(
     let mut tx = db.pool().begin().await?;
     let workspace = match existing_workspace {
         Some(workspace) => workspace,
-        None => insert_workspace(&mut tx, &workspace_name, now).await?,
+        None => {
+            let workspace = insert_workspace(&mut tx, &workspace_name, now).await?;
+            crate::billing::subscription::start_trial_in(&mut tx, &workspace.id, now).await?;
+            workspace
+        }
     };
     let existing: Option<(String,)> = sqlx::query_as("SELECT id FROM users WHERE email_normalized = $1")
         .bind(&normalized)
@@ -266,6 +272,35 @@ mod tests {
         let sandbox = workspace::create(&other.db, "My workspace", 1).await.unwrap();
         let (_, kept) = setup(&other.db, owner("owner@example.com"), 2).await.unwrap();
         assert_eq!((kept.id, kept.name), (sandbox.id, "My workspace".to_owned()), "no name given: unchanged");
+    }
+
+    #[tokio::test]
+    async fn every_workspace_given_an_owner_starts_its_trial() {
+        use crate::billing::subscription::{self, SubscriptionStatus, TRIAL_DAYS};
+        const DAY: i64 = 24 * 60 * 60 * 1000;
+        for test_db in testing::every_database().await {
+            let db = &test_db.db;
+            // Setup, adopting the workspace sandbox mode made without a subscription.
+            let sandbox = workspace::create(db, "My workspace", 1).await.unwrap();
+            assert_eq!(subscription::get(db, &sandbox.id).await.unwrap(), None);
+            let (_, adopted) = setup(db, owner("owner@example.com"), 1000).await.unwrap();
+            let trial = subscription::get(db, &adopted.id).await.unwrap().expect("a trial");
+            assert_eq!((trial.plan.as_str(), trial.status), ("trial", SubscriptionStatus::Active));
+            assert_eq!(trial.current_period_end, 1000 + TRIAL_DAYS * DAY);
+            assert!(trial.allows_paid_actions(1001));
+
+            // `admin create-owner` creating a workspace, then naming it again later: the
+            // second run leaves the subscription (here: changed by an owner) alone.
+            let (_, created) = create_owner(db, owner("ops@example.com"), "Second Co", 5000).await.unwrap();
+            let trial = subscription::get(db, &created.id).await.unwrap().expect("a trial");
+            assert_eq!(trial.current_period_end, 5000 + TRIAL_DAYS * DAY);
+            subscription::set(db, &created.id, "usage", SubscriptionStatus::Expired, 6000, 6000)
+                .await
+                .unwrap();
+            create_owner(db, owner("ops2@example.com"), "Second Co", 7000).await.unwrap();
+            let kept = subscription::get(db, &created.id).await.unwrap().unwrap();
+            assert_eq!((kept.plan.as_str(), kept.status), ("usage", SubscriptionStatus::Expired));
+        }
     }
 
     #[tokio::test]

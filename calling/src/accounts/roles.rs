@@ -46,8 +46,11 @@ pub enum Permission {
     ManageOwners,
     /// See the wallet, rates and spending.
     SeeBilling,
-    /// Add money to the wallet.
+    /// Add money to the wallet and set its low-balance warning.
     TopUp,
+    /// Change the subscription and publish the rate card (what the workspace pays and is
+    /// charged): owners only, like making owners.
+    ManageBilling,
     /// Create, list and revoke API keys.
     ManageApiKeys,
     /// Read the workspace's audit log.
@@ -56,7 +59,7 @@ pub enum Permission {
 
 impl Permission {
     /// Every permission, for exhaustive checks and listings.
-    pub const ALL: [Permission; 14] = [
+    pub const ALL: [Permission; 15] = [
         Permission::ViewCalls,
         Permission::AnswerCalls,
         Permission::PlaceCalls,
@@ -69,6 +72,7 @@ impl Permission {
         Permission::ManageOwners,
         Permission::SeeBilling,
         Permission::TopUp,
+        Permission::ManageBilling,
         Permission::ManageApiKeys,
         Permission::ViewAuditLog,
     ];
@@ -84,8 +88,9 @@ impl Role {
         match self {
             Role::Owner => true,
             // Admins run the workspace day to day; only owners make or unmake owners, so an
-            // admin can never lock the owners out.
-            Role::Admin => !matches!(permission, ManageOwners),
+            // admin can never lock the owners out, and only owners decide prices and the plan
+            // (admins still top up).
+            Role::Admin => !matches!(permission, ManageOwners | ManageBilling),
             // Agents work the phones: calls, templates sends, and reading what they need.
             Role::Agent => {
                 matches!(
@@ -161,7 +166,7 @@ mod tests {
     use super::*;
 
     /// The whole matrix, written out so a change to it is a visible change to this table.
-    const MATRIX: [(Permission, [bool; 4]); 14] = [
+    const MATRIX: [(Permission, [bool; 4]); 15] = [
         //                owner  admin  agent  viewer
         (ViewCalls, [true, true, true, true]),
         (AnswerCalls, [true, true, true, false]),
@@ -175,6 +180,7 @@ mod tests {
         (ManageOwners, [true, false, false, false]),
         (SeeBilling, [true, true, false, true]),
         (TopUp, [true, true, false, false]),
+        (ManageBilling, [true, false, false, false]),
         (ManageApiKeys, [true, true, false, false]),
         (ViewAuditLog, [true, true, false, false]),
     ];

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sqlx::AnyConnection;
 
+use super::forms::{CountryRateForm, RateCardForm, RateForm};
 use super::money::{Currency, Micros};
 use crate::ids::new_id;
 use crate::phone::PhoneNumber;
@@ -137,21 +138,15 @@ pub fn defaults() -> NewRateCard {
 }
 
 impl NewRateCard {
-    fn validate(&self) -> Result<()> {
+    /// The rules every published card meets; a refusal names the line and the price
+    /// (`countries.IN.billable`). Our billable price may not be below Meta's cost: every unit
+    /// sold under it loses money, and it is almost always a typo (the two columns swapped).
+    pub fn validate(&self) -> Result<()> {
         if !(1..=240).contains(&self.call_estimate_minutes) {
             return Err(Error::validation("call_estimate_minutes", "must be between 1 and 240"));
         }
-        let rates = std::iter::once(("default_call".to_owned(), self.default_call))
-            .chain(self.countries.iter().map(|(country, rate)| (format!("countries.{country}"), *rate)))
-            .chain(
-                MessageKind::ALL
-                    .iter()
-                    .map(|kind| (format!("messages.{}", kind.as_str()), self.messages.get(*kind))),
-            );
-        for (field, rate) in rates {
-            if rate.meta.is_negative() || rate.billable.is_negative() {
-                return Err(Error::validation(field, "rates cannot be negative"));
-            }
+        if self.note.as_ref().is_some_and(|note| note.chars().count() > 200) {
+            return Err(Error::validation("note", "at most 200 characters"));
         }
         for country in self.countries.keys() {
             if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
@@ -161,7 +156,107 @@ impl NewRateCard {
                 ));
             }
         }
+        for (line, rate) in self.lines() {
+            if rate.meta.is_negative() {
+                return Err(Error::validation(format!("{line}.meta"), "rates cannot be negative"));
+            }
+            if rate.billable.is_negative() {
+                return Err(Error::validation(format!("{line}.billable"), "rates cannot be negative"));
+            }
+            if rate.billable < rate.meta {
+                return Err(Error::validation(
+                    format!("{line}.billable"),
+                    format!("below Meta's cost ({}): every unit would lose money", rate.meta),
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// Every price with the name a refusal gives it: `default_call`, `countries.IN`,
+    /// `messages.text`, …
+    fn lines(&self) -> impl Iterator<Item = (String, Rate)> + '_ {
+        std::iter::once(("default_call".to_owned(), self.default_call))
+            .chain(self.countries.iter().map(|(country, rate)| (format!("countries.{country}"), *rate)))
+            .chain(
+                MessageKind::ALL
+                    .iter()
+                    .map(|kind| (format!("messages.{}", kind.as_str()), self.messages.get(*kind))),
+            )
+    }
+
+    /// The card an owner typed (decimal prices per pulse and per message), checked by
+    /// [`NewRateCard::validate`]. Rows with a blank country are skipped; a country listed
+    /// twice is refused.
+    pub fn from_form(form: &RateCardForm) -> Result<NewRateCard> {
+        let minutes = form.call_estimate_minutes.trim();
+        let call_estimate_minutes = minutes
+            .parse::<i64>()
+            .map_err(|_| Error::validation("call_estimate_minutes", "expected whole minutes, e.g. 10"))?;
+        let price = |field: &str, text: &str| {
+            Micros::parse(text).map_err(|_| {
+                Error::validation(field, "expected a price with at most 6 decimals, e.g. 0.0012")
+            })
+        };
+        let rate = |line: &str, typed: &RateForm| -> Result<Rate> {
+            Ok(Rate {
+                meta: price(&format!("{line}.meta"), &typed.meta)?,
+                billable: price(&format!("{line}.billable"), &typed.billable)?,
+            })
+        };
+        let mut countries = BTreeMap::new();
+        for row in &form.countries {
+            let country = row.country.trim().to_ascii_uppercase();
+            if country.is_empty() {
+                continue;
+            }
+            let line = format!("countries.{country}");
+            let typed = RateForm { meta: row.meta.clone(), billable: row.billable.clone() };
+            if countries.insert(country, rate(&line, &typed)?).is_some() {
+                return Err(Error::validation(line, "listed twice"));
+            }
+        }
+        let note = form.note.trim();
+        let card = NewRateCard {
+            call_estimate_minutes,
+            default_call: rate("default_call", &form.default_call)?,
+            countries,
+            messages: MessageRates {
+                text: rate("messages.text", &form.text)?,
+                media: rate("messages.media", &form.media)?,
+                template: rate("messages.template", &form.template)?,
+                calling_template: rate("messages.calling_template", &form.calling_template)?,
+            },
+            note: (!note.is_empty()).then(|| note.to_owned()),
+        };
+        card.validate()?;
+        Ok(card)
+    }
+}
+
+impl RateCard {
+    /// The card as the edit form starts: this version's prices as decimals.
+    pub fn to_form(&self) -> RateCardForm {
+        let typed =
+            |rate: Rate| RateForm { meta: rate.meta.to_string(), billable: rate.billable.to_string() };
+        RateCardForm {
+            call_estimate_minutes: self.call_estimate_minutes.to_string(),
+            default_call: typed(self.default_call),
+            countries: self
+                .countries
+                .iter()
+                .map(|(country, rate)| CountryRateForm {
+                    country: country.clone(),
+                    meta: rate.meta.to_string(),
+                    billable: rate.billable.to_string(),
+                })
+                .collect(),
+            text: typed(self.messages.text),
+            media: typed(self.messages.media),
+            template: typed(self.messages.template),
+            calling_template: typed(self.messages.calling_template),
+            note: String::new(),
+        }
     }
 }
 
@@ -246,6 +341,11 @@ pub async fn publish(
     tx.commit().await?;
     tracing::info!(workspace_id, version, actor_user_id, "rate card published");
     by_version(db, workspace_id, version).await
+}
+
+/// What the audit log keeps of a published version (`billing.rate_card_published`).
+pub fn published_details(card: &RateCard) -> serde_json::Value {
+    serde_json::json!({ "version": card.version, "note": card.note, "currency": card.currency })
 }
 
 /// Every version of the workspace's rate card, newest first.
@@ -426,5 +526,66 @@ mod tests {
         let mut card = defaults();
         card.call_estimate_minutes = 0;
         assert!(card.validate().is_err());
+        let mut card = defaults();
+        card.countries.insert("IN".into(), Rate { meta: Micros(900), billable: Micros(800) });
+        let err = card.validate().unwrap_err();
+        assert_eq!(err.details().unwrap()["field"], "countries.IN.billable", "below Meta's cost");
+    }
+
+    #[test]
+    fn a_typed_card_becomes_prices_and_back() {
+        let mut form = defaults_card().to_form();
+        form.countries.push(CountryRateForm {
+            country: " in ".into(),
+            meta: "0.001".into(),
+            billable: "0.0015".into(),
+        });
+        form.countries.push(CountryRateForm::default());
+        let card = NewRateCard::from_form(&form).unwrap();
+        assert_eq!(card.countries["IN"], Rate { meta: Micros(1_000), billable: Micros(1_500) });
+        assert_eq!(card.default_call, defaults().default_call);
+        assert_eq!(card.messages, defaults().messages);
+        assert_eq!(card.note, None);
+
+        let field = |form: &RateCardForm| {
+            NewRateCard::from_form(form).unwrap_err().details().unwrap()["field"].as_str().unwrap().to_owned()
+        };
+        let mut twice = form.clone();
+        twice.countries.push(CountryRateForm {
+            country: "IN".into(),
+            meta: "0".into(),
+            billable: "0".into(),
+        });
+        assert_eq!(field(&twice), "countries.IN");
+        let mut bad = form.clone();
+        bad.countries[0].country = "IND".into();
+        assert_eq!(field(&bad), "countries.IND");
+        let mut bad = form.clone();
+        bad.text.billable = "-1".into();
+        assert_eq!(field(&bad), "messages.text.billable");
+        let mut bad = form.clone();
+        bad.default_call.meta = "1.2345678".into();
+        assert_eq!(field(&bad), "default_call.meta");
+        let mut bad = form.clone();
+        bad.call_estimate_minutes = "ten".into();
+        assert_eq!(field(&bad), "call_estimate_minutes");
+    }
+
+    /// The defaults as a stored card would hold them.
+    fn defaults_card() -> RateCard {
+        let card = defaults();
+        RateCard {
+            id: "card".into(),
+            workspace_id: "w".into(),
+            version: 1,
+            currency: Currency::usd(),
+            call_estimate_minutes: card.call_estimate_minutes,
+            default_call: card.default_call,
+            countries: card.countries,
+            messages: card.messages,
+            created_by: None,
+            note: card.note,
+            created_at: 0,
+        }
     }
 }

@@ -1,10 +1,12 @@
 //! The workspace's statement (expenses log): every ledger entry that changed the wallet's
-//! balance in a period — top-ups, call and message charges, refunds, adjustments — as rows and
-//! as CSV. Holds and releases only move money between the wallet's own accounts, so they are
+//! balance in a period — top-ups, call and message charges, refunds, adjustments — filtered by
+//! kind and period ([`ExpenseFilter`]), as rows and as CSV; call charges name the call and
+//! the callee. Holds and releases only move money between the wallet's own accounts, so they are
 //! left out: they never change what the workspace owns.
 
 use serde::{Deserialize, Serialize};
 
+use super::forms::{ExpenseFilter, StatementKind};
 use super::money::Micros;
 use super::wallet::{self, Account, Cause};
 use crate::Result;
@@ -18,74 +20,109 @@ pub struct StatementLine {
     /// Signed change of the wallet's balance: positive for money in, negative for money out.
     pub amount: Micros,
     pub cause: Cause,
+    /// Who a call charge was for (E.164), from the call's hold.
+    pub callee: Option<String>,
 }
 
 fn is_wallet(account: &str) -> bool {
     account == Account::Available.as_str() || account == Account::Held.as_str()
 }
 
-/// The statement lines with `from <= created_at < to`, oldest first (at most 100 000).
-pub async fn lines(db: &Db, workspace_id: &str, from: i64, to: i64) -> Result<Vec<StatementLine>> {
-    let entries = wallet::entries_between(db, workspace_id, from, to).await?;
-    Ok(entries
+/// At most this many lines per request (a year of a busy workspace is well below it).
+const MAX_LINES: i64 = 100_000;
+
+type LineRow = (
+    String,
+    String,
+    String,
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    i64,
+    Option<String>,
+);
+
+/// The statement lines the filter selects, oldest first, in its period at `now` (see
+/// [`ExpenseFilter::range`]).
+pub async fn lines(
+    db: &Db,
+    workspace_id: &str,
+    filter: &ExpenseFilter,
+    now: i64,
+) -> Result<Vec<StatementLine>> {
+    filter.check()?;
+    let (from, to) = filter.range(now);
+    let kinds: Vec<&str> = match filter.kind {
+        Some(kind) => vec![kind.as_str()],
+        None => StatementKind::ALL.iter().map(|kind| kind.as_str()).collect(),
+    };
+    // The kinds are our own constants, never input, so they are written into the SQL.
+    let kinds = kinds.iter().map(|kind| format!("'{kind}'")).collect::<Vec<_>>().join(", ");
+    let rows: Vec<LineRow> = sqlx::query_as(&format!(
+        "SELECT e.kind, e.from_account, e.to_account, e.amount_micros, e.hold_id, e.call_id, e.message_id, \
+                e.top_up_id, e.actor_user_id, e.reason, e.created_at, h.callee \
+         FROM ledger_entries e LEFT JOIN holds h ON h.id = e.hold_id AND h.workspace_id = e.workspace_id \
+         WHERE e.workspace_id = $1 AND e.created_at >= $2 AND e.created_at < $3 AND e.kind IN ({kinds}) \
+         ORDER BY e.created_at, e.id LIMIT {MAX_LINES}"
+    ))
+    .bind(workspace_id)
+    .bind(from)
+    .bind(to)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
         .into_iter()
-        .filter_map(|entry| {
-            let amount = match (is_wallet(&entry.from_account), is_wallet(&entry.to_account)) {
-                (false, true) => entry.amount,
-                (true, false) => Micros(-entry.amount.get()),
-                _ => return None, // hold or release: inside the wallet
-            };
-            Some(StatementLine { at: entry.created_at, kind: entry.kind, amount, cause: entry.cause })
-        })
+        .filter_map(
+            |(
+                kind,
+                from_account,
+                to_account,
+                amount,
+                hold_id,
+                call_id,
+                message_id,
+                top_up_id,
+                actor_user_id,
+                reason,
+                at,
+                callee,
+            )| {
+                let amount = match (is_wallet(&from_account), is_wallet(&to_account)) {
+                    (false, true) => Micros(amount),
+                    (true, false) => Micros(-amount),
+                    _ => return None, // inside the wallet: never a change of what it owns
+                };
+                let cause = Cause { hold_id, call_id, message_id, top_up_id, actor_user_id, reason };
+                Some(StatementLine { at, kind, amount, cause, callee })
+            },
+        )
         .collect())
 }
 
-/// The statement as CSV (RFC 4180), amounts in decimal currency units, times in unix ms.
-pub async fn csv(db: &Db, workspace_id: &str, from: i64, to: i64) -> Result<String> {
+/// The same lines as CSV (RFC 4180), amounts in decimal currency units, times in unix ms.
+pub async fn csv(db: &Db, workspace_id: &str, filter: &ExpenseFilter, now: i64) -> Result<String> {
     let currency = wallet::get(db, workspace_id).await?.currency;
-    let mut out =
-        String::from("at_unix_ms,kind,amount,currency,call_id,message_id,top_up_id,actor_user_id,reason\r\n");
-    for line in lines(db, workspace_id, from, to).await? {
+    let mut out = String::from(
+        "at_unix_ms,kind,amount,currency,call_id,callee,message_id,top_up_id,actor_user_id,reason\r\n",
+    );
+    for line in lines(db, workspace_id, filter, now).await? {
         let fields = [
             line.at.to_string(),
             line.kind,
             line.amount.to_string(),
             currency.to_string(),
             line.cause.call_id.unwrap_or_default(),
+            line.callee.unwrap_or_default(),
             line.cause.message_id.unwrap_or_default(),
             line.cause.top_up_id.unwrap_or_default(),
             line.cause.actor_user_id.unwrap_or_default(),
             line.cause.reason.unwrap_or_default(),
         ];
-        let escaped: Vec<String> = fields.iter().map(|field| escape(field)).collect();
-        out.push_str(&escaped.join(","));
-        out.push_str("\r\n");
+        crate::csv::push_record(&mut out, &fields);
     }
     Ok(out)
-}
-
-/// Quotes a field when it needs it; a leading `=`, `+`, `-` or `@` in free text is prefixed with
-/// `'` so a spreadsheet never runs it as a formula (amounts are written by us and stay numeric).
-fn escape(field: &str) -> String {
-    let is_number = field.parse::<i64>().is_ok() || Micros::parse(field).is_ok();
-    let field = if !is_number && field.starts_with(['=', '+', '-', '@']) {
-        format!("'{field}")
-    } else {
-        field.to_owned()
-    };
-    if field.contains([',', '"', '\r', '\n']) { format!("\"{}\"", field.replace('"', "\"\"")) } else { field }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::escape;
-
-    #[test]
-    fn csv_fields_are_quoted_and_formulas_defused() {
-        assert_eq!(escape("plain"), "plain");
-        assert_eq!(escape("a,b"), "\"a,b\"");
-        assert_eq!(escape("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(escape("=HYPERLINK(1)"), "'=HYPERLINK(1)");
-        assert_eq!(escape("-1.50"), "-1.50");
-    }
 }

@@ -3,10 +3,13 @@
 //!
 //! Decisions (issue 6):
 //! - **No row means no subscription**, treated like `expired`: paid actions are refused with
-//!   `subscription_expired`. New workspaces are not seeded automatically (workspace creation is
-//!   not billing's code); whoever creates a workspace may call [`start_trial`]. Sandbox numbers
-//!   are free and skip billing altogether (see [`super::preflight`]), so a fresh install still
-//!   works end to end against the simulator.
+//!   `subscription_expired`.
+//! - **A workspace gets a [`TRIAL_DAYS`] trial when it gets its first owner**, in the same
+//!   transaction: `accounts::setup` (the first run, which may adopt the workspace sandbox mode
+//!   created at start-up) and `accounts::create_owner` when it creates the workspace (the CLI's
+//!   `admin create-owner`). A fresh workspace can therefore make paid calls as soon as its wallet
+//!   is topped up. `workspace::create` alone is the bare tenant and starts nothing. Sandbox
+//!   numbers are free and skip billing altogether (see [`super::preflight`]).
 //! - `active` allows paid actions until `current_period_end`; `past_due` (a renewal failed) is a
 //!   grace period that still allows them until `current_period_end`; `expired`, or any status
 //!   once `current_period_end` has passed, blocks them.
@@ -69,6 +72,12 @@ impl Subscription {
             && now < self.current_period_end
     }
 
+    /// Whole days until the period ends at `now`, rounded up; 0 once it has ended.
+    pub fn days_left(&self, now: i64) -> i64 {
+        let left = (self.current_period_end - now).max(0);
+        left / DAY_MS + i64::from(left % DAY_MS != 0)
+    }
+
     /// The status as it stands at `now` (an active subscription past its end is expired).
     pub fn effective_status(&self, now: i64) -> SubscriptionStatus {
         if now >= self.current_period_end { SubscriptionStatus::Expired } else { self.status }
@@ -95,6 +104,15 @@ pub async fn get(db: &Db, workspace_id: &str) -> Result<Option<Subscription>> {
     row.map(from_row).transpose()
 }
 
+/// A plan's name: trimmed, 1 to 64 characters.
+pub fn parse_plan(raw: &str) -> Result<&str> {
+    let plan = raw.trim();
+    if plan.is_empty() || plan.chars().count() > 64 {
+        return Err(Error::validation("plan", "must be 1 to 64 characters"));
+    }
+    Ok(plan)
+}
+
 /// Creates or replaces the workspace's subscription (an admin's or a payment provider's verdict).
 pub async fn set(
     db: &Db,
@@ -104,10 +122,7 @@ pub async fn set(
     current_period_end: i64,
     now: i64,
 ) -> Result<Subscription> {
-    let plan = plan.trim();
-    if plan.is_empty() || plan.len() > 64 {
-        return Err(Error::validation("plan", "must be 1 to 64 characters"));
-    }
+    let plan = parse_plan(plan)?;
     sqlx::query(
         "INSERT INTO subscriptions (workspace_id, plan, status, current_period_end, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $5) \
@@ -128,16 +143,27 @@ pub async fn set(
 /// Gives a workspace without a subscription a [`TRIAL_DAYS`] `trial` plan; leaves an existing
 /// subscription alone. Returns the subscription in force.
 pub async fn start_trial(db: &Db, workspace_id: &str, now: i64) -> Result<Subscription> {
-    sqlx::query(
+    let mut conn = db.pool().acquire().await?;
+    start_trial_in(&mut conn, workspace_id, now).await?;
+    get(db, workspace_id).await?.ok_or(Error::NotFound { what: "subscription" })
+}
+
+/// [`start_trial`] inside a caller's transaction (the one creating the workspace).
+pub(crate) async fn start_trial_in(conn: &mut AnyConnection, workspace_id: &str, now: i64) -> Result<()> {
+    let started = sqlx::query(
         "INSERT INTO subscriptions (workspace_id, plan, status, current_period_end, created_at, updated_at) \
          VALUES ($1, 'trial', 'active', $2, $3, $3) ON CONFLICT (workspace_id) DO NOTHING",
     )
     .bind(workspace_id)
     .bind(now + TRIAL_DAYS * DAY_MS)
     .bind(now)
-    .execute(db.pool())
-    .await?;
-    get(db, workspace_id).await?.ok_or(Error::NotFound { what: "subscription" })
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if started == 1 {
+        tracing::info!(workspace_id, days = TRIAL_DAYS, "trial started");
+    }
+    Ok(())
 }
 
 /// Refuses with `subscription_expired` unless the workspace may spend money at `now`.
@@ -200,5 +226,17 @@ mod tests {
             subscription(SubscriptionStatus::Active, 100).effective_status(150),
             SubscriptionStatus::Expired
         );
+    }
+
+    #[test]
+    fn days_left_round_up_and_stop_at_zero() {
+        let ends = subscription(SubscriptionStatus::Active, 14 * DAY_MS);
+        assert_eq!(ends.days_left(0), 14);
+        assert_eq!(ends.days_left(1), 14);
+        assert_eq!(ends.days_left(13 * DAY_MS), 1);
+        assert_eq!(ends.days_left(14 * DAY_MS), 0);
+        assert_eq!(ends.days_left(20 * DAY_MS), 0);
+        assert_eq!(parse_plan("  pro ").unwrap(), "pro");
+        assert!(parse_plan(" ").is_err() && parse_plan(&"p".repeat(65)).is_err());
     }
 }

@@ -297,6 +297,20 @@ pub async fn top_up(
     actor_user_id: Option<&str>,
     now: i64,
 ) -> Result<Wallet> {
+    let cause = Cause { actor_user_id: actor_user_id.map(str::to_owned), ..Cause::default() };
+    Ok(credit(db, workspace_id, top_up_id, amount, cause, now).await?.0)
+}
+
+/// [`top_up`] with the rest of its cause (who recorded it, their note in `reason`); also says
+/// whether this call credited the wallet (`false`: that top-up id was booked before).
+pub(crate) async fn credit(
+    db: &Db,
+    workspace_id: &str,
+    top_up_id: &str,
+    amount: Micros,
+    cause: Cause,
+    now: i64,
+) -> Result<(Wallet, bool)> {
     if amount.get() <= 0 {
         return Err(Error::validation("amount", "a top-up must be positive"));
     }
@@ -305,25 +319,24 @@ pub async fn top_up(
     }
     let mut tx = db.pool().begin().await?;
     open_and_lock(&mut tx, workspace_id, now).await?;
-    let cause = Cause {
-        top_up_id: Some(top_up_id.to_owned()),
-        actor_user_id: actor_user_id.map(str::to_owned),
-        ..Cause::default()
-    };
+    let cause = Cause { top_up_id: Some(top_up_id.to_owned()), ..cause };
     let posting = Posting {
         kind: EntryKind::TopUp,
         from: Account::Funding,
         to: Account::Available,
         amount,
-        dedupe_key: Some(format!("top_up:{top_up_id}")),
+        // Per workspace: references typed by people (a bank transfer's) may repeat across
+        // workspaces, and one workspace's top-up must never swallow another's.
+        dedupe_key: Some(format!("top_up:{workspace_id}:{top_up_id}")),
         cause: &cause,
     };
-    if post(&mut tx, workspace_id, &posting, now).await? {
+    let credited = post(&mut tx, workspace_id, &posting, now).await?;
+    if credited {
         tracing::info!(workspace_id, top_up_id, amount = amount.get(), "wallet topped up");
     }
     let wallet = read(&mut tx, workspace_id).await?;
     tx.commit().await?;
-    Ok(wallet)
+    Ok((wallet, credited))
 }
 
 /// A manual correction by an admin: positive adds to the wallet, negative takes from its
@@ -339,6 +352,9 @@ pub async fn adjust(
     let reason = reason.trim();
     if reason.is_empty() {
         return Err(Error::validation("reason", "say why the balance is adjusted"));
+    }
+    if reason.chars().count() > 200 {
+        return Err(Error::validation("reason", "at most 200 characters"));
     }
     if amount.get() == 0 || amount.get() == i64::MIN {
         return Err(Error::validation("amount", "must be a non-zero amount"));
@@ -494,20 +510,6 @@ pub async fn entries(db: &Db, workspace_id: &str, limit: i64) -> Result<Vec<Entr
     ))
     .bind(workspace_id)
     .bind(limit.clamp(1, 1000))
-    .fetch_all(db.pool())
-    .await?;
-    Ok(rows.into_iter().map(entry).collect())
-}
-
-/// The ledger entries with `from <= created_at < to`, oldest first (at most 100 000).
-pub async fn entries_between(db: &Db, workspace_id: &str, from: i64, to: i64) -> Result<Vec<Entry>> {
-    let rows: Vec<EntryRow> = sqlx::query_as(&format!(
-        "SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE workspace_id = $1 AND created_at >= $2 AND created_at < $3 \
-         ORDER BY created_at, id LIMIT 100000"
-    ))
-    .bind(workspace_id)
-    .bind(from)
-    .bind(to)
     .fetch_all(db.pool())
     .await?;
     Ok(rows.into_iter().map(entry).collect())

@@ -57,6 +57,13 @@ async fn operators_create_owners_and_api_keys_from_the_command_line() {
         sessions::login(&db.db, "ops@example.com", "operator-password-1", &origin, 0).await.unwrap();
         // Setup is closed once an owner exists.
         assert!(!calling::accounts::setup_needed(&db.db).await.unwrap());
+        // The new workspace starts on its trial, so it can make paid calls once funded.
+        let trial = calling::billing::subscription::get(&db.db, &memberships[0].workspace_id)
+            .await
+            .unwrap()
+            .expect("a trial subscription");
+        assert_eq!(trial.plan, "trial");
+        assert!(trial.allows_paid_actions(calling::clock::Clock::System.now()));
 
         // Again with another password: the operator's recovery path, same user, same workspace.
         let again = run(&env, &create_owner, "operator-password-2\r\n");

@@ -17,14 +17,14 @@ use serde_json::Value;
 use support::Sandbox;
 
 /// A signed-in browser: its session cookie, and the page's own `Origin` on every call.
-struct Browser {
+pub(crate) struct Browser {
     base: String,
     cookie: String,
     client: reqwest::Client,
 }
 
 impl Browser {
-    async fn sign_in(sandbox: &Sandbox, user_id: &str) -> Browser {
+    pub(crate) async fn sign_in(sandbox: &Sandbox, user_id: &str) -> Browser {
         let services = sandbox.services();
         let now = services.clock.now();
         let (token, session) =
@@ -38,30 +38,38 @@ impl Browser {
     }
 
     /// An `ActionForm` submission: `fields` URL-encoded.
-    async fn form(&self, path: &str, fields: &[(&str, &str)]) -> (StatusCode, Value) {
-        let reply = self
-            .client
+    pub(crate) async fn form(&self, path: &str, fields: &[(&str, &str)]) -> (StatusCode, Value) {
+        self.send(self.post(path).form(fields)).await
+    }
+
+    /// A call of a server function that takes JSON (`input = Json`).
+    pub(crate) async fn json(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+        self.send(self.post(path).json(body)).await
+    }
+
+    fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client
             .post(format!("{}{path}", self.base))
             .header("Cookie", &self.cookie)
             .header("Origin", &self.base)
             .header("Accept", "application/json")
-            .form(fields)
-            .send()
-            .await
-            .unwrap();
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> (StatusCode, Value) {
+        let reply = request.send().await.unwrap();
         let status = reply.status();
         let text = reply.text().await.unwrap();
         (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
-    async fn ok(&self, path: &str, fields: &[(&str, &str)]) -> Value {
+    pub(crate) async fn ok(&self, path: &str, fields: &[(&str, &str)]) -> Value {
         let (status, body) = self.form(path, fields).await;
         assert_eq!(status, StatusCode::OK, "{path}: {body}");
         body
     }
 
     /// A refusal's status and message.
-    async fn refused(&self, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
+    pub(crate) async fn refused(&self, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
         let (status, body) = self.form(path, fields).await;
         assert!(!status.is_success(), "{path} {fields:?} was allowed: {body}");
         (status, body.to_string())
@@ -69,7 +77,7 @@ impl Browser {
 }
 
 /// Adds a member with `role` the way people join: an invitation, accepted.
-async fn join(services: &Services, workspace_id: &str, email: &str, role: Role) -> String {
+pub(crate) async fn join(services: &Services, workspace_id: &str, email: &str, role: Role) -> String {
     let now = services.clock.now();
     let (token, _) = invitations::create(&services.db, workspace_id, email, role, "cli", now).await.unwrap();
     let acceptance = invitations::Acceptance {

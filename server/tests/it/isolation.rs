@@ -533,6 +533,43 @@ fn rest_walk(a: &WorkspaceA) -> Vec<Row> {
         row(Method::GET, "/app/billing/", "/app/billing".into(), None, Own),
         row(Method::GET, "/app/billing/expenses", "/app/billing/expenses".into(), None, Own),
         row(Method::GET, "/app/billing/expenses.csv", "/app/billing/expenses.csv".into(), None, Own),
+        // Billing writes name no ids: they can only ever act on B's own wallet and card.
+        row(
+            Method::POST,
+            "/app/billing/top-ups",
+            "/app/billing/top-ups".into(),
+            Some(json!({ "amount": 5_000_000, "reference": "b-walk-1" })),
+            Own,
+        ),
+        row(
+            Method::POST,
+            "/app/billing/adjustments",
+            "/app/billing/adjustments".into(),
+            Some(json!({ "amount": -1, "reason": "isolation walk" })),
+            Own,
+        ),
+        row(Method::GET, "/app/billing/rate-card", "/app/billing/rate-card".into(), None, Own),
+        row(
+            Method::PUT,
+            "/app/billing/rate-card",
+            "/app/billing/rate-card".into(),
+            Some(json!({})),
+            Expect::Refused(&[StatusCode::UNPROCESSABLE_ENTITY]),
+        ),
+        row(
+            Method::PUT,
+            "/app/billing/subscription",
+            "/app/billing/subscription".into(),
+            Some(json!({ "plan": "pro", "status": "active", "current_period_end": 4_102_444_800_000_i64 })),
+            Own,
+        ),
+        row(
+            Method::PUT,
+            "/app/billing/low-balance-threshold",
+            "/app/billing/low-balance-threshold".into(),
+            Some(json!({ "threshold": 0 })),
+            Own,
+        ),
         row(Method::GET, "/app/presence/", "/app/presence".into(), None, Own),
         Row {
             session: Expect::Refused(&[StatusCode::UNPROCESSABLE_ENTITY]),
@@ -759,6 +796,11 @@ async fn walk_server_functions(a: &WorkspaceA, session: &Caller) -> Vec<String> 
         "callback_enabled": false, "countries": "", "hours_enabled": false, "timezone": "Europe/London",
         "week": [closed, closed, closed, closed, closed, closed, closed], "holidays": [],
     });
+    let rate = json!({ "meta": "0.01", "billable": "0.02" });
+    let rate_card = json!({
+        "call_estimate_minutes": "5", "default_call": rate, "countries": [], "text": rate, "media": rate,
+        "template": rate, "calling_template": rate, "note": "isolation walk",
+    });
     let send_form = json!({ "template_id": a.template, "to": a.granted_user, "vars": [], "ttl_minutes": "", "payload": "" });
     let button = [
         ("button[label]", "Call B"),
@@ -821,6 +863,17 @@ async fn walk_server_functions(a: &WorkspaceA, session: &Caller) -> Vec<String> 
         (CreateAdminApiKey::PATH, form(&[("name", "b-panel-key"), ("role", "viewer")]), Own),
         (RevokeAdminApiKey::PATH, form(&[("id", &a.key)]), NOT_FOUND),
         (MakeDeepLink::PATH, form(&[("phone_number_id", &a.phone_number_id), ("payload", "x")]), NOT_FOUND),
+        (LoadBilling::PATH, form(&[]), Own),
+        (LoadRateCards::PATH, form(&[]), Own),
+        (ListExpenses::PATH, Args::Json(json!({ "filter": {} })), Own),
+        (RecordTopUp::PATH, form(&[("amount", "2.00"), ("reference", "b-panel-1"), ("note", "")]), Own),
+        (SetLowBalanceThreshold::PATH, form(&[("threshold", "1.00")]), Own),
+        (
+            UpdateSubscription::PATH,
+            form(&[("plan", "pro"), ("status", "active"), ("period_end", "2099-12-31")]),
+            Own,
+        ),
+        (PublishRateCard::PATH, Args::Json(json!({ "form": rate_card })), Own),
         (TemplateAccess::PATH, form(&[]), Own),
         (ListTemplates::PATH, form(&[]), Own),
         (CreateCallButtonTemplate::PATH, form(&call_button), NOT_FOUND),

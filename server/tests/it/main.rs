@@ -11,6 +11,7 @@ mod admin_page;
 mod answering;
 mod api_calling;
 mod billing;
+mod billing_page;
 mod call_actions;
 mod cli_client;
 mod contacts;

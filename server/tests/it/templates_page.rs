@@ -294,9 +294,15 @@ async fn the_templates_page_manages_and_sends_templates_as_the_api_does() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(invalid(&serde_json::from_str(&body).unwrap()).0, "to");
 
-    // A billed number without a subscription: refused with what to do about it.
+    // A billed number without a subscription (setup started a trial: gone here): refused with
+    // what to do about it.
     sqlx::query("UPDATE whatsapp_numbers SET is_sandbox = 0 WHERE id = $1")
         .bind(&sandbox.number.id)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM subscriptions WHERE workspace_id = $1")
+        .bind(&sandbox.workspace.id)
         .execute(db.pool())
         .await
         .unwrap();

@@ -123,6 +123,11 @@ fn action_words(action: &str) -> Option<&'static str> {
         "password.changed" => "Changed their password",
         "password.reset" => "Reset their password",
         "install.setup" => "Set up Switchboard as its first owner",
+        "billing.top_up" => "Recorded a top-up",
+        "billing.adjustment" => "Adjusted the wallet",
+        "billing.rate_card_published" => "Published a rate card",
+        "billing.subscription_updated" => "Changed the subscription",
+        "billing.low_balance_threshold_updated" => "Changed the low-balance warning",
         _ => return None,
     })
 }

@@ -1,17 +1,19 @@
 //! `/admin`: the team admin panel — members and invitations, WhatsApp numbers, the workspace's
-//! profile, API keys, the audit log, and the signed-in person's own account — for signed-in
+//! profile, billing, API keys, the audit log, and the signed-in person's own account — for signed-in
 //! members. Everyone in the workspace may open it and see the team; the controls appear
 //! only for roles the permission matrix allows, and every server function here checks the role
 //! again, with the same rules and audit entries as the REST API (`server::accounts`).
 
 mod api_keys;
 mod audit;
+mod billing;
 mod members;
 mod numbers;
 mod workspace;
 
 pub use api_keys::ApiKeysPage;
 pub use audit::AuditPage;
+pub use billing::BillingPage;
 pub use members::MembersPage;
 pub use numbers::NumbersPage;
 pub use workspace::WorkspacePage;
@@ -27,6 +29,10 @@ pub mod server_fns {
     //! The panel's server functions, in one place for the server's integration tests.
     pub use super::api_keys::{CreateAdminApiKey, ListAdminApiKeys, RevokeAdminApiKey};
     pub use super::audit::ListAuditEntries;
+    pub use super::billing::{
+        ListExpenses, LoadBilling, LoadRateCards, PublishRateCard, RecordTopUp, SetLowBalanceThreshold,
+        UpdateSubscription,
+    };
     pub use super::members::{
         ChangeMemberRole, InviteMember, LoadTeam, RemoveTeamMember, RevokeTeamInvitation,
     };
@@ -76,10 +82,11 @@ pub fn RoleSelect(
 }
 
 /// The sections of `/admin`, in navigation order: (path, label, the permission that opens it).
-const SECTIONS: [(&str, &str, Permission); 6] = [
+const SECTIONS: [(&str, &str, Permission); 7] = [
     ("/admin", "Members", Permission::ViewTeam),
     ("/admin/numbers", "WhatsApp numbers", Permission::ViewSettings),
     ("/admin/workspace", "Workspace", Permission::ViewTeam),
+    ("/admin/billing", "Billing", Permission::SeeBilling),
     ("/admin/api-keys", "API keys", Permission::ManageApiKeys),
     ("/admin/audit", "Audit log", Permission::ViewAuditLog),
     ("/admin/account", "Your account", Permission::ViewCalls),

@@ -27,7 +27,7 @@ const FILTER_KEYS: [&str; 7] = ["q", "status", "direction", "number", "agent", "
 /// The history's filter from the page's URL; dates are whole UTC days, `to` included.
 fn filter_of(q: &leptos_router::params::ParamsMap) -> CallFilter {
     let text = |key: &str| q.get(key).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-    let day = |key: &str| text(key).and_then(|date| calling::dates::millis_of_date(&date));
+    let day = |key: &str| text(key).and_then(|date| calling::dates::start_of_date(&date));
     CallFilter {
         status: text("status").and_then(|s| CallStatus::parse(&s)),
         direction: text("direction").and_then(|d| Direction::parse(&d)),

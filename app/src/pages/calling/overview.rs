@@ -86,11 +86,21 @@ fn OverviewFigures(card: OverviewCard, simulate: ServerAction<SimulateInboundCal
                 <Stat label="Spend" value=format::money(o.spend_micros) />
                 <Stat label="Wallet" value=format::money(card.wallet_available_micros) />
             </dl>
-            {(card.wallet_available_micros == 0).then(|| view! {
-                <p class="notice" role="note">
-                    "The wallet is empty: outbound calls and template sends need funds. Inbound calls are always free."
-                </p>
-            })}
+            {if card.wallet_available_micros == 0 {
+                Some(view! {
+                    <p class="notice low-balance" role="note">
+                        "The wallet is empty: outbound calls and template sends need funds. Inbound calls are always free."
+                    </p>
+                }.into_any())
+            } else if card.low_balance {
+                Some(view! {
+                    <p class="notice low-balance" role="note">
+                        "The wallet is running low: top up in Admin → Billing before outbound calls are refused. Inbound calls are always free."
+                    </p>
+                }.into_any())
+            } else {
+                None
+            }}
         </section>
         {sandbox.then(|| view! { <SandboxPanel simulate /> })}
         <section class="card" aria-labelledby="latest-heading">
