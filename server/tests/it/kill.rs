@@ -41,7 +41,10 @@ async fn wait_ready(client: &reqwest::Client, base: &str) {
     }
 }
 
+/// A connect for call `n`, timed now: a fixed time in the past would leave the calls ringing
+/// past their answer window, and the sweeper would (rightly) add a second event to each.
 fn connect_webhook(n: usize) -> String {
+    let now = (Clock::System.now() / 1000).to_string();
     serde_json::json!({
         "object": "whatsapp_business_account",
         "entry": [{ "id": "200000000000077", "changes": [{ "field": "calls", "value": {
@@ -49,7 +52,7 @@ fn connect_webhook(n: usize) -> String {
             "metadata": { "phone_number_id": PHONE_NUMBER_ID, "display_phone_number": "447700900077" },
             "contacts": [{ "wa_id": format!("4477009{n:05}"), "profile": { "name": format!("Caller {n}") } }],
             "calls": [{ "id": format!("wacid.kill-{n}"), "to": "447700900077", "from": format!("4477009{n:05}"),
-                        "event": "connect", "timestamp": "1795355100", "direction": "USER_INITIATED",
+                        "event": "connect", "timestamp": now, "direction": "USER_INITIATED",
                         "session": { "sdp_type": "offer", "sdp": "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\n" } }]
         }}]}]
     })
@@ -159,7 +162,8 @@ async fn acknowledged_deliveries_survive_a_kill_and_are_processed_once() {
         let call: serde_json::Value = serde_json::from_str(body).unwrap();
         let wa_call_id = call["entry"][0]["changes"][0]["value"]["calls"][0]["id"].as_str().unwrap();
         let (events,): (i64,) = sqlx::query_as(
-            "SELECT CAST(COUNT(*) AS BIGINT) FROM call_events e JOIN calls c ON c.id = e.call_id WHERE c.wa_call_id = $1",
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM call_events e JOIN calls c ON c.id = e.call_id \
+             WHERE c.wa_call_id = $1 AND e.kind = 'connect_received'",
         )
         .bind(wa_call_id)
         .fetch_one(db.pool())
