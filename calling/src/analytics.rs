@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// The window analytics cover.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AnalyticsPeriod {
     Today,
@@ -70,6 +71,7 @@ impl AnalyticsPeriod {
 
 /// One day of the series. Every day of the period is present, calls or not.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct DailyPoint {
     /// `YYYY-MM-DD` (UTC).
     pub date: String,
@@ -87,6 +89,7 @@ pub struct DailyPoint {
 
 /// Totals and the daily series of one period.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct Analytics {
     pub period: AnalyticsPeriod,
     /// Start of the first day, unix ms.
@@ -114,6 +117,7 @@ pub struct Analytics {
 
 /// One agent's calls in the period.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct AgentStats {
     pub agent_id: String,
     pub name: String,

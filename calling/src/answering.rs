@@ -12,6 +12,7 @@ pub use server::*;
 
 /// An inbound call that rings for agents: who calls, until when, and the offer to answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "server", derive(sqlx::FromRow))]
 pub struct IncomingCall {
     pub call_id: String,
@@ -34,6 +35,7 @@ pub struct IncomingCall {
 /// Where a call stands for the browser on it, with WhatsApp's SDP answer to an outbound
 /// call's offer once it arrived.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "server", derive(sqlx::FromRow))]
 pub struct CallSession {
     pub call_id: String,

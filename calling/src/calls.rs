@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// Who started the call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     /// A WhatsApp user called the business.
@@ -36,6 +37,7 @@ impl Direction {
 
 /// Where a call stands, as the dashboard shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CallStatus {
     Ringing,
@@ -89,6 +91,7 @@ impl CallStatus {
 
 /// One row of the call history.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct CallSummary {
     pub id: String,
     pub direction: Direction,
@@ -111,11 +114,61 @@ pub struct CallSummary {
     pub agent_name: Option<String>,
 }
 
+/// The seed CLI's message-style spellings of a call's fate (`calls --status
+/// sent|delivered|failed`), each a group of [`CallStatus`]es so that every call is exactly one
+/// of them: `delivered` got through to a conversation, `sent` went out (or rang) without one,
+/// `failed` never got through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Sent,
+    Delivered,
+    Failed,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 3] = [Outcome::Sent, Outcome::Delivered, Outcome::Failed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Sent => "sent",
+            Outcome::Delivered => "delivered",
+            Outcome::Failed => "failed",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Outcome::ALL.into_iter().find(|outcome| outcome.as_str() == raw)
+    }
+
+    /// The statuses the outcome covers.
+    pub fn statuses(self) -> &'static [CallStatus] {
+        match self {
+            Outcome::Sent => &[CallStatus::Ringing, CallStatus::Missed, CallStatus::Rejected],
+            Outcome::Delivered => &[CallStatus::Answered, CallStatus::Completed],
+            Outcome::Failed => &[CallStatus::Failed],
+        }
+    }
+
+    /// The outcome a status belongs to.
+    pub fn of(status: CallStatus) -> Outcome {
+        Outcome::ALL
+            .into_iter()
+            .find(|outcome| outcome.statuses().contains(&status))
+            .unwrap_or(Outcome::Failed)
+    }
+}
+
 /// Which calls the history shows. Every field narrows the list; `None` means "any".
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct CallFilter {
     #[serde(default)]
     pub status: Option<CallStatus>,
+    /// A group of statuses by the seed's spelling (`sent`, `delivered`, `failed`).
+    #[serde(default)]
+    pub outcome: Option<Outcome>,
     #[serde(default)]
     pub direction: Option<Direction>,
     /// Part of the contact's number or name.
@@ -143,6 +196,7 @@ pub struct CallFilter {
 
 /// One page of the call history, newest first.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct CallPage {
     pub calls: Vec<CallSummary>,
     /// Pass as `cursor` for the next (older) page; `None` on the last page.
@@ -151,6 +205,7 @@ pub struct CallPage {
 
 /// Everything the call detail page shows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct CallDetail {
     pub summary: CallSummary,
     /// WhatsApp's call id.
@@ -174,6 +229,7 @@ pub struct CallDetail {
 
 /// What the call page says of its recording.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct RecordingSummary {
     /// `mp3` or `wav`.
     pub format: String,
@@ -184,6 +240,7 @@ pub struct RecordingSummary {
 
 /// One line of a call's timeline.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct TimelineItem {
     /// The fact's kind (`connect_received`, `accept_sent`, …).
     pub kind: String,
@@ -317,6 +374,18 @@ mod store {
         };
         if let Some(status) = filter.status {
             push(&mut sql, " AND status = ?", Bind::Text(status.as_str().into()));
+        }
+        if let Some(outcome) = filter.outcome {
+            let statuses = outcome.statuses();
+            for (i, status) in statuses.iter().enumerate() {
+                let clause = match (i, i + 1 == statuses.len()) {
+                    (0, true) => " AND status IN (?)",
+                    (0, false) => " AND status IN (?",
+                    (_, true) => ", ?)",
+                    _ => ", ?",
+                };
+                push(&mut sql, clause, Bind::Text(status.as_str().into()));
+            }
         }
         if let Some(direction) = filter.direction {
             push(&mut sql, " AND direction = ?", Bind::Text(direction.as_str().into()));

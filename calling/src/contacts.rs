@@ -20,6 +20,7 @@ pub const MAX_NAME_CHARS: usize = 120;
 
 /// A contact as the API shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct Contact {
     pub id: String,
     /// E.164 with `+`.
@@ -76,6 +77,7 @@ fn parse_name(raw: Option<&str>) -> Result<Option<String>> {
 
 /// What `POST /contacts` takes.
 #[derive(Clone, Debug, Default, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct NewContact {
     pub phone_number: String,
     #[serde(default)]
@@ -87,6 +89,7 @@ pub struct NewContact {
 /// What `PUT /contacts/:id` takes: each field present replaces the stored one (`name: null` or
 /// blank clears the name; `tags: []` clears the tags); absent fields are kept.
 #[derive(Clone, Debug, Default, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct ContactUpdate {
     #[serde(default, deserialize_with = "present")]
     pub name: Option<Option<String>>,

@@ -18,6 +18,7 @@ pub const MAX_PAYLOAD_CHARS: usize = 256;
 
 /// A call link and its QR code.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct DeepLink {
     pub url: String,
     /// `None` without a payload.

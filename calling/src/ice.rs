@@ -15,6 +15,7 @@ pub const TURN_CREDENTIAL_TTL_S: i64 = 12 * 3600;
 
 /// One `RTCIceServer` as the browser takes it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct IceServer {
     pub urls: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

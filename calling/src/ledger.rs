@@ -16,6 +16,7 @@ use crate::{Error, Result};
 
 /// Where a ledger fact came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     /// A `call_permission_reply` webhook.

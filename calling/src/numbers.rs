@@ -24,6 +24,7 @@ pub const META_GRAPH_API_BASE_URL: &str = "https://graph.facebook.com";
 
 /// A connected number, without its secrets.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct WhatsAppNumber {
     pub id: String,
     pub workspace_id: String,
@@ -120,6 +121,7 @@ fn require_secret(field: &str, value: &str) -> Result<()> {
 /// REST API's bodies. Blank version and base URL mean Meta's defaults; when editing, a blank
 /// secret keeps the stored one (secrets are never shown back, so there is nothing to retype).
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct NumberForm {
     pub phone_number_id: String,

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// The window the card summarises.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum OverviewPeriod {
     /// Since 00:00 UTC today.
@@ -33,6 +34,7 @@ impl OverviewPeriod {
 
 /// Call figures for one workspace over one period.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct Overview {
     pub period: OverviewPeriod,
     /// Start of the period, unix milliseconds.

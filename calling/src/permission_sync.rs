@@ -41,6 +41,7 @@ pub fn agrees(ours: PermissionStatus, theirs: PermissionStatus) -> bool {
 
 /// What one comparison found.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct Reconciled {
     /// The ledger's status before the comparison.
     pub ledger_status: PermissionStatus,

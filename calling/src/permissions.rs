@@ -24,6 +24,7 @@ pub const TEMPORARY_PERMISSION_LIFETIME: Millis = 7 * DAY;
 
 /// Meta's limits for one business number and user. Production and sandbox differ (§4.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct PermissionLimits {
     /// Permission requests per rolling 24 hours.
     pub requests_per_day: usize,
@@ -68,6 +69,7 @@ impl Default for PermissionLimits {
 
 /// Whether we may call the user.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum PermissionStatus {
     NoPermission,
@@ -109,6 +111,7 @@ impl PermissionStatus {
 
 /// One fact of the ledger.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum PermissionEvent {
     /// We sent a call permission request (free-form or template) and Meta accepted it.
@@ -157,6 +160,7 @@ impl PermissionEvent {
 
 /// A fact and when it happened (unix ms).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct PermissionRecord {
     pub at: Millis,
     pub event: PermissionEvent,
@@ -171,6 +175,7 @@ impl PermissionRecord {
 
 /// Meta's error code for a refusal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RefusalReason {
     /// 138006: no approved call permission.
@@ -211,6 +216,7 @@ impl RefusalReason {
 
 /// Why Meta would refuse, and when trying again makes sense.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct Refusal {
     pub reason: RefusalReason,
     /// When the action becomes possible by waiting alone (unix ms); `None` when waiting does
@@ -259,6 +265,7 @@ impl From<Refusal> for Error {
 
 /// Where a (business number, user) pair stands at one instant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct PermissionView {
     /// The status in force now (an expired temporary grant reads as `NoPermission`).
     pub status: PermissionStatus,
@@ -278,6 +285,7 @@ pub struct PermissionView {
 /// Where a (business number, user) pair stands at one instant, with what Meta would say to a
 /// call or a permission request (as the ledger reports it).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct PermissionLookup {
     /// The user's number, E.164.
     pub contact_number: String,

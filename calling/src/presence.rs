@@ -19,6 +19,7 @@ pub const CALL_ABANDONED_AFTER: i64 = 45_000;
 
 /// What an agent chose.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Availability {
     /// Ring me.
@@ -38,6 +39,7 @@ impl Availability {
 
 /// Where an agent stands, as admins see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Presence {
     Online,
@@ -48,6 +50,7 @@ pub enum Presence {
 
 /// One member who may answer calls, with their presence.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct AgentPresence {
     pub user_id: String,
     pub display_name: String,

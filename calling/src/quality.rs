@@ -16,6 +16,7 @@ pub const MAX_SAMPLES: usize = 600;
 
 /// One reading of the call's audio, as the browser reports it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct QualitySample {
     /// Milliseconds since the call went live.
     pub at_ms: u64,
@@ -31,6 +32,7 @@ pub struct QualitySample {
 
 /// What the call's page shows.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct QualitySummary {
     pub samples: usize,
     pub round_trip_avg_ms: Option<f64>,
@@ -47,6 +49,7 @@ pub struct QualitySummary {
 
 /// Everything stored with a call.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct CallQuality {
     pub summary: QualitySummary,
     pub samples: Vec<QualitySample>,

@@ -17,6 +17,7 @@ pub const MAX_BYTES: usize = 25 * 1024 * 1024;
 
 /// The audio formats accepted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum AudioFormat {
     Mp3,
@@ -63,6 +64,7 @@ impl AudioFormat {
 
 /// What is known about a call's recording (the audio itself comes from [`audio`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct Recording {
     pub call_id: String,
     pub format: AudioFormat,

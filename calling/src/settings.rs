@@ -77,6 +77,22 @@ macro_rules! wire_enum {
                 Ok($name::parse(&String::deserialize(deserializer)?))
             }
         }
+
+        // A string naming Meta's known values; not an enum, since a value Meta adds later is
+        // kept and echoed rather than refused.
+        #[cfg(feature = "server")]
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .description(Some(concat!("Meta's spelling, one of:", $(" ", $wire),+)))
+                    .examples([$($wire),+])
+                    .into()
+            }
+        }
+
+        #[cfg(feature = "server")]
+        impl utoipa::ToSchema for $name {}
     };
 }
 
@@ -152,6 +168,7 @@ impl DayOfWeek {
 /// The `calling` object. Every field is optional: on POST an absent field is left as it is
 /// at Meta (except inside `call_hours`, which is replaced whole); on GET absent means unset.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct CallingSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<Toggle>,
@@ -179,6 +196,7 @@ pub struct CallingSettings {
 
 /// `call_icons`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct CallIcons {
     /// ISO 3166 alpha-2 codes of the users' phone-number countries that see the icon; empty
     /// means everyone.
@@ -188,6 +206,7 @@ pub struct CallIcons {
 
 /// `call_hours`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct CallHours {
     /// `DISABLED` means open around the clock. A GET without it reads as `NOT_SET`.
     #[serde(default = "not_set")]
@@ -204,6 +223,7 @@ pub struct CallHours {
 
 /// One opening slot.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct WeeklyHours {
     pub day_of_week: DayOfWeek,
     /// `"HHMM"`, 24-hour.
@@ -213,6 +233,7 @@ pub struct WeeklyHours {
 
 /// One closed (or special-hours) day.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct Holiday {
     /// `"YYYY-MM-DD"`, not in the past.
     pub date: String,
@@ -222,6 +243,7 @@ pub struct Holiday {
 
 /// `sip`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct SipSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<Toggle>,
@@ -232,6 +254,7 @@ pub struct SipSettings {
 
 /// One SIP server.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct SipServer {
     pub hostname: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -248,6 +271,7 @@ pub struct SipServer {
 
 /// `audio`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct AudioSettings {
     #[serde(default)]
     pub additional_codecs: Vec<AudioCodec>,
@@ -255,6 +279,7 @@ pub struct AudioSettings {
 
 /// `restrictions` (GET only).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct Restrictions {
     #[serde(default)]
     pub restrictions_list: Vec<Restriction>,
@@ -262,6 +287,7 @@ pub struct Restrictions {
 
 /// One restriction, e.g. `RESTRICTED_BUSINESS_INITIATED_CALLING` until `expiration`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct Restriction {
     #[serde(rename = "type", default)]
     pub kind: String,
@@ -274,6 +300,7 @@ pub struct Restriction {
 
 /// One broken rule: the field path and what is wrong.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct SettingsProblem {
     pub field: String,
     pub message: String,
@@ -281,6 +308,7 @@ pub struct SettingsProblem {
 
 /// A field where what we want differs from what Meta has.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct SettingsDrift {
     pub field: String,
     pub local: Value,

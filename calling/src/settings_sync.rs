@@ -15,6 +15,7 @@ use crate::{Error, Result, Services};
 
 /// A number's settings as the settings page shows them.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct NumberSettings {
     /// What was last set here and accepted by WhatsApp.
     pub desired: Option<CallingSettings>,

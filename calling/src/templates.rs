@@ -51,6 +51,7 @@ pub const DEFAULT_CALL_BUTTON_BODY: &str = "Tap the button below to call us.";
 /// A template name as Meta allows it: lowercase letters, digits and underscores, at most
 /// [`MAX_NAME_LEN`] characters.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct TemplateName(String);
 
@@ -95,6 +96,7 @@ pub fn parse_language(raw: Option<&str>) -> Result<String> {
 
 /// The two calling template variants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TemplateKind {
     /// A message with a tap-to-call button.
@@ -118,6 +120,7 @@ impl TemplateKind {
 
 /// Meta's template categories allowed for calling templates (§4.4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
     Marketing,
@@ -147,6 +150,7 @@ impl Category {
 
 /// Where Meta's review stands. Only approved templates can be sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TemplateStatus {
     Pending,
@@ -200,6 +204,7 @@ impl TemplateStatus {
 
 /// Where a call button leads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ButtonTarget {
     /// A WhatsApp call to the sending business number (Meta's `voice_call` button, §6.2); it
@@ -229,6 +234,7 @@ impl ButtonTarget {
 
 /// A template as the API lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct Template {
     pub template_id: String,
     #[serde(rename = "type")]
@@ -266,6 +272,7 @@ pub struct Template {
 
 /// `POST /templates/call-button`, as sent.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct CallButtonRequest {
     pub name: Option<String>,
     pub language: Option<String>,
@@ -288,6 +295,7 @@ pub struct CallButtonRequest {
 
 /// `POST /templates/permission`, as sent.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct PermissionRequest {
     pub name: Option<String>,
     pub language: Option<String>,
@@ -526,6 +534,7 @@ fn phone(field: &str, raw: &str) -> Result<PhoneNumber> {
 
 /// `POST /send`, as sent.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct SendRequest {
     pub template_id: Option<String>,
     pub to: Option<String>,
@@ -664,6 +673,7 @@ fn variables(raw: &Value) -> Result<Vec<String>> {
 
 /// A template message WhatsApp accepted.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct SentTemplate {
     /// Our id of the send.
     pub message_id: String,

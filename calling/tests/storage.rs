@@ -94,7 +94,7 @@ async fn migrations_and_queries_agree_on_every_dialect() {
 
 #[tokio::test]
 async fn call_history_filters_and_pages_the_same_on_every_dialect() {
-    use calling::calls::{CallFilter, list};
+    use calling::calls::{CallFilter, Outcome, list};
     for test_db in every_database().await {
         let db = &test_db.db;
         let dialect = test_db.dialect();
@@ -143,6 +143,14 @@ async fn call_history_filters_and_pages_the_same_on_every_dialect() {
                 .await
                 .unwrap();
         assert_eq!(missed.calls.len(), 3, "{dialect:?}");
+        // The seed's spellings group statuses: completed calls were delivered, missed ones sent.
+        for (outcome, count) in [(Outcome::Delivered, 4), (Outcome::Sent, 3), (Outcome::Failed, 0)] {
+            let found = list(db, &acme.id, &CallFilter { outcome: Some(outcome), ..CallFilter::default() })
+                .await
+                .unwrap();
+            assert_eq!(found.calls.len(), count, "{outcome:?} on {dialect:?}");
+            assert!(found.calls.iter().all(|c| Outcome::of(c.status) == outcome), "{dialect:?}");
+        }
         let by_name = list(db, &acme.id, &CallFilter { search: Some("zoë".into()), ..CallFilter::default() })
             .await
             .unwrap();

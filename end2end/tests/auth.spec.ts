@@ -22,6 +22,8 @@ test.describe("signed out", () => {
     await page.getByRole("button", { name: "Sign in" }).click();
     await expect(page).toHaveURL(/\/calling\/calls\?status=missed$/);
     await expect(page.getByRole("heading", { level: 1, name: "Calls" })).toBeVisible();
+    // Signing in loaded the page afresh; its buttons work once it has hydrated.
+    await expect(page.locator("[data-hydrated='true']")).toBeVisible({ timeout: HYDRATION_TIMEOUT });
 
     // Signing out ends this session: the dashboard asks for sign-in again.
     await page.getByRole("button", { name: "Sign out" }).click();

@@ -67,9 +67,19 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
         .build()
 }
 
+/// The app's page routes, listed once per process. Listing renders the app with resource
+/// loading switched off by a process-wide flag (leptos' `SuppressResourceLoad`), so listing
+/// again while another router of the process serves pages leaves those pages' resources
+/// unloaded and their responses hanging for good. A process that builds several routers (the
+/// tests, side by side) therefore lists the routes once, before any of them serves a page.
+fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 /// The whole application.
 pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let services = state.services.clone();
     let limits = state.limits;
     // The pages and server functions learn who is signed in from `attach_session`; the REST

@@ -11,6 +11,7 @@ use crate::{Error, Result};
 /// The kinds of statement lines: the ledger entries that change what the workspace owns
 /// (holds and releases only move money inside the wallet and are never lines).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum StatementKind {
     TopUp,
@@ -65,6 +66,7 @@ pub const DEFAULT_PERIOD_MS: i64 = 30 * DAY_MS;
 /// Which statement lines to list: one kind or all, from an instant (inclusive) to another
 /// (exclusive), both unix ms.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct ExpenseFilter {
     #[serde(default)]
     pub kind: Option<StatementKind>,
@@ -130,6 +132,7 @@ impl ExpenseFilter {
 
 /// A unit price as typed: decimal amounts of the wallet currency (`0.0012`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct RateForm {
     pub meta: String,
     pub billable: String,
@@ -137,6 +140,7 @@ pub struct RateForm {
 
 /// A country's per-pulse price as typed; a row with a blank country is ignored.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct CountryRateForm {
     pub country: String,
     pub meta: String,
@@ -145,6 +149,7 @@ pub struct CountryRateForm {
 
 /// A rate card as an owner edits it in the admin panel.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct RateCardForm {
     pub call_estimate_minutes: String,
     /// Per 6-second pulse, for callee countries not listed.

@@ -64,6 +64,7 @@ impl Billable<'_> {
 
 /// What a call or send would cost, priced from one rate card version.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct Estimate {
     pub rate_card_id: String,
     pub rate_card_version: i64,
@@ -111,6 +112,7 @@ pub async fn estimate(db: &Db, workspace_id: &str, billable: &Billable<'_>, now:
 
 /// Money reserved for one call or send.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct Hold {
     pub id: String,
     pub workspace_id: String,
@@ -421,6 +423,7 @@ impl CallOutcome {
 
 /// A call's settlement.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct Settlement {
     pub call_id: String,
     pub hold_id: String,

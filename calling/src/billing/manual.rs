@@ -52,6 +52,7 @@ impl PaymentProvider for ManualProvider {
 /// A payment someone records: its amount, the reference that identifies it (the bank
 /// transfer's, the invoice number; generated when none is given) and a note.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct ManualTopUp {
     pub amount: Micros,
     pub reference: String,
@@ -96,6 +97,7 @@ impl ManualTopUp {
 
 /// What [`record_top_up`] did.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct TopUpRecorded {
     /// The ledger's top-up id (`manual:<reference>`).
     pub top_up_id: String,
@@ -143,6 +145,7 @@ pub fn top_up_details(top_up: &ManualTopUp, recorded: &TopUpRecorded) -> Value {
 
 /// A subscription as an owner sets it by hand.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct SubscriptionChange {
     pub plan: String,
     pub status: SubscriptionStatus,

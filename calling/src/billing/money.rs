@@ -17,6 +17,7 @@ pub const MICROS_PER_UNIT: i64 = 1_000_000;
 /// An amount in millionths of the wallet currency. Signed, because ledger arithmetic needs
 /// differences; stored amounts are checked non-negative where the schema says so.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct Micros(pub i64);
 
@@ -99,6 +100,7 @@ impl fmt::Display for Micros {
 
 /// An ISO 4217 currency code (three capital letters). Each workspace's wallet has one.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct Currency(String);
 
@@ -149,6 +151,7 @@ impl fmt::Display for Currency {
 
 /// An amount with its currency, for display and for error details.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct Money {
     pub amount: Micros,
     pub currency: Currency,

@@ -17,6 +17,7 @@ use crate::{Error, Result};
 
 /// Something a payment provider reports.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum PaymentEvent {
     /// A payment for the workspace's wallet succeeded. `payment_id` is the provider's id.
@@ -43,6 +44,7 @@ pub enum PaymentEvent {
 
 /// A hosted payment page to send an owner to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct Checkout {
     pub id: String,
     pub url: String,

@@ -38,6 +38,7 @@ pub fn pulses(duration_seconds: i64) -> i64 {
 
 /// A unit price: per pulse for calls, per message for sends.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct Rate {
     /// What Meta charges the business for the unit (display and margin reporting).
     pub meta: Micros,
@@ -47,6 +48,7 @@ pub struct Rate {
 
 /// The kinds of sends priced separately from calls.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MessageKind {
     Text,
@@ -76,6 +78,7 @@ impl MessageKind {
 
 /// Per-message rates, one per [`MessageKind`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct MessageRates {
     pub text: Rate,
     pub media: Rate,
@@ -105,6 +108,7 @@ impl MessageRates {
 
 /// A rate card as an owner edits it (the content of one version).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct NewRateCard {
     /// How many minutes of a call the preflight holds (the estimate for a call).
     pub call_estimate_minutes: i64,
@@ -262,6 +266,7 @@ impl RateCard {
 
 /// One published version of a workspace's rate card.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct RateCard {
     pub id: String,
     pub workspace_id: String,

@@ -14,6 +14,7 @@ use crate::storage::Db;
 
 /// One line of the statement.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct StatementLine {
     pub at: i64,
     pub kind: String,

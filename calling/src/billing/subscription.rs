@@ -28,6 +28,7 @@ pub const TRIAL_DAYS: i64 = 14;
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SubscriptionStatus {
     Active,
@@ -56,6 +57,7 @@ impl SubscriptionStatus {
 
 /// A workspace's subscription.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct Subscription {
     pub workspace_id: String,
     pub plan: String,

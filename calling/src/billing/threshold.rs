@@ -70,6 +70,7 @@ pub fn change_details(before: Micros, after: Micros) -> serde_json::Value {
 
 /// The balance as every screen reports it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct Balance {
     pub currency: Currency,
     /// Available + held.

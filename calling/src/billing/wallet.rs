@@ -24,6 +24,7 @@ use crate::{Error, Result};
 
 /// A ledger account.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Account {
     /// The wallet's spendable money.
@@ -52,6 +53,7 @@ impl Account {
 
 /// Why money moved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EntryKind {
     TopUp,
@@ -79,6 +81,7 @@ impl EntryKind {
 
 /// What caused an entry: every entry names at least one of these.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct Cause {
     pub hold_id: Option<String>,
     pub call_id: Option<String>,
@@ -101,6 +104,7 @@ pub(crate) struct Posting<'a> {
 
 /// A stored ledger entry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct Entry {
     pub id: String,
     pub kind: String,
@@ -113,6 +117,7 @@ pub struct Entry {
 
 /// A workspace's wallet as cached on its row.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct Wallet {
     pub workspace_id: String,
     pub currency: Currency,
@@ -517,6 +522,7 @@ pub async fn entries(db: &Db, workspace_id: &str, limit: i64) -> Result<Vec<Entr
 
 /// The result of [`verify`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
 pub struct Verification {
     pub cached_balance: Micros,
     pub cached_held: Micros,

@@ -21,9 +21,12 @@ use calling::graph::GraphClient;
 use calling::permissions::PermissionLimits;
 use calling::phone::PhoneNumber;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::ApiJson;
 use crate::AppState;
+use crate::api::calling_routes::CallIdPath;
+use crate::api::openapi::ErrorEnvelope;
 use crate::auth::Auth;
 use crate::error::ApiError;
 
@@ -43,16 +46,35 @@ pub fn routes() -> Router<AppState> {
         .route("/ice-servers", get(ice_servers))
 }
 
-#[derive(Serialize)]
+/// This file's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    incoming,
+    pre_accept,
+    accept,
+    reject,
+    terminate,
+    initiate,
+    session,
+    report_quality,
+    ice_servers
+))]
+pub(super) struct Doc;
+
+#[derive(Serialize, ToSchema)]
 struct IncomingResponse {
     calls: Vec<IncomingCall>,
 }
 
 /// Where a call stands after an action.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct ActionResponse {
     call_id: String,
+    /// ringing, answered, completed, missed, rejected or failed.
+    #[schema(value_type = String)]
     status: &'static str,
+    /// The state machine's phase: ringing, pre_accepted, accepted, connected, terminated, …
+    #[schema(value_type = String)]
     phase: &'static str,
 }
 
@@ -62,13 +84,16 @@ impl ActionResponse {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct PreAcceptRequest {
     /// The browser's complete SDP answer (ICE candidates included).
     sdp: String,
 }
 
 /// `GET /incoming`
+#[utoipa::path(get, path = "/app/calling/incoming", tag = "calls",
+    summary = "The calls ringing now, with WhatsApp's SDP offer",
+    responses((status = 200, description = "Ringing calls, oldest first", body = IncomingResponse)))]
 async fn incoming(auth: Auth, State(services): State<Services>) -> ApiResult<IncomingResponse> {
     auth.require(Permission::AnswerCalls)?;
     Ok(Json(IncomingResponse { calls: answering::incoming(&services.db, &auth.workspace_id).await? }))
@@ -83,6 +108,13 @@ fn answering_member(auth: &Auth) -> Result<&str, ApiError> {
 }
 
 /// `POST /calls/:id/pre-accept` `{sdp}`: claim the call, then send `pre_accept` with the SDP.
+#[utoipa::path(post, path = "/app/calling/calls/{call_id}/pre-accept", tag = "calls", params(CallIdPath), request_body = PreAcceptRequest,
+    summary = "Claim a ringing call for the signed-in agent and pre-accept it with the browser's SDP answer",
+    responses(
+        (status = 200, description = "Pre-accepted; accept once the media connects", body = ActionResponse),
+        (status = 409, description = "Another agent took the call (`already_answered`), the call's state forbids it, or WhatsApp refused (`details.meta_code`)", body = ErrorEnvelope),
+        (status = 502, description = "WhatsApp failed (`whatsapp_error`)", body = ErrorEnvelope),
+        (status = 403, description = "API keys cannot answer: a signed-in agent does", body = ErrorEnvelope)))]
 async fn pre_accept(
     auth: Auth,
     State(services): State<Services>,
@@ -110,6 +142,13 @@ async fn pre_accept(
 }
 
 /// `POST /calls/:id/accept`: by the member who pre-accepted, with the same SDP.
+#[utoipa::path(post, path = "/app/calling/calls/{call_id}/accept", tag = "calls", params(CallIdPath),
+    summary = "Accept a call this agent pre-accepted (the same SDP is sent again, as Meta requires)",
+    responses(
+        (status = 200, description = "Accepted: media may flow", body = ActionResponse),
+        (status = 409, description = "Another agent took the call (`already_answered`), the call's state forbids it, or WhatsApp refused (`details.meta_code`)", body = ErrorEnvelope),
+        (status = 502, description = "WhatsApp failed (`whatsapp_error`)", body = ErrorEnvelope),
+        (status = 403, description = "API keys cannot answer: a signed-in agent does", body = ErrorEnvelope)))]
 async fn accept(
     auth: Auth,
     State(services): State<Services>,
@@ -123,6 +162,12 @@ async fn accept(
 }
 
 /// `POST /calls/:id/reject`: decline a call that still rings.
+#[utoipa::path(post, path = "/app/calling/calls/{call_id}/reject", tag = "calls", params(CallIdPath),
+    summary = "Decline a call that still rings",
+    responses(
+        (status = 200, description = "Rejected", body = ActionResponse),
+        (status = 409, description = "Another agent took the call (`already_answered`), the call's state forbids it, or WhatsApp refused (`details.meta_code`)", body = ErrorEnvelope),
+        (status = 502, description = "WhatsApp failed (`whatsapp_error`)", body = ErrorEnvelope)))]
 async fn reject(
     auth: Auth,
     State(services): State<Services>,
@@ -135,6 +180,12 @@ async fn reject(
 }
 
 /// `POST /calls/:id/terminate`: hang up, in either direction.
+#[utoipa::path(post, path = "/app/calling/calls/{call_id}/terminate", tag = "calls", params(CallIdPath),
+    summary = "Hang up a call, inbound or outbound",
+    responses(
+        (status = 200, description = "Terminated", body = ActionResponse),
+        (status = 409, description = "Another agent took the call (`already_answered`), the call's state forbids it, or WhatsApp refused (`details.meta_code`)", body = ErrorEnvelope),
+        (status = 502, description = "WhatsApp failed (`whatsapp_error`)", body = ErrorEnvelope)))]
 async fn terminate(
     auth: Auth,
     State(services): State<Services>,
@@ -148,7 +199,8 @@ async fn terminate(
     Ok(ActionResponse::new(call_id, &state))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"to": "+919876543210", "phone_number_id": "106540352242922", "sdp": "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\n…"}))]
 struct InitiateRequest {
     /// The WhatsApp user to call (E.164, spaces and dashes allowed).
     to: String,
@@ -158,7 +210,7 @@ struct InitiateRequest {
     sdp: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct InitiateResponse {
     call_id: String,
     wa_call_id: String,
@@ -166,6 +218,13 @@ struct InitiateResponse {
 
 /// `POST /initiate` `{to, phone_number_id?, sdp}`: places a business-initiated call after the
 /// permission check and the billing preflight (refusals reach nobody at WhatsApp).
+#[utoipa::path(post, path = "/app/calling/initiate", tag = "calls", request_body = InitiateRequest,
+    summary = "Place a business-initiated call (permission check and billing preflight first)",
+    responses(
+        (status = 201, description = "Placed: WhatsApp rings the user; poll `/calls/{call_id}/session` for the answer", body = InitiateResponse),
+        (status = 402, description = "`subscription_expired` or `insufficient_balance`, with `details`; nothing reached WhatsApp", body = ErrorEnvelope),
+        (status = 409, description = "`permission_required` (the user has not allowed calls), a call limit, or another refusal by WhatsApp (`details.meta_code`)", body = ErrorEnvelope),
+        (status = 502, description = "WhatsApp failed (`whatsapp_error`); the hold is released", body = ErrorEnvelope)))]
 async fn initiate(
     auth: Auth,
     State(services): State<Services>,
@@ -204,6 +263,9 @@ async fn initiate(
 
 /// `GET /calls/:id/session`: where the call stands and WhatsApp's SDP answer (outbound calls,
 /// once the connect webhook brought it), for the browser that placed it.
+#[utoipa::path(get, path = "/app/calling/calls/{call_id}/session", tag = "calls", params(CallIdPath),
+    summary = "The call's status and WhatsApp's SDP answer once it came",
+    responses((status = 200, description = "The session", body = answering::CallSession)))]
 async fn session(
     auth: Auth,
     State(services): State<Services>,
@@ -215,13 +277,19 @@ async fn session(
     Ok(Json(answering::session(&services.db, &auth.workspace_id, &call_id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct QualityReport {
     samples: Vec<calling::quality::QualitySample>,
 }
 
 /// `POST /calls/:id/quality` `{samples}`: the browser of the agent on the call reports its
 /// audio figures (at the end of the call, and whenever it has new ones); the summary is kept.
+#[utoipa::path(post, path = "/app/calling/calls/{call_id}/quality", tag = "calls", params(CallIdPath), request_body = QualityReport,
+    summary = "Store the audio-quality samples the agent's browser measured",
+    responses(
+        (status = 200, description = "The call's quality summary so far", body = calling::quality::QualitySummary),
+        (status = 403, description = "Reported by the agent's browser, not an API key", body = ErrorEnvelope),
+        (status = 409, description = "Only the agent on the call reports its quality (`not_your_call`)", body = ErrorEnvelope)))]
 async fn report_quality(
     auth: Auth,
     State(services): State<Services>,
@@ -239,13 +307,16 @@ async fn report_quality(
     Ok(Json(quality.summary))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct IceServers {
     ice_servers: Vec<calling::ice::IceServer>,
 }
 
 /// `GET /ice-servers`: the STUN/TURN servers for this agent's browser, TURN with fresh
 /// time-limited credentials.
+#[utoipa::path(get, path = "/app/calling/ice-servers", tag = "calls",
+    summary = "STUN/TURN servers for the browser, TURN with fresh time-limited credentials",
+    responses((status = 200, description = "The servers, as RTCPeerConnection takes them", body = IceServers)))]
 async fn ice_servers(
     auth: Auth,
     State(services): State<Services>,

@@ -40,7 +40,22 @@ pub fn routes() -> Router<AppState> {
         .route("/low-balance-threshold", put(set_threshold))
 }
 
-#[derive(Serialize)]
+/// This file's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    overview,
+    expenses,
+    expenses_csv,
+    top_up,
+    adjust,
+    rate_card,
+    publish_rate_card,
+    set_subscription,
+    set_threshold
+))]
+pub(super) struct Doc;
+
+#[derive(Serialize, utoipa::ToSchema)]
 struct BillingOverview {
     wallet: Wallet,
     available: Micros,
@@ -53,6 +68,9 @@ struct BillingOverview {
 
 /// `GET /billing`: balance, what is held, what is available and whether that is low, the
 /// subscription.
+#[utoipa::path(get, path = "/app/billing", tag = "billing",
+    summary = "The wallet, what is available, the low-balance warning and the subscription",
+    responses((status = 200, description = "The workspace's billing state", body = BillingOverview)))]
 async fn overview(auth: Auth, State(services): State<Services>) -> Result<Json<BillingOverview>, ApiError> {
     auth.require(Permission::SeeBilling)?;
     let wallet = wallet::get(&services.db, &auth.workspace_id).await?;
@@ -67,10 +85,14 @@ async fn overview(auth: Auth, State(services): State<Services>) -> Result<Json<B
 }
 
 /// The expenses filter as a query string: `kind`, `from`, `to` (unix ms, `to` exclusive).
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ExpensesQuery {
+    /// Only lines of this kind: top_up, call_charge, message_charge, refund, adjustment.
     kind: Option<String>,
+    /// From this time (ms since the epoch); 30 days ago when absent.
     from: Option<i64>,
+    /// Until this time (ms since the epoch); now when absent.
     to: Option<i64>,
 }
 
@@ -82,7 +104,7 @@ impl ExpensesQuery {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Expenses {
     /// The period listed, `[from, to)` in unix ms.
     from: i64,
@@ -92,6 +114,9 @@ struct Expenses {
 
 /// `GET /billing/expenses?kind=&from=&to=`: the billing lines of a period (default: the last
 /// 30 days), optionally of one kind.
+#[utoipa::path(get, path = "/app/billing/expenses", tag = "billing", params(ExpensesQuery),
+    summary = "The statement: money in and out, per call and per message",
+    responses((status = 200, description = "The lines of the range", body = Expenses)))]
 async fn expenses(
     auth: Auth,
     State(services): State<Services>,
@@ -106,6 +131,9 @@ async fn expenses(
 }
 
 /// `GET /billing/expenses.csv?kind=&from=&to=`: the same lines for a spreadsheet.
+#[utoipa::path(get, path = "/app/billing/expenses.csv", tag = "billing", params(ExpensesQuery),
+    summary = "The statement as CSV",
+    responses((status = 200, description = "One row per line, with a header row", body = String, content_type = "text/csv")))]
 async fn expenses_csv(
     auth: Auth,
     State(services): State<Services>,
@@ -149,7 +177,8 @@ fn required(field: &str) -> ApiError {
     ApiError(calling::Error::validation(field, "required"))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"amount": 25000000, "reference": "bank-transfer-2026-12-01", "note": "December"}))]
 struct TopUpRequest {
     /// Micro-units of the wallet currency.
     amount: Option<Micros>,
@@ -160,6 +189,11 @@ struct TopUpRequest {
 
 /// `POST /billing/top-ups`: records a payment received outside Switchboard (the manual
 /// provider). 201 with the wallet; the same reference again is 200 with `credited: false`.
+#[utoipa::path(post, path = "/app/billing/top-ups", tag = "billing", request_body = TopUpRequest,
+    summary = "Record a manual top-up (once per reference)",
+    responses(
+        (status = 201, description = "Credited", body = TopUpRecorded),
+        (status = 200, description = "That reference was booked before: nothing credited again", body = TopUpRecorded)))]
 async fn top_up(
     auth: Auth,
     State(services): State<Services>,
@@ -180,7 +214,7 @@ async fn top_up(
     Ok((StatusCode::CREATED, Json(recorded)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct AdjustmentRequest {
     /// Signed micro-units: positive adds to the wallet, negative takes from what is available.
     amount: Option<Micros>,
@@ -189,6 +223,11 @@ struct AdjustmentRequest {
 
 /// `POST /billing/adjustments`: a manual correction with its reason (owners only), kept in the
 /// ledger as an `adjustment` line. 201 with the wallet; never below zero (402).
+#[utoipa::path(post, path = "/app/billing/adjustments", tag = "billing", request_body = AdjustmentRequest,
+    summary = "A manual adjustment with a reason (never below zero)",
+    responses(
+        (status = 201, description = "The wallet after it", body = Wallet),
+        (status = 402, description = "A debit larger than what is available (`insufficient_balance`, with `details`)", body = crate::api::openapi::ErrorEnvelope)))]
 async fn adjust(
     auth: Auth,
     State(services): State<Services>,
@@ -210,7 +249,7 @@ async fn adjust(
     Ok((StatusCode::CREATED, Json(adjusted)))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct RateCardResponse {
     current: RateCard,
     /// Every version, newest first (the current one included).
@@ -218,6 +257,9 @@ struct RateCardResponse {
 }
 
 /// `GET /billing/rate-card`: the current version and every version before it.
+#[utoipa::path(get, path = "/app/billing/rate-card", tag = "billing",
+    summary = "The current rate card and every earlier version",
+    responses((status = 200, description = "The rate cards", body = RateCardResponse)))]
 async fn rate_card(auth: Auth, State(services): State<Services>) -> Result<Json<RateCardResponse>, ApiError> {
     auth.require(Permission::SeeBilling)?;
     let current = rates::current(&services.db, &auth.workspace_id, services.clock.now()).await?;
@@ -227,6 +269,9 @@ async fn rate_card(auth: Auth, State(services): State<Services>) -> Result<Json<
 
 /// `PUT /billing/rate-card`: publishes the body as the next version (owners only). Calls
 /// and sends already paid for keep the version they were priced with.
+#[utoipa::path(put, path = "/app/billing/rate-card", tag = "billing", request_body = NewRateCard,
+    summary = "Publish a new rate card version (past charges keep their price)",
+    responses((status = 200, description = "The published version", body = RateCard)))]
 async fn publish_rate_card(
     auth: Auth,
     State(services): State<Services>,
@@ -241,7 +286,7 @@ async fn publish_rate_card(
     Ok(Json(published))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct SubscriptionRequest {
     plan: Option<String>,
     /// `active`, `past_due` or `expired`.
@@ -252,6 +297,9 @@ struct SubscriptionRequest {
 
 /// `PUT /billing/subscription`: sets plan, status and period end (owners only), as the
 /// manual payment provider reports them.
+#[utoipa::path(put, path = "/app/billing/subscription", tag = "billing", request_body = SubscriptionRequest,
+    summary = "Set the plan, status (active, past_due, expired) and period end",
+    responses((status = 200, description = "The subscription", body = Subscription)))]
 async fn set_subscription(
     auth: Auth,
     State(services): State<Services>,
@@ -271,13 +319,13 @@ async fn set_subscription(
     Ok(Json(after))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct ThresholdRequest {
     /// Micro-units of the wallet currency; 0 turns the warning off.
     threshold: Option<Micros>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ThresholdResponse {
     low_balance_threshold: Micros,
     available: Micros,
@@ -285,6 +333,9 @@ struct ThresholdResponse {
 }
 
 /// `PUT /billing/low-balance-threshold`: below how much available money the wallet warns.
+#[utoipa::path(put, path = "/app/billing/low-balance-threshold", tag = "billing", request_body = ThresholdRequest,
+    summary = "Set the balance under which the pages warn",
+    responses((status = 200, description = "The threshold and whether the wallet is under it", body = ThresholdResponse)))]
 async fn set_threshold(
     auth: Auth,
     State(services): State<Services>,

@@ -7,7 +7,7 @@ use calling::accounts::Permission;
 use calling::accounts::audit;
 use calling::analytics::{Analytics, AnalyticsPeriod};
 use calling::billing;
-use calling::calls::{self, CallDetail, CallFilter, CallPage, CallStatus, Direction};
+use calling::calls::{self, CallDetail, CallFilter, CallPage, CallStatus, Direction, Outcome};
 use calling::graph::GraphClient;
 use calling::ledger::{self, PermissionLookup};
 use calling::numbers::{self, WhatsAppNumber};
@@ -19,6 +19,7 @@ use calling::settings::CallingSettings;
 use calling::settings_sync::{self, NumberSettings};
 use calling::{Error, Services};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::ApiQuery;
 use crate::AppState;
@@ -43,12 +44,42 @@ pub fn routes() -> Router<AppState> {
         .route("/deep-link", get(deep_link))
 }
 
-#[derive(Deserialize)]
+/// This file's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    overview,
+    analytics,
+    list_calls,
+    export_calls,
+    call_detail,
+    call_status,
+    permission_status,
+    sync_permission_status,
+    permissions,
+    settings,
+    update_settings,
+    estimate,
+    deep_link
+))]
+pub(super) struct Doc;
+
+/// A call's id in the path.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // read by the OpenAPI document only; handlers take `Path<String>`
+pub(super) struct CallIdPath {
+    /// The call's id (`call_id` in every call listing).
+    call_id: String,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct OverviewQuery {
+    /// `today` (the default) or `7d`.
     period: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct OverviewResponse {
     numbers: Vec<WhatsAppNumber>,
     overview: Overview,
@@ -57,6 +88,9 @@ struct OverviewResponse {
 }
 
 /// `GET /overview?period=today|7d`: the page-header card.
+#[utoipa::path(get, path = "/app/calling/overview", tag = "calling", params(OverviewQuery),
+    summary = "The page-header card: numbers, today's calls, answer rate, spend",
+    responses((status = 200, description = "The workspace's numbers and the period's figures", body = OverviewResponse)))]
 async fn overview(
     auth: Auth,
     State(services): State<Services>,
@@ -79,13 +113,15 @@ async fn overview(
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct AnalyticsResponse {
     analytics: Analytics,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct AnalyticsQuery {
+    /// `today`, `7d`, `30d` (the default) or `custom` (with `from` and `to`).
     period: Option<String>,
     /// A custom range: `YYYY-MM-DD`, both days included.
     from: Option<String>,
@@ -96,6 +132,9 @@ struct AnalyticsQuery {
 /// `analytics.daily_series[]` (`date`, `count`, `failed_count`, answered, missed, average
 /// duration, cost) with every day of the period present, the weekday × hour counts and the
 /// per-agent figures.
+#[utoipa::path(get, path = "/app/calling/analytics", tag = "calling", params(AnalyticsQuery),
+    summary = "Totals, the daily series, the weekday × hour heatmap and per-agent figures",
+    responses((status = 200, description = "Every day of the period is present in `daily_series`", body = AnalyticsResponse)))]
 async fn analytics(
     auth: Auth,
     State(services): State<Services>,
@@ -117,23 +156,35 @@ async fn analytics(
     Ok(Json(AnalyticsResponse { analytics }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct CallsQuery {
+    /// Calls per page (1–200, default 50).
     limit: Option<i64>,
+    /// ringing, answered, completed, missed, rejected, failed; or the seed's groups: `sent`
+    /// (ringing, missed, rejected), `delivered` (answered, completed).
     status: Option<String>,
+    /// user_initiated or business_initiated.
     direction: Option<String>,
+    /// Part of the contact's number or name.
     q: Option<String>,
+    /// Calls started at or after this time (ms since the epoch).
     from: Option<i64>,
+    /// Calls started before this time (ms since the epoch).
     to: Option<i64>,
     /// The business number (Graph `phone_number_id`).
     phone_number_id: Option<String>,
     /// The agent on the call (user id).
     agent: Option<String>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
 /// `GET /calls?limit=&status=&direction=&q=&from=&to=&phone_number_id=&agent=&cursor=`: the
 /// call history, newest first.
+#[utoipa::path(get, path = "/app/calling/calls", tag = "calling", params(CallsQuery),
+    summary = "The call history, newest first, filtered and paged by cursor",
+    responses((status = 200, description = "One page; `next_cursor` is null on the last", body = CallPage)))]
 async fn list_calls(
     auth: Auth,
     State(services): State<Services>,
@@ -144,6 +195,9 @@ async fn list_calls(
 }
 
 /// `GET /calls.csv?…`: every call the same filters select (no paging), as CSV.
+#[utoipa::path(get, path = "/app/calling/calls.csv", tag = "calling", params(CallsQuery),
+    summary = "Every call the filters select, as CSV (no paging)",
+    responses((status = 200, description = "One row per call, with a header row", body = String, content_type = "text/csv")))]
 async fn export_calls(
     auth: Auth,
     State(services): State<Services>,
@@ -163,16 +217,25 @@ async fn export_calls(
 
 /// The history's filters from the query string, each checked once.
 fn call_filter(query: CallsQuery) -> Result<CallFilter, Error> {
-    let status = query
-        .status
-        .as_deref()
-        .map(|raw| {
-            CallStatus::parse(raw).ok_or_else(|| {
-                let known: Vec<&str> = CallStatus::ALL.iter().map(|s| s.as_str()).collect();
-                Error::validation("status", format!("{raw:?} is not one of {}", known.join(", ")))
-            })
-        })
-        .transpose()?;
+    // One of our statuses, or the seed's `sent` / `delivered` (a group of them).
+    let (status, outcome) = match query.status.as_deref().filter(|raw| !raw.is_empty()) {
+        None => (None, None),
+        Some(raw) => match (CallStatus::parse(raw), Outcome::parse(raw)) {
+            (Some(status), _) => (Some(status), None),
+            (None, Some(outcome)) => (None, Some(outcome)),
+            (None, None) => {
+                let known: Vec<&str> = CallStatus::ALL
+                    .iter()
+                    .map(|s| s.as_str())
+                    .chain([Outcome::Sent.as_str(), Outcome::Delivered.as_str()])
+                    .collect();
+                return Err(Error::validation(
+                    "status",
+                    format!("{raw:?} is not one of {}", known.join(", ")),
+                ));
+            }
+        },
+    };
     let direction = query
         .direction
         .as_deref()
@@ -187,6 +250,7 @@ fn call_filter(query: CallsQuery) -> Result<CallFilter, Error> {
         .transpose()?;
     Ok(CallFilter {
         status,
+        outcome,
         direction,
         search: query.q,
         from: query.from,
@@ -199,6 +263,9 @@ fn call_filter(query: CallsQuery) -> Result<CallFilter, Error> {
 }
 
 /// `GET /calls/:call_id`: one call with its timeline.
+#[utoipa::path(get, path = "/app/calling/calls/{call_id}", tag = "calling", params(CallIdPath),
+    summary = "One call: who, when, outcome, cost, payloads, timeline, quality, recording",
+    responses((status = 200, description = "The call", body = CallDetail)))]
 async fn call_detail(
     auth: Auth,
     State(services): State<Services>,
@@ -208,7 +275,7 @@ async fn call_detail(
     Ok(Json(calls::detail(&services.db, &auth.workspace_id, &call_id).await?))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct CallStatusResponse {
     call_id: String,
     status: CallStatus,
@@ -222,6 +289,9 @@ struct CallStatusResponse {
 
 /// `GET /calls/:call_id/status`: where the call stands now, as the seed's "watch a call ring
 /// through" loop polls it.
+#[utoipa::path(get, path = "/app/calling/calls/{call_id}/status", tag = "calling", params(CallIdPath),
+    summary = "Where the call stands now (poll it to watch a call ring through)",
+    responses((status = 200, description = "The call's status and its last event", body = CallStatusResponse)))]
 async fn call_status(
     auth: Auth,
     State(services): State<Services>,
@@ -241,9 +311,20 @@ async fn call_status(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PermissionQuery {
+    /// The WhatsApp user (E.164, e.g. `+919876543210`); required.
     phone: Option<String>,
+    /// Which of the workspace's numbers; the first when absent.
+    phone_number_id: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read by the OpenAPI document only
+struct NumberQuery {
+    /// Which of the workspace's numbers; the first when absent.
     phone_number_id: Option<String>,
 }
 
@@ -263,14 +344,20 @@ pub(super) async fn pick_number(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct DeepLinkQuery {
+    /// Which of the workspace's numbers; the first when absent.
     phone_number_id: Option<String>,
+    /// `biz_payload` handed back in the call webhook (at most 512 characters).
     payload: Option<String>,
 }
 
 /// `GET /deep-link?phone_number_id=&payload=`: the `wa.me/call` link to one of the workspace's
 /// numbers (the first when none is named) with its QR code as SVG.
+#[utoipa::path(get, path = "/app/calling/deep-link", tag = "calling", params(DeepLinkQuery),
+    summary = "A wa.me/call link to a workspace number, with its QR code",
+    responses((status = 200, description = "The link and an SVG QR code of it", body = calling::deep_links::DeepLink)))]
 async fn deep_link(
     auth: Auth,
     State(services): State<Services>,
@@ -284,6 +371,9 @@ async fn deep_link(
 
 /// `GET /permission-status?phone=`: has this user allowed calls, and would a call or a
 /// permission request go through now (and if not, when)?
+#[utoipa::path(get, path = "/app/calling/permission-status", tag = "calling", params(PermissionQuery),
+    summary = "May this user be called, or asked for permission, now — and if not, when?",
+    responses((status = 200, description = "The ledger's view of the user", body = PermissionLookup)))]
 async fn permission_status(
     auth: Auth,
     State(services): State<Services>,
@@ -299,6 +389,11 @@ async fn permission_status(
 
 /// `POST /permission-status/sync?phone=`: asks WhatsApp (`GET call_permissions`) now instead of
 /// waiting for the periodic comparison; the ledger takes WhatsApp's word where they differ.
+#[utoipa::path(post, path = "/app/calling/permission-status/sync", tag = "calling", params(PermissionQuery),
+    summary = "Compare one user's permission with WhatsApp now",
+    responses(
+        (status = 200, description = "Both views and whether the ledger was corrected", body = Reconciled),
+        (status = 502, description = "WhatsApp refused or failed (`whatsapp_error`, `details.meta_code`)", body = crate::api::openapi::ErrorEnvelope)))]
 async fn sync_permission_status(
     auth: Auth,
     State(services): State<Services>,
@@ -315,12 +410,15 @@ async fn sync_permission_status(
     Ok(Json(reconciled))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct PermissionsResponse {
     permissions: Vec<PermissionLookup>,
 }
 
 /// `GET /permissions`: everyone who may be called now, per the ledger.
+#[utoipa::path(get, path = "/app/calling/permissions", tag = "calling", params(NumberQuery),
+    summary = "Everyone who may be called now",
+    responses((status = 200, description = "Granted permissions, per the ledger", body = PermissionsResponse)))]
 async fn permissions(
     auth: Auth,
     State(services): State<Services>,
@@ -333,7 +431,7 @@ async fn permissions(
     Ok(Json(PermissionsResponse { permissions }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct NumberSettingsResponse {
     phone_number_id: String,
     display_phone_number: String,
@@ -341,12 +439,15 @@ struct NumberSettingsResponse {
     settings: NumberSettings,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct SettingsResponse {
     numbers: Vec<NumberSettingsResponse>,
 }
 
 /// `GET /settings`: each number's call settings, what WhatsApp reports, and the drift.
+#[utoipa::path(get, path = "/app/calling/settings", tag = "calling",
+    summary = "Each number's call settings, what WhatsApp reports, and the drift",
+    responses((status = 200, description = "One entry per number", body = SettingsResponse)))]
 async fn settings(auth: Auth, State(services): State<Services>) -> ApiResult<SettingsResponse> {
     auth.require(Permission::ViewSettings)?;
     let mut numbers_out = Vec::new();
@@ -361,7 +462,8 @@ async fn settings(auth: Auth, State(services): State<Services>) -> ApiResult<Set
     Ok(Json(SettingsResponse { numbers: numbers_out }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"phone_number_id": "106540352242922", "settings": {"status": "ENABLED", "call_icon_visibility": "DEFAULT", "callback_permission_status": "ENABLED", "call_hours": {"status": "ENABLED", "timezone_id": "Asia/Kolkata", "weekly_operating_hours": [{"day_of_week": "MONDAY", "open_time": "0900", "close_time": "1800"}], "holiday_schedule": [{"date": "2026-12-25", "start_time": "0000", "end_time": "2359"}]}}}))]
 struct UpdateSettingsRequest {
     /// Which number; the workspace's first when absent.
     phone_number_id: Option<String>,
@@ -370,6 +472,11 @@ struct UpdateSettingsRequest {
 }
 
 /// `PUT /settings`: validates by Meta's rules, pushes to WhatsApp, stores once accepted.
+#[utoipa::path(put, path = "/app/calling/settings", tag = "calling", request_body = UpdateSettingsRequest,
+    summary = "Change a number's call settings (checked by Meta's rules, then pushed to WhatsApp)",
+    responses(
+        (status = 200, description = "The number's settings as stored and pushed", body = NumberSettingsResponse),
+        (status = 502, description = "WhatsApp refused or failed (`whatsapp_error`, `details.meta_code`); nothing stored", body = crate::api::openapi::ErrorEnvelope)))]
 async fn update_settings(
     auth: Auth,
     State(services): State<Services>,
@@ -395,7 +502,8 @@ async fn update_settings(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct EstimateQuery {
     /// A callee: estimate a business-initiated call.
     to: Option<String>,
@@ -405,6 +513,9 @@ struct EstimateQuery {
 
 /// `GET /estimate?to=+91…` or `?message=calling_template`: what a call (for the rate card's
 /// estimate minutes) or a send would cost, before doing it.
+#[utoipa::path(get, path = "/app/calling/estimate", tag = "calling", params(EstimateQuery),
+    summary = "What a call or a send would cost, before doing it",
+    responses((status = 200, description = "The rate card's price for it", body = billing::Estimate)))]
 async fn estimate(
     auth: Auth,
     State(services): State<Services>,

@@ -22,17 +22,35 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/", get(list).post(create)).route("/{id}", get(show).put(update).delete(delete))
 }
 
-#[derive(Deserialize)]
+/// This file's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, create, show, update, delete))]
+pub(super) struct Doc;
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // read by the OpenAPI document only; handlers take `Path<String>`
+struct ContactIdPath {
+    /// The contact's id.
+    id: String,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only contacts with this tag (e.g. `leads`).
     tag: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ContactsResponse {
     contacts: Vec<Contact>,
 }
 
 /// `GET /contacts?tag=`: every contact, or those tagged `tag`.
+#[utoipa::path(get, path = "/app/contacts", tag = "contacts", params(ListQuery),
+    summary = "Every contact, or those with a tag",
+    responses((status = 200, description = "The contacts", body = ContactsResponse)))]
 async fn list(
     auth: Auth,
     State(services): State<Services>,
@@ -67,6 +85,11 @@ async fn record(
 }
 
 /// `POST /contacts {phone_number, name?, tags?}` → 201 with the contact.
+#[utoipa::path(post, path = "/app/contacts", tag = "contacts", request_body = NewContact,
+    summary = "Add a contact",
+    responses(
+        (status = 201, description = "Added", body = Contact),
+        (status = 409, description = "A contact with that number exists (`conflict`)", body = crate::api::openapi::ErrorEnvelope)))]
 async fn create(
     auth: Auth,
     State(services): State<Services>,
@@ -81,6 +104,9 @@ async fn create(
 }
 
 /// `GET /contacts/:id`
+#[utoipa::path(get, path = "/app/contacts/{id}", tag = "contacts", params(ContactIdPath),
+    summary = "One contact",
+    responses((status = 200, description = "The contact", body = Contact)))]
 async fn show(
     auth: Auth,
     State(services): State<Services>,
@@ -91,6 +117,9 @@ async fn show(
 }
 
 /// `PUT /contacts/:id {name?, tags?, add_tags?, remove_tags?}`
+#[utoipa::path(put, path = "/app/contacts/{id}", tag = "contacts", params(ContactIdPath), request_body = ContactUpdate,
+    summary = "Change a contact's name or tags (replace, add or remove)",
+    responses((status = 200, description = "The contact as changed", body = Contact)))]
 async fn update(
     auth: Auth,
     State(services): State<Services>,
@@ -111,6 +140,9 @@ async fn update(
 }
 
 /// `DELETE /contacts/:id` → the contact as it was.
+#[utoipa::path(delete, path = "/app/contacts/{id}", tag = "contacts", params(ContactIdPath),
+    summary = "Delete a contact",
+    responses((status = 200, description = "The contact as it was", body = Contact)))]
 async fn delete(
     auth: Auth,
     State(services): State<Services>,

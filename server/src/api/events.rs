@@ -24,7 +24,16 @@ use crate::error::ApiError;
 /// How often an idle stream sends a comment so proxies keep it open.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
+/// This file's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(events))]
+pub(super) struct Doc;
+
 /// `GET /events`
+#[utoipa::path(get, path = "/app/events", tag = "events",
+    summary = "The workspace's live events (Server-Sent Events)",
+    description = "Opens with `resync` and one `call.ringing` per ringing call, then `call.updated` and `permission.updated` events with increasing ids; `data` is JSON `{subject, data, at}`.",
+    responses((status = 200, description = "An endless event stream", body = String, content_type = "text/event-stream")))]
 pub async fn events(
     auth: Auth,
     State(services): State<Services>,

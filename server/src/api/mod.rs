@@ -1,5 +1,7 @@
 //! The REST API under `/api/v1/app/…`: thin handlers that authenticate, check the role, parse
-//! input once and call `calling::…`. Errors leave through [`crate::error::ApiError`].
+//! input once and call `calling::…`. Errors leave through [`crate::error::ApiError`]. Its
+//! OpenAPI document is [`openapi`] (`/api/v1/openapi.json`), rendered by [`reference`]
+//! (`/api/v1/docs`).
 
 pub mod answer_routes;
 pub mod billing_routes;
@@ -7,8 +9,10 @@ pub mod calling_routes;
 pub mod contacts_routes;
 pub mod events;
 pub mod numbers_routes;
+pub mod openapi;
 pub mod presence_routes;
 pub mod recording_routes;
+pub mod reference;
 pub mod templates_routes;
 
 use axum::Router;
@@ -34,6 +38,8 @@ pub fn routes() -> Router<AppState> {
         .nest("/app/billing", billing_routes::routes())
         .nest("/app/presence", presence_routes::routes())
         .route("/app/events", axum::routing::get(events::events))
+        .route("/openapi.json", axum::routing::get(openapi::openapi_json))
+        .route("/docs", axum::routing::get(reference::page))
 }
 
 /// A query string parsed into `T`; a malformed one is a JSON `validation_failed` error naming

@@ -27,18 +27,34 @@ pub fn routes() -> Router<AppState> {
         .route("/{id}/test", post(test))
 }
 
-#[derive(Serialize)]
+/// This file's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, connect, update, test))]
+pub(super) struct Doc;
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // read by the OpenAPI document only; handlers take `Path<String>`
+struct NumberIdPath {
+    /// The number's `id` (not its Graph `phone_number_id`).
+    id: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
 struct NumbersResponse {
     numbers: Vec<WhatsAppNumber>,
 }
 
 /// `GET /numbers`
+#[utoipa::path(get, path = "/app/numbers", tag = "numbers",
+    summary = "The workspace's WhatsApp numbers (credentials are never returned)",
+    responses((status = 200, description = "The numbers", body = NumbersResponse)))]
 async fn list(auth: Auth, State(services): State<Services>) -> Result<Json<NumbersResponse>, ApiError> {
     auth.require(Permission::ViewSettings)?;
     Ok(Json(NumbersResponse { numbers: numbers::list(&services.db, &auth.workspace_id).await? }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct ConnectRequest {
     phone_number_id: String,
     waba_id: String,
@@ -72,6 +88,11 @@ async fn record(
 }
 
 /// `POST /numbers`: connects a number; its webhooks are accepted from now on.
+#[utoipa::path(post, path = "/app/numbers", tag = "numbers", request_body = ConnectRequest,
+    summary = "Connect a WhatsApp number (its secrets are sealed at rest)",
+    responses(
+        (status = 201, description = "Connected; its webhooks are accepted from now on", body = WhatsAppNumber),
+        (status = 409, description = "The phone number id is connected already (`conflict`)", body = crate::api::openapi::ErrorEnvelope)))]
 async fn connect(
     auth: Auth,
     State(services): State<Services>,
@@ -104,6 +125,11 @@ async fn connect(
 /// `PUT /numbers/:id`: the number's details (WABA id, display number, Graph API version and
 /// base URL) and any secrets to replace; omitted or blank secrets are kept. The phone number
 /// id cannot change.
+#[utoipa::path(put, path = "/app/numbers/{id}", tag = "numbers", params(NumberIdPath), request_body = NumberForm,
+    summary = "Edit a number's details or replace its secrets (blank secrets are kept)",
+    responses(
+        (status = 200, description = "The number as changed", body = WhatsAppNumber),
+        (status = 409, description = "The sandbox number is managed by Switchboard (`sandbox_number`)", body = crate::api::openapi::ErrorEnvelope)))]
 async fn update(
     auth: Auth,
     State(services): State<Services>,
@@ -123,7 +149,7 @@ async fn update(
     Ok(Json(number))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct TestResponse {
     ok: bool,
     /// What WhatsApp reports for the number's calling settings.
@@ -132,6 +158,12 @@ struct TestResponse {
 
 /// `POST /numbers/:id/test`: reads the number's settings from WhatsApp with its credentials; a
 /// wrong token or id comes back as WhatsApp's error (`details.meta_code`).
+#[utoipa::path(post, path = "/app/numbers/{id}/test", tag = "numbers", params(NumberIdPath),
+    summary = "Test the connection: read the number's settings from WhatsApp with its credentials",
+    responses(
+        (status = 200, description = "WhatsApp answered", body = TestResponse),
+        (status = 409, description = "WhatsApp refused the credentials (`whatsapp_error`, `details.meta_code`, e.g. 190)", body = crate::api::openapi::ErrorEnvelope),
+        (status = 502, description = "WhatsApp could not be reached or failed", body = crate::api::openapi::ErrorEnvelope)))]
 async fn test(
     auth: Auth,
     State(services): State<Services>,

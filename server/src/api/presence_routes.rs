@@ -19,19 +19,29 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/", get(list).put(heartbeat))
 }
 
-#[derive(Deserialize)]
+/// This file's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(heartbeat, list))]
+pub(super) struct Doc;
+
+#[derive(Deserialize, utoipa::ToSchema)]
 struct Heartbeat {
     status: Availability,
     call_id: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct HeartbeatResponse {
     /// When the next heartbeat is due (ms).
     next_in_ms: i64,
 }
 
 /// `PUT /presence` `{status, call_id?}` from an agent's browser.
+#[utoipa::path(put, path = "/app/presence", tag = "presence", request_body = Heartbeat,
+    summary = "An agent's heartbeat: online or away, and the call they are on",
+    responses(
+        (status = 200, description = "Recorded", body = HeartbeatResponse),
+        (status = 403, description = "Presence belongs to a signed-in agent, not an API key", body = crate::api::openapi::ErrorEnvelope)))]
 async fn heartbeat(
     auth: Auth,
     State(services): State<Services>,
@@ -49,12 +59,15 @@ async fn heartbeat(
     Ok(Json(HeartbeatResponse { next_in_ms: presence::HEARTBEAT_EVERY }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct PresenceList {
     agents: Vec<AgentPresence>,
 }
 
 /// `GET /presence`: every member who may answer calls, with where they stand.
+#[utoipa::path(get, path = "/app/presence", tag = "presence",
+    summary = "Every member who may answer calls: online, busy, away or offline",
+    responses((status = 200, description = "The agents", body = PresenceList)))]
 async fn list(auth: Auth, State(services): State<Services>) -> Result<Json<PresenceList>, ApiError> {
     auth.require(Permission::ViewTeam)?;
     let agents = presence::list(&services.db, &auth.workspace_id, services.clock.now()).await?;

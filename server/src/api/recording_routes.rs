@@ -15,6 +15,8 @@ use serde_json::json;
 
 use crate::AppState;
 use crate::accounts::Meta;
+use crate::api::calling_routes::CallIdPath;
+use crate::api::openapi::ErrorEnvelope;
 use crate::auth::Auth;
 use crate::error::ApiError;
 
@@ -24,6 +26,20 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/calls/{call_id}/recording", post(upload).get(download))
         .layer(DefaultBodyLimit::max(recordings::MAX_BYTES + 64 * 1024))
+}
+
+/// This file's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(upload, download))]
+pub(super) struct Doc;
+
+/// The multipart form of an upload.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // read by the OpenAPI document only; the handler reads the parts itself
+struct RecordingUpload {
+    /// The audio: MP3 or WAV, told by its content (not its name), at most 25 MB.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
 }
 
 /// A refusal of the request's shape (not of the file), listing what is taken.
@@ -36,6 +52,13 @@ fn bad_upload(message: impl Into<String>) -> ApiError {
 }
 
 /// `POST /calls/:call_id/recording` (multipart/form-data) → 201 with the recording.
+#[utoipa::path(post, path = "/app/calling/calls/{call_id}/recording", tag = "recordings", params(CallIdPath),
+    request_body(content = RecordingUpload, content_type = "multipart/form-data"),
+    summary = "Attach a recording to a call (MP3 or WAV by content, at most 25 MB; replaces an earlier one)",
+    responses(
+        (status = 201, description = "Stored", body = Recording),
+        (status = 400, description = "Not audio we take, too big, or not multipart (`unsupported_recording`; `details` lists the formats and the limit)", body = ErrorEnvelope),
+        (status = 413, description = "The body is over the server's limit")))]
 async fn upload(
     auth: Auth,
     State(services): State<Services>,
@@ -90,6 +113,12 @@ async fn upload(
 
 /// `GET /calls/:call_id/recording`: the audio, to play in the page or save
 /// (`?download=1` asks the browser to save it).
+#[utoipa::path(get, path = "/app/calling/calls/{call_id}/recording", tag = "recordings",
+    params(CallIdPath, ("download" = Option<String>, Query, description = "`1`: ask the browser to save the file rather than play it")),
+    summary = "The call's recording, to play or save",
+    responses(
+        (status = 200, description = "The audio as uploaded", content(("audio/mpeg"), ("audio/wav"))),
+        (status = 404, description = "No such call, or it has no recording (`not_found`)", body = ErrorEnvelope)))]
 async fn download(
     auth: Auth,
     State(services): State<Services>,

@@ -14,11 +14,13 @@ use calling::Services;
 use calling::accounts::{Permission, audit};
 use calling::graph::GraphClient;
 use calling::templates::{self, CallButtonRequest, PermissionRequest, SendRequest, SentTemplate, Template};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
 
 use super::ApiJson;
 use crate::AppState;
+use crate::api::openapi::ErrorEnvelope;
 use crate::auth::Auth;
 use crate::error::ApiError;
 
@@ -35,24 +37,49 @@ pub fn routes() -> Router<AppState> {
         .route("/send", post(send))
 }
 
-#[derive(Serialize)]
+/// This file's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, show, create_call_button, create_permission, set_default, delete, send))]
+pub(super) struct Doc;
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // read by the OpenAPI document only; handlers take `Path<String>`
+struct TemplateIdPath {
+    /// The template's `template_id`.
+    id: String,
+}
+
+#[derive(Serialize, ToSchema)]
 struct TemplatesResponse {
     templates: Vec<Template>,
 }
 
 /// `GET /templates`: every template, each with `template_id`, `type`, `status`, `is_default`.
+#[utoipa::path(get, path = "/app/calling/templates", tag = "templates",
+    summary = "Every calling template, with its type, status and whether it is the default",
+    responses((status = 200, description = "The workspace's templates", body = TemplatesResponse)))]
 async fn list(auth: Auth, State(services): State<Services>) -> ApiResult<TemplatesResponse> {
     auth.require(Permission::ViewSettings)?;
     Ok(Json(TemplatesResponse { templates: templates::list(&services.db, &auth.workspace_id).await? }))
 }
 
 /// `GET /templates/:id`
+#[utoipa::path(get, path = "/app/calling/templates/{id}", tag = "templates", params(TemplateIdPath),
+    summary = "One template",
+    responses((status = 200, description = "The template", body = Template)))]
 async fn show(auth: Auth, State(services): State<Services>, Path(id): Path<String>) -> ApiResult<Template> {
     auth.require(Permission::ViewSettings)?;
     Ok(Json(templates::get(&services.db, &auth.workspace_id, &id).await?))
 }
 
 /// `POST /templates/call-button`: validated, submitted to WhatsApp, stored once accepted.
+#[utoipa::path(post, path = "/app/calling/templates/call-button", tag = "templates", request_body = CallButtonRequest,
+    summary = "Create a call-button template (label at most 20 characters; phone or URL target)",
+    responses(
+        (status = 201, description = "Accepted by WhatsApp and stored", body = Template),
+        (status = 409, description = "A template of that name and language exists (`conflict`)", body = ErrorEnvelope),
+        (status = 502, description = "WhatsApp refused it (`whatsapp_error`, `details.meta_code`); nothing stored", body = ErrorEnvelope)))]
 async fn create_call_button(
     auth: Auth,
     State(services): State<Services>,
@@ -64,6 +91,12 @@ async fn create_call_button(
 }
 
 /// `POST /templates/permission`: validated, submitted to WhatsApp, stored once accepted.
+#[utoipa::path(post, path = "/app/calling/templates/permission", tag = "templates", request_body = PermissionRequest,
+    summary = "Create a call-permission-request template (body with {{n}} variables, optional header and footer)",
+    responses(
+        (status = 201, description = "Accepted by WhatsApp and stored", body = Template),
+        (status = 409, description = "A template of that name and language exists (`conflict`)", body = ErrorEnvelope),
+        (status = 502, description = "WhatsApp refused it (`whatsapp_error`, `details.meta_code`); nothing stored", body = ErrorEnvelope)))]
 async fn create_permission(
     auth: Auth,
     State(services): State<Services>,
@@ -89,6 +122,9 @@ async fn create(
 }
 
 /// `POST /templates/:id/set-default`: the default of its kind from now on.
+#[utoipa::path(post, path = "/app/calling/templates/{id}/set-default", tag = "templates", params(TemplateIdPath),
+    summary = "Make the template the default of its kind",
+    responses((status = 200, description = "The template, now the default", body = Template)))]
 async fn set_default(
     auth: Auth,
     State(services): State<Services>,
@@ -101,7 +137,7 @@ async fn set_default(
     Ok(Json(template))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Deleted {
     deleted: bool,
     template: Template,
@@ -109,6 +145,9 @@ struct Deleted {
 
 /// `DELETE /templates/:id`: forgets the template (WhatsApp keeps its copy; see
 /// `calling::templates`). A deleted default hands over to the newest of its kind.
+#[utoipa::path(delete, path = "/app/calling/templates/{id}", tag = "templates", params(TemplateIdPath),
+    summary = "Delete a template (a deleted default hands over to the newest of its kind)",
+    responses((status = 200, description = "The template as it was", body = Deleted)))]
 async fn delete(auth: Auth, State(services): State<Services>, Path(id): Path<String>) -> ApiResult<Deleted> {
     auth.require(Permission::ManageTemplates)?;
     let template = templates::delete(&services.db, &auth.workspace_id, &id).await?;
@@ -119,6 +158,12 @@ async fn delete(auth: Auth, State(services): State<Services>, Path(id): Path<Str
 /// `POST /send` `{template_id, to, vars}`: checks, billing preflight (402
 /// `subscription_expired` / `insufficient_balance`), then WhatsApp. Sends are not audited:
 /// each one is recorded with its sender in `calling_template_sends`.
+#[utoipa::path(post, path = "/app/calling/send", tag = "templates", request_body = SendRequest,
+    summary = "Send a calling template to a WhatsApp user (billing preflight first)",
+    responses(
+        (status = 200, description = "Sent and paid for", body = SentTemplate),
+        (status = 402, description = "`subscription_expired` or `insufficient_balance`, with `details` (required, available, top-up hint); nothing was sent", body = ErrorEnvelope),
+        (status = 502, description = "WhatsApp refused the send (`whatsapp_error`, `details.meta_code`); the hold is released", body = ErrorEnvelope)))]
 async fn send(
     auth: Auth,
     State(services): State<Services>,

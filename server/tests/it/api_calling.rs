@@ -63,6 +63,14 @@ async fn the_calling_api_serves_the_pages_data_to_api_keys() {
     assert_eq!(call["contact_number"], "+447700900170");
     assert_eq!(page["next_cursor"], Value::Null);
     let call_id = call["id"].as_str().unwrap().to_owned();
+    // The seed's spellings: a missed call was sent, not delivered.
+    for (status, count) in [("sent", 1), ("delivered", 0), ("failed", 0)] {
+        let (_, page) = viewer.get(&format!("/calls?status={status}")).await;
+        assert_eq!(page["calls"].as_array().unwrap().len(), count, "{status}: {page}");
+    }
+    let (status, refused) = viewer.get("/calls?status=lost").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused["error"]["message"].as_str().unwrap().contains("delivered"), "{refused}");
 
     let (status, detail) = viewer.get(&format!("/calls/{call_id}")).await;
     assert_eq!(status, StatusCode::OK);
@@ -107,7 +115,7 @@ async fn bad_input_missing_keys_and_other_workspaces_get_json_errors() {
     let services = sandbox.services();
     let viewer = api(&sandbox, &sandbox.workspace.id, Role::Viewer).await;
     for (path, field) in [
-        ("/calls?status=sent", "status"),
+        ("/calls?status=lost", "status"),
         ("/calls?limit=0", "limit"),
         ("/calls?cursor=garbage", "cursor"),
         ("/overview?period=90d", "period"),

@@ -106,8 +106,14 @@ async fn the_seed_workflows_run_against_a_live_server() {
         assert!(ok);
         assert_eq!(lookup["contact_number"], "+919876543210");
 
+        // The seed's spellings: the one call (missed) was sent, none delivered.
+        let (ok, page, _) = calling(&url2, Some(&key2), &["calls", "--status", "sent"]);
+        assert!(ok && page["calls"].as_array().unwrap().len() == 1, "{page}");
+        let (ok, page, _) = calling(&url2, Some(&key2), &["calls", "--status", "delivered"]);
+        assert!(ok && page["calls"].as_array().unwrap().is_empty(), "{page}");
+
         // Errors go to stderr with a non-zero exit and nothing on stdout.
-        let (ok, body, err) = calling(&url2, Some(&key2), &["calls", "--status", "sent"]);
+        let (ok, body, err) = calling(&url2, Some(&key2), &["calls", "--status", "lost"]);
         assert!(!ok && body.is_null());
         assert!(err.contains("validation_failed") && err.contains("HTTP 422"), "{err}");
         let (ok, _, err) = calling(&url2, None, &["calls"]);

@@ -51,12 +51,20 @@ impl Reply {
     }
 }
 
+/// One request through the router. A response that does not finish within a minute fails
+/// the test naming the request, rather than hanging the whole run.
 async fn send(router: &Router, request: Request<Body>) -> Reply {
-    let response = router.clone().oneshot(request).await.expect("router is infallible");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.expect("body").to_bytes();
-    Reply { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+    let what = format!("{} {}", request.method(), request.uri());
+    let exchange = async {
+        let response = router.clone().oneshot(request).await.expect("router is infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        Reply { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), exchange)
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not finish within 60 s"))
 }
 
 /// A page load as a browser makes it (redirects are 302s only for `Accept: text/html`).

@@ -582,12 +582,15 @@ fn rest_walk(a: &WorkspaceA) -> Vec<Row> {
                 Own,
             )
         },
+        // The API's description: the same for everyone, holding no workspace's data.
+        row(Method::GET, "/openapi.json", "/openapi.json".into(), None, Own),
+        row(Method::GET, "/docs", "/docs".into(), None, Own),
     ]
 }
 
 /// Every `(METHOD, route)` the API's route files declare, under the prefix each is nested at
 /// (`server/src/api/mod.rs`, `server/src/lib.rs`).
-fn declared_routes() -> BTreeSet<(String, String)> {
+pub(crate) fn declared_routes() -> BTreeSet<(String, String)> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let files = [
         ("accounts.rs", ""),

@@ -21,6 +21,7 @@ mod isolation;
 mod kill;
 mod mail;
 mod numbers;
+mod openapi;
 mod permissions;
 mod process;
 mod recordings;

@@ -30,6 +30,7 @@ fn filter_of(q: &leptos_router::params::ParamsMap) -> CallFilter {
     let day = |key: &str| text(key).and_then(|date| calling::dates::start_of_date(&date));
     CallFilter {
         status: text("status").and_then(|s| CallStatus::parse(&s)),
+        outcome: None,
         direction: text("direction").and_then(|d| Direction::parse(&d)),
         search: text("q"),
         phone_number_id: text("number"),

@@ -2,6 +2,8 @@
 //! delivering signed webhooks to it, both stopped when the test ends.
 #![allow(dead_code)] // each test file uses a different part of the harness
 
+pub mod openapi;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -56,7 +58,8 @@ pub async fn spawn_server_on(listener: TcpListener, services: Services) -> TestS
         ice: Default::default(),
     };
     let address = listener.local_addr().unwrap();
-    let app = router(state.clone());
+    // Every REST response of every test is checked against the OpenAPI document on its way out.
+    let app = router(state.clone()).layer(axum::middleware::from_fn(openapi::check_against_document));
     let task = tokio::spawn(async move {
         axum::serve(listener, app).await.unwrap();
     });
