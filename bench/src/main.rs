@@ -1,4 +1,5 @@
-//! `switchboard-bench`: the load generator behind `./dev bench webhooks`.
+//! `switchboard-bench`: the load generators behind `./dev bench webhooks` and `./dev bench api`
+//! ([`api`]).
 //!
 //! It owns the whole measurement: a fresh database with one connected number, the real
 //! `switchboard serve` binary started on it, N distinct signed call webhooks sent over loopback
@@ -32,6 +33,8 @@ use clap::{Parser, Subcommand};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 
+mod api;
+
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Result<T, E = BoxError> = std::result::Result<T, E>;
 
@@ -50,6 +53,8 @@ struct Cli {
 enum Cmd {
     /// Signed, distinct call webhooks against the ceiling, SQLite and (optionally) PostgreSQL.
     Webhooks(WebhookArgs),
+    /// The REST API's read paths against a workspace of a million calls, on SQLite and PostgreSQL.
+    Api(api::ApiArgs),
     /// The ceiling: an axum server that reads each body and answers 200 (run by `webhooks`).
     #[command(hide = true)]
     CeilingServer {
@@ -123,6 +128,7 @@ fn main() -> Result<()> {
     match cli.command {
         Cmd::CeilingServer { bind } => runtime.block_on(ceiling_server(bind)),
         Cmd::Webhooks(args) => runtime.block_on(webhooks(args)),
+        Cmd::Api(args) => runtime.block_on(api::run(args)),
     }
 }
 

@@ -149,8 +149,10 @@ mod load {
     use crate::clock::{DAY, start_of_utc_day};
     use crate::storage::Db;
 
-    type DayRow = (i64, i64, i64, i64, i64, i64, i64, i64);
-    type AgentRow = (String, Option<String>, i64, i64, i64);
+    use std::collections::BTreeMap;
+
+    /// (hour since the epoch, agent, calls, answered, missed, rejected, failed, talk s, cost).
+    type HourRow = (i64, Option<String>, i64, i64, i64, i64, i64, i64, i64);
 
     impl Analytics {
         /// Reads a workspace's analytics for `period` ending today (a custom period is read
@@ -204,9 +206,12 @@ mod load {
         ) -> crate::Result<Analytics> {
             let since = first_day * DAY;
             let until = (first_day + days) * DAY;
-            // Integer division buckets by UTC day on both dialects.
-            let rows: Vec<DayRow> = sqlx::query_as(
-                "SELECT started_at / 86400000 AS day, CAST(COUNT(*) AS BIGINT), \
+            // One pass over the period's calls, grouped by UTC hour and agent: the daily series,
+            // the weekday × hour counts and the per-agent figures are all sums of these groups
+            // (hours since the epoch nest in UTC days). Integer division buckets the same way on
+            // both dialects.
+            let rows: Vec<HourRow> = sqlx::query_as(
+                "SELECT started_at / 3600000 AS hour, answered_by, CAST(COUNT(*) AS BIGINT), \
                    CAST(SUM(CASE WHEN answered_at IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT), \
                    CAST(SUM(CASE WHEN status = 'missed' THEN 1 ELSE 0 END) AS BIGINT), \
                    CAST(SUM(CASE WHEN status = 'rejected' THEN 1 ELSE 0 END) AS BIGINT), \
@@ -214,86 +219,66 @@ mod load {
                    CAST(SUM(CASE WHEN answered_at IS NOT NULL THEN COALESCE(duration_seconds, 0) ELSE 0 END) AS BIGINT), \
                    CAST(SUM(cost_micros) AS BIGINT) \
                  FROM calls WHERE workspace_id = $1 AND started_at >= $2 AND started_at < $3 \
-                 GROUP BY started_at / 86400000 ORDER BY 1",
+                 GROUP BY started_at / 3600000, answered_by",
             )
             .bind(workspace_id)
             .bind(since)
             .bind(until)
             .fetch_all(db.pool())
             .await?;
+
             let mut analytics = Analytics { period, since, until, ..Analytics::default() };
-            let mut talk_seconds = 0;
-            let mut rows = rows.into_iter().peekable();
-            for day in first_day..first_day + days {
-                let mut point = DailyPoint { date: date_of_day(day), ..DailyPoint::default() };
-                if let Some((_, count, answered, missed, rejected, failed, talk, cost)) =
-                    rows.next_if(|row| row.0 == day)
-                {
-                    point = DailyPoint {
-                        count,
-                        answered_count: answered,
-                        missed_count: missed,
-                        rejected_count: rejected,
-                        failed_count: failed,
-                        average_duration_seconds: rounded_ratio(talk, answered),
-                        cost_micros: cost,
-                        ..point
-                    };
-                    talk_seconds += talk;
+            analytics.daily_series = (first_day..first_day + days)
+                .map(|day| DailyPoint { date: date_of_day(day), ..DailyPoint::default() })
+                .collect();
+            analytics.hour_of_week = vec![vec![0; 24]; 7];
+            let mut talk_by_day = vec![0_i64; analytics.daily_series.len()];
+            let mut agents: BTreeMap<String, AgentStats> = BTreeMap::new();
+            for (hour, agent, count, answered, missed, rejected, failed, talk, cost) in rows {
+                let Some(index) = usize::try_from(hour.div_euclid(24) - first_day).ok() else { continue };
+                let Some(point) = analytics.daily_series.get_mut(index) else { continue };
+                point.count += count;
+                point.answered_count += answered;
+                point.missed_count += missed;
+                point.rejected_count += rejected;
+                point.failed_count += failed;
+                point.cost_micros += cost;
+                talk_by_day[index] += talk;
+                let (weekday, hour_of_day) = weekday_and_hour(hour * 3_600_000);
+                analytics.hour_of_week[weekday][hour_of_day] += count;
+                if let Some(agent_id) = agent {
+                    let stats = agents
+                        .entry(agent_id.clone())
+                        .or_insert_with(|| AgentStats { agent_id, ..AgentStats::default() });
+                    stats.calls += count;
+                    stats.answered += answered;
+                    stats.talk_seconds += talk;
                 }
+            }
+            let mut talk_seconds = 0;
+            for (point, talk) in analytics.daily_series.iter_mut().zip(talk_by_day) {
+                point.average_duration_seconds = rounded_ratio(talk, point.answered_count);
+                talk_seconds += talk;
                 analytics.total_calls += point.count;
                 analytics.answered_calls += point.answered_count;
                 analytics.missed_calls += point.missed_count;
                 analytics.failed_calls += point.failed_count;
                 analytics.cost_micros += point.cost_micros;
-                analytics.daily_series.push(point);
             }
             analytics.answer_rate_percent =
                 rounded_ratio(analytics.answered_calls * 100, analytics.total_calls);
             analytics.average_duration_seconds = rounded_ratio(talk_seconds, analytics.answered_calls);
 
-            // Hours since the epoch, grouped; weekday and hour are worked out here, the same on
-            // both dialects.
-            let hours: Vec<(i64, i64)> = sqlx::query_as(
-                "SELECT started_at / 3600000 AS hour, CAST(COUNT(*) AS BIGINT) FROM calls \
-                 WHERE workspace_id = $1 AND started_at >= $2 AND started_at < $3 GROUP BY started_at / 3600000",
-            )
-            .bind(workspace_id)
-            .bind(since)
-            .bind(until)
-            .fetch_all(db.pool())
-            .await?;
-            analytics.hour_of_week = vec![vec![0; 24]; 7];
-            for (hour, count) in hours {
-                let (weekday, hour_of_day) = weekday_and_hour(hour * 3_600_000);
-                analytics.hour_of_week[weekday][hour_of_day] += count;
+            // The agents' names: a handful of rows, however many calls they took.
+            for stats in agents.values_mut() {
+                let name: Option<(String,)> = sqlx::query_as("SELECT display_name FROM users WHERE id = $1")
+                    .bind(&stats.agent_id)
+                    .fetch_optional(db.pool())
+                    .await?;
+                stats.name = name.map_or_else(|| "Former member".to_owned(), |(name,)| name);
+                stats.average_duration_seconds = rounded_ratio(stats.talk_seconds, stats.answered);
             }
-
-            let agents: Vec<AgentRow> = sqlx::query_as(
-                "SELECT answered_by, (SELECT display_name FROM users WHERE users.id = calls.answered_by), \
-                   CAST(COUNT(*) AS BIGINT), \
-                   CAST(SUM(CASE WHEN answered_at IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT), \
-                   CAST(SUM(CASE WHEN answered_at IS NOT NULL THEN COALESCE(duration_seconds, 0) ELSE 0 END) AS BIGINT) \
-                 FROM calls WHERE workspace_id = $1 AND started_at >= $2 AND started_at < $3 \
-                   AND answered_by IS NOT NULL \
-                 GROUP BY answered_by",
-            )
-            .bind(workspace_id)
-            .bind(since)
-            .bind(until)
-            .fetch_all(db.pool())
-            .await?;
-            analytics.agents = agents
-                .into_iter()
-                .map(|(agent_id, name, calls, answered, talk_seconds)| AgentStats {
-                    name: name.unwrap_or_else(|| "Former member".to_owned()),
-                    agent_id,
-                    calls,
-                    answered,
-                    talk_seconds,
-                    average_duration_seconds: rounded_ratio(talk_seconds, answered),
-                })
-                .collect();
+            analytics.agents = agents.into_values().collect();
             analytics.agents.sort_by(|a, b| b.calls.cmp(&a.calls).then_with(|| a.name.cmp(&b.name)));
             Ok(analytics)
         }
