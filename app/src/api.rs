@@ -204,6 +204,8 @@ pub async fn get_call(id: String) -> Result<CallDetail, ServerFnError> {
 /// The signed-in member as the page header shows them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Viewer {
+    /// Their user id (a call may ring for them first: see `calling::answering::Routing`).
+    pub user_id: String,
     pub display_name: String,
     pub email: String,
     pub workspace: String,
@@ -246,6 +248,7 @@ pub async fn current_visitor() -> Result<Visitor, ServerFnError> {
         .map(|m| WorkspaceChoice { id: m.workspace_id, name: m.workspace_name, role: m.role })
         .collect();
     Ok(Visitor::SignedIn(Viewer {
+        user_id: signed_in.user.id,
         display_name: signed_in.user.display_name,
         email: signed_in.user.email,
         workspace: member.workspace.name,

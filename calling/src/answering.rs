@@ -4,6 +4,12 @@
 //!
 //! The claim is one conditional `UPDATE`: of two agents clicking Accept at the same moment,
 //! exactly one row update succeeds, on SQLite and PostgreSQL alike, across replicas.
+//!
+//! **Routing**: a caller who spoke to an agent before rings that agent first. For a short head
+//! start ([`Routing::head_start_ms`]) the call rings only in the browser of the contact's last
+//! agent — when that agent is online and free — and then in everyone's. The server keeps the
+//! reservation (a pre-accept by anyone else is refused until the head start is over), so it
+//! holds whatever a browser shows.
 
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +36,42 @@ pub struct IncomingCall {
     pub answered_by: Option<String>,
     /// Their display name, for "Ravi is answering".
     pub answered_by_name: Option<String>,
+    /// The contact's last agent, who has the call to themselves until `rings_everyone_at`
+    /// (only while they are online and free).
+    #[cfg_attr(feature = "server", sqlx(default))]
+    #[serde(default)]
+    pub preferred_agent_id: Option<String>,
+    #[cfg_attr(feature = "server", sqlx(default))]
+    #[serde(default)]
+    pub preferred_agent_name: Option<String>,
+    /// From when the call rings for every agent (unix ms): `started_at`, or the end of the
+    /// preferred agent's head start.
+    #[cfg_attr(feature = "server", sqlx(default))]
+    #[serde(default)]
+    pub rings_everyone_at: i64,
+}
+
+impl IncomingCall {
+    /// Whether the call rings for `user_id` at `now`.
+    pub fn rings_for(&self, user_id: &str, now: i64) -> bool {
+        match &self.preferred_agent_id {
+            Some(preferred) if preferred != user_id => now >= self.rings_everyone_at,
+            _ => true,
+        }
+    }
+}
+
+/// How inbound calls are offered to agents.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Routing {
+    /// How long the contact's last agent has the call to themselves (0: ring everyone at once).
+    pub head_start_ms: i64,
+}
+
+impl Default for Routing {
+    fn default() -> Self {
+        Routing { head_start_ms: 8_000 }
+    }
 }
 
 /// Where a call stands for the browser on it, with WhatsApp's SDP answer to an outbound
@@ -45,13 +87,90 @@ pub struct CallSession {
 
 #[cfg(feature = "server")]
 mod server {
-    use super::{CallSession, IncomingCall};
+    use super::{CallSession, IncomingCall, Routing};
     use crate::storage::Db;
     use crate::{Error, Result};
 
     /// The workspace's inbound calls that ring now and can be answered in a browser (they carry
-    /// WhatsApp's offer), oldest first.
-    pub async fn incoming(db: &Db, workspace_id: &str) -> Result<Vec<IncomingCall>> {
+    /// WhatsApp's offer), oldest first, each with its routing: the contact's last agent and
+    /// when it rings for everyone (see [`Routing`]).
+    pub async fn incoming(
+        db: &Db,
+        workspace_id: &str,
+        routing: Routing,
+        now: i64,
+    ) -> Result<Vec<IncomingCall>> {
+        let mut calls = ringing(db, workspace_id).await?;
+        if calls.is_empty() {
+            return Ok(calls);
+        }
+        let agents = crate::presence::list(db, workspace_id, now).await?;
+        for call in &mut calls {
+            route(db, workspace_id, call, &agents, routing).await?;
+        }
+        Ok(calls)
+    }
+
+    /// Fills in the call's routing: the contact's last agent (the latest earlier call of the
+    /// same number that an agent took), if they are online and free now.
+    async fn route(
+        db: &Db,
+        workspace_id: &str,
+        call: &mut IncomingCall,
+        agents: &[crate::presence::AgentPresence],
+        routing: Routing,
+    ) -> Result<()> {
+        call.rings_everyone_at = call.started_at;
+        if routing.head_start_ms <= 0 {
+            return Ok(());
+        }
+        let last: Option<(String,)> = sqlx::query_as(
+            "SELECT answered_by FROM calls WHERE workspace_id = $1 AND contact_number = $2 AND id <> $3 \
+             AND answered_by IS NOT NULL AND started_at <= $4 ORDER BY started_at DESC, id DESC LIMIT 1",
+        )
+        .bind(workspace_id)
+        .bind(&call.contact_number)
+        .bind(&call.call_id)
+        .bind(call.started_at)
+        .fetch_optional(db.pool())
+        .await?;
+        let Some((agent_id,)) = last else { return Ok(()) };
+        let Some(agent) = agents
+            .iter()
+            .find(|agent| agent.user_id == agent_id && agent.presence == crate::presence::Presence::Online)
+        else {
+            return Ok(());
+        };
+        call.preferred_agent_id = Some(agent.user_id.clone());
+        call.preferred_agent_name = Some(agent.display_name.clone());
+        call.rings_everyone_at = call.started_at + routing.head_start_ms;
+        Ok(())
+    }
+
+    /// Refuses `user_id` a call that still rings only for the contact's last agent.
+    pub async fn require_ringing_for(
+        db: &Db,
+        workspace_id: &str,
+        call_id: &str,
+        user_id: &str,
+        routing: Routing,
+        now: i64,
+    ) -> Result<()> {
+        let calls = incoming(db, workspace_id, routing, now).await?;
+        match calls.iter().find(|call| call.call_id == call_id) {
+            Some(call) if !call.rings_for(user_id, now) => Err(Error::Conflict {
+                code: "reserved_for_agent",
+                message: format!(
+                    "this caller's last agent, {}, has the call to themselves for {} more seconds",
+                    call.preferred_agent_name.as_deref().unwrap_or("another agent"),
+                    (call.rings_everyone_at - now + 999) / 1000
+                ),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    async fn ringing(db: &Db, workspace_id: &str) -> Result<Vec<IncomingCall>> {
         let calls = sqlx::query_as::<_, IncomingCall>(
             "SELECT c.id AS call_id, c.contact_name, c.contact_number, c.business_number, c.started_at, \
                     c.answer_deadline, c.sdp_offer, c.answered_by, u.display_name AS answered_by_name \

@@ -128,6 +128,7 @@ pub async fn start(config: &Config, listening_on: std::net::SocketAddr) -> Start
         leptos: leptos_options(config),
         limits: config.limits(),
         ice,
+        routing: config.routing(),
     })
 }
 

@@ -58,6 +58,11 @@ pub struct Config {
     #[arg(long, env = "ICE_SERVERS", default_value = "", global = true)]
     pub ice_servers: String,
 
+    /// Seconds a caller's last agent has their call to themselves before it rings for every
+    /// agent (only while that agent is online and free); 0 rings everyone at once.
+    #[arg(long, env = "RING_HEAD_START_SECS", default_value_t = 8, global = true)]
+    pub ring_head_start_secs: u64,
+
     /// Secret shared with the TURN server (coturn `use-auth-secret`): browsers get TURN
     /// credentials that expire after 12 hours.
     #[arg(long, env = "TURN_SECRET", hide_env_values = true, global = true)]
@@ -91,6 +96,13 @@ impl Config {
     /// start.
     pub fn mailer(&self) -> Result<calling::accounts::mail::Mailer, crate::mail::MailConfigError> {
         crate::mail::mailer(self.smtp_url.as_deref(), self.mail_from.as_deref(), self.public_url.as_deref())
+    }
+
+    /// How inbound calls are offered to agents.
+    pub fn routing(&self) -> calling::answering::Routing {
+        calling::answering::Routing {
+            head_start_ms: i64::try_from(self.ring_head_start_secs).unwrap_or(0) * 1000,
+        }
     }
 
     /// The request limits this configuration sets.

@@ -47,6 +47,8 @@ pub struct AppState {
     pub sandbox: Option<simulator::Simulator>,
     /// STUN/TURN servers handed to agents' browsers.
     pub ice: calling::ice::IceConfig,
+    /// Who an inbound call rings for first.
+    pub routing: calling::answering::Routing,
 }
 
 /// Request limits applied to every route.

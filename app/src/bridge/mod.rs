@@ -90,6 +90,8 @@ pub struct Bridge {
     caller_silent: RwSignal<bool>,
     /// Available (rung) or away, as the agent chose; sent with every heartbeat.
     availability: RwSignal<Availability>,
+    /// The signed-in member: a caller's last agent has their call to themselves for a moment.
+    me: StoredValue<String>,
     /// The member's role lets them answer / place calls.
     pub can_answer: bool,
     pub can_place: bool,
@@ -97,7 +99,7 @@ pub struct Bridge {
 
 impl Bridge {
     /// Creates the state and provides it to everything below the caller.
-    pub fn provide(can_answer: bool, can_place: bool) -> Bridge {
+    pub fn provide(can_answer: bool, can_place: bool, user_id: String) -> Bridge {
         let bridge = Bridge {
             incoming: RwSignal::new(Vec::new()),
             active: RwSignal::new(None),
@@ -108,11 +110,18 @@ impl Bridge {
             samples: StoredValue::new(Vec::new()),
             caller_silent: RwSignal::new(false),
             availability: RwSignal::new(Availability::Online),
+            me: StoredValue::new(user_id),
             can_answer,
             can_place,
         };
         provide_context(bridge);
         bridge
+    }
+
+    /// Whether `call` rings in this browser now: not while it is still reserved for the
+    /// caller's last agent, if that is someone else (the server refuses them meanwhile too).
+    fn rings_here(self, call: &IncomingCall) -> bool {
+        self.me.with_value(|me| call.rings_for(me, self.now.get() as i64))
     }
 
     /// Whether this browser is on a call (or getting on one).
@@ -450,7 +459,9 @@ pub fn CallBridge() -> AnyView {
             calls
                 .iter()
                 .filter(|call| {
-                    call.answered_by.is_none() && !dismissed.with(|ids| ids.contains(&call.call_id))
+                    call.answered_by.is_none()
+                        && bridge.rings_here(call)
+                        && !dismissed.with(|ids| ids.contains(&call.call_id))
                 })
                 .map(|call| {
                     let caller = call.contact_name.clone().unwrap_or_else(|| call.contact_number.clone());
@@ -493,6 +504,7 @@ pub fn CallBridge() -> AnyView {
             .get()
             .into_iter()
             .filter(|call| Some(&call.call_id) != mine.as_ref())
+            .filter(|call| bridge.rings_here(call))
             .filter(|call| !dismissed.with(|ids| ids.contains(&call.call_id)))
             .map(|call| {
                 let name = call.contact_name.clone().unwrap_or_else(|| "WhatsApp caller".to_owned());
@@ -502,6 +514,14 @@ pub fn CallBridge() -> AnyView {
                         let seconds = ((deadline as f64 - now.get()) / 1000.0).max(0.0) as i64;
                         format!("Rings for {} more", format::duration(seconds))
                     })
+                };
+                // The caller's last agent is told why it rings only for them for now.
+                let first_for_me = bridge.me.with_value(|me| call.preferred_agent_id.as_deref() == Some(me.as_str()));
+                let reserved_until = call.rings_everyone_at;
+                let reserved = move || {
+                    let seconds = ((reserved_until as f64 - now.get()) / 1000.0).ceil() as i64;
+                    (first_for_me && seconds > 0)
+                        .then(|| format!("Your caller from before: rings only for you for {seconds} s more"))
                 };
                 let taken = call.answered_by.is_some().then(|| {
                     let who = call.answered_by_name.clone().unwrap_or_else(|| "A teammate".to_owned());
@@ -516,6 +536,7 @@ pub fn CallBridge() -> AnyView {
                         <p class="ring-caller">{name}</p>
                         <p class="contact-number">{call.contact_number.clone()}</p>
                         <p class="muted ring-left">{left}</p>
+                        <p class="muted ring-first">{reserved}</p>
                         {if let Some(taken) = taken {
                             view! { <p class="muted">{taken}</p> }.into_any()
                         } else {

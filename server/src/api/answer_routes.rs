@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use calling::Services;
 use calling::accounts::Permission;
-use calling::answering::{self, IncomingCall};
+use calling::answering::{self, IncomingCall, Routing};
 use calling::call_actions;
 use calling::call_state::CallState;
 use calling::graph::GraphClient;
@@ -90,13 +90,21 @@ struct PreAcceptRequest {
     sdp: String,
 }
 
-/// `GET /incoming`
+/// `GET /incoming`: every ringing call, with its routing (the caller's last agent rings first;
+/// a call rings for the others from `rings_everyone_at`).
 #[utoipa::path(get, path = "/app/calling/incoming", tag = "calls",
-    summary = "The calls ringing now, with WhatsApp's SDP offer",
+    summary = "The calls ringing now, with WhatsApp's SDP offer and who they ring for first",
     responses((status = 200, description = "Ringing calls, oldest first", body = IncomingResponse)))]
-async fn incoming(auth: Auth, State(services): State<Services>) -> ApiResult<IncomingResponse> {
+async fn incoming(
+    auth: Auth,
+    State(services): State<Services>,
+    State(routing): State<Routing>,
+) -> ApiResult<IncomingResponse> {
     auth.require(Permission::AnswerCalls)?;
-    Ok(Json(IncomingResponse { calls: answering::incoming(&services.db, &auth.workspace_id).await? }))
+    let now = services.clock.now();
+    Ok(Json(IncomingResponse {
+        calls: answering::incoming(&services.db, &auth.workspace_id, routing, now).await?,
+    }))
 }
 
 /// The member answering: claims are personal, so API keys cannot answer.
@@ -112,12 +120,13 @@ fn answering_member(auth: &Auth) -> Result<&str, ApiError> {
     summary = "Claim a ringing call for the signed-in agent and pre-accept it with the browser's SDP answer",
     responses(
         (status = 200, description = "Pre-accepted; accept once the media connects", body = ActionResponse),
-        (status = 409, description = "Another agent took the call (`already_answered`), the call's state forbids it, or WhatsApp refused (`details.meta_code`)", body = ErrorEnvelope),
+        (status = 409, description = "Another agent took the call (`already_answered`), it still rings only for the caller's last agent (`reserved_for_agent`), the call's state forbids it, or WhatsApp refused (`details.meta_code`)", body = ErrorEnvelope),
         (status = 502, description = "WhatsApp failed (`whatsapp_error`)", body = ErrorEnvelope),
         (status = 403, description = "API keys cannot answer: a signed-in agent does", body = ErrorEnvelope)))]
 async fn pre_accept(
     auth: Auth,
     State(services): State<Services>,
+    State(routing): State<Routing>,
     Path(call_id): Path<String>,
     ApiJson(body): ApiJson<PreAcceptRequest>,
 ) -> ApiResult<ActionResponse> {
@@ -129,6 +138,8 @@ async fn pre_accept(
         )));
     }
     let call = call_actions::load(&services, &auth.workspace_id, &call_id).await?;
+    let now = services.clock.now();
+    answering::require_ringing_for(&services.db, &auth.workspace_id, &call_id, user_id, routing, now).await?;
     answering::claim(&services.db, &auth.workspace_id, &call_id, user_id).await?;
     let client = GraphClient::new()?;
     match call_actions::pre_accept(&services, &client, &call, &body.sdp).await {

@@ -52,6 +52,7 @@ async fn serve_with(db: TestDb, sandbox: Option<simulator::Simulator>) -> Server
         leptos: leptos_options(&cli.config),
         limits: cli.config.limits(),
         ice: Default::default(),
+        routing: cli.config.routing(),
     };
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();

@@ -301,3 +301,108 @@ async fn presence_follows_heartbeats_and_a_call_whose_browser_went_silent_is_end
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_rings_their_last_agent_first_and_then_everyone() {
+    let head_start_ms = 4_000;
+    let sandbox = Sandbox::start_routed(calling::answering::Routing { head_start_ms }).await;
+    let ravi = Agent::join(&sandbox, "Ravi", Role::Agent).await;
+    let asha = Agent::join(&sandbox, "Asha", Role::Agent).await;
+    for agent in [&ravi, &asha] {
+        assert_eq!(agent.heartbeat("online", None).await.0, StatusCode::OK);
+    }
+    let caller = "+447700900195";
+    let ring = |agent: &'static str| {
+        let wa_call_id = sandbox
+            .sim
+            .sim
+            .place_inbound_call(InboundCall {
+                to: sandbox.business.phone_number_id.clone(),
+                from: caller.into(),
+                name: Some(format!("Returning Caller ({agent})")),
+                cta_payload: None,
+                deeplink_payload: None,
+            })
+            .unwrap();
+        wa_call_id
+    };
+    let ringing = |agent: &Agent| {
+        let (base, cookie, client) = (agent.base.clone(), agent.cookie.clone(), agent.client.clone());
+        async move {
+            eventually(10, "the call ringing", || {
+                let (base, cookie, client) = (base.clone(), cookie.clone(), client.clone());
+                async move {
+                    let reply = client
+                        .get(format!("{base}/api/v1/app/calling/incoming"))
+                        .header("cookie", &cookie)
+                        .send()
+                        .await
+                        .unwrap();
+                    let body: Value = reply.json().await.unwrap();
+                    body["calls"].as_array().filter(|calls| !calls.is_empty()).map(|calls| calls[0].clone())
+                }
+            })
+            .await
+        }
+    };
+
+    // A first call: nobody has taken this caller before, so it rings for everyone at once.
+    let first = ring("first");
+    let call = ringing(&asha).await;
+    assert_eq!(call["preferred_agent_id"], Value::Null, "{call}");
+    assert_eq!(call["rings_everyone_at"], call["started_at"], "{call}");
+    let call_id = call["call_id"].as_str().unwrap().to_owned();
+    let (_ravi_peer, answer) =
+        Peer::answerer(PeerConfig { ice_lite: false }, call["sdp_offer"].as_str().unwrap()).unwrap();
+    let (status, body) = ravi.post(&format!("/calls/{call_id}/pre-accept"), json!({ "sdp": answer })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    sandbox.sim.sim.hangup(&first).unwrap();
+    eventually(10, "the first call over", || async {
+        let (_, body) = asha.send(reqwest::Method::GET, "/incoming", None).await;
+        body["calls"].as_array().is_some_and(Vec::is_empty).then_some(())
+    })
+    .await;
+
+    // The caller again: Ravi, their last agent, has it to himself for the head start. Asha's
+    // browser is told when it rings for her, and the server refuses her pick-up until then.
+    ring("second");
+    let call = ringing(&asha).await;
+    assert_eq!(call["preferred_agent_name"], "Ravi", "{call}");
+    let starts = call["started_at"].as_i64().unwrap();
+    assert_eq!(call["rings_everyone_at"].as_i64(), Some(starts + head_start_ms), "{call}");
+    let call_id = call["call_id"].as_str().unwrap().to_owned();
+    let (_asha_peer, answer) =
+        Peer::answerer(PeerConfig { ice_lite: false }, call["sdp_offer"].as_str().unwrap()).unwrap();
+    let (status, body) = asha.post(&format!("/calls/{call_id}/pre-accept"), json!({ "sdp": answer })).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("reserved_for_agent")),
+        "{body}"
+    );
+    assert!(body["error"]["message"].as_str().unwrap().contains("Ravi"), "{body}");
+    // Ravi lets it ring; once the head start is over it is anyone's, and Asha takes it.
+    let wait = (starts + head_start_ms - sandbox.services().clock.now()).max(0) as u64 + 200;
+    tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+    let (status, body) = asha.post(&format!("/calls/{call_id}/pre-accept"), json!({ "sdp": answer })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = ravi.post(&format!("/calls/{call_id}/pre-accept"), json!({ "sdp": answer })).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("already_answered")),
+        "{body}"
+    );
+    let (status, _) = asha.post(&format!("/calls/{call_id}/terminate"), json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    eventually(10, "the second call over", || async {
+        let (_, body) = asha.send(reqwest::Method::GET, "/incoming", None).await;
+        body["calls"].as_array().is_some_and(Vec::is_empty).then_some(())
+    })
+    .await;
+
+    // Asha took the caller last, but she is away: no head start, it rings for Ravi at once.
+    assert_eq!(asha.heartbeat("away", None).await.0, StatusCode::OK);
+    ring("third");
+    let call = ringing(&ravi).await;
+    assert_eq!(call["preferred_agent_id"], Value::Null, "an away agent gets no head start: {call}");
+    assert_eq!(call["rings_everyone_at"], call["started_at"], "{call}");
+}

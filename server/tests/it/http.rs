@@ -35,6 +35,7 @@ async fn app() -> TestApp {
         leptos: leptos_options(&cli.config),
         limits: cli.config.limits(),
         ice: Default::default(),
+        routing: cli.config.routing(),
     };
     TestApp { router: router(state.clone()), state, _db: test_db }
 }

@@ -45,7 +45,11 @@ pub fn CallingLayout() -> impl IntoView {
 #[component]
 fn SignedInLayout(viewer: Viewer) -> impl IntoView {
     use calling::accounts::Permission;
-    Bridge::provide(viewer.role.allows(Permission::AnswerCalls), viewer.role.allows(Permission::PlaceCalls));
+    Bridge::provide(
+        viewer.role.allows(Permission::AnswerCalls),
+        viewer.role.allows(Permission::PlaceCalls),
+        viewer.user_id.clone(),
+    );
     // Pages below decide which controls to show by the member's role (the server checks again).
     provide_context(viewer.clone());
     let hydrated = RwSignal::new(false);

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use calling::Services;
 use calling::accounts::{Role, api_keys, sessions};
+use calling::answering::Routing;
 use calling::clock::Clock;
 use calling::numbers::{self, NewNumber, NumberCredentials, WhatsAppNumber};
 use calling::permissions::PermissionLimits;
@@ -48,6 +49,12 @@ pub async fn spawn_server(services: Services) -> TestServer {
 /// Serves `services` on `listener` (bound first when the services must know the server's
 /// address, e.g. for the links in emails).
 pub async fn spawn_server_on(listener: TcpListener, services: Services) -> TestServer {
+    // Calls ring for every agent at once unless a test is about routing.
+    spawn_server_routed(listener, services, Routing { head_start_ms: 0 }).await
+}
+
+/// Serves `services` on `listener` with the given call routing.
+pub async fn spawn_server_routed(listener: TcpListener, services: Services, routing: Routing) -> TestServer {
     let cli = Cli::parse_from(["switchboard", "--site-root", "/nonexistent-site"]);
     let state = AppState {
         webhooks: Webhooks::start(services.clone()),
@@ -56,6 +63,7 @@ pub async fn spawn_server_on(listener: TcpListener, services: Services) -> TestS
         leptos: leptos_options(&cli.config),
         limits: cli.config.limits(),
         ice: Default::default(),
+        routing,
     };
     let address = listener.local_addr().unwrap();
     // Every REST response of every test is checked against the OpenAPI document on its way out.
@@ -115,13 +123,26 @@ impl Sandbox {
         Sandbox::start_with(services, Some(db), tweak).await
     }
 
+    /// Everything on a fresh SQLite database, with the given call routing.
+    pub async fn start_routed(routing: Routing) -> Sandbox {
+        let db = testing::sqlite().await;
+        let services = testing::services(&db.db, Clock::System);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let server = spawn_server_routed(listener, services, routing).await;
+        Sandbox::around(server, Some(db), |_| {}).await
+    }
+
     /// Everything on the given services (e.g. PostgreSQL); `db` is kept alive with it.
     pub async fn start_with(
         services: Services,
         db: Option<TestDb>,
         tweak: impl FnOnce(&mut SimConfig),
     ) -> Sandbox {
-        let server = spawn_server(services).await;
+        Sandbox::around(spawn_server(services).await, db, tweak).await
+    }
+
+    /// The simulator, a workspace and its sandbox number around a running server.
+    async fn around(server: TestServer, db: Option<TestDb>, tweak: impl FnOnce(&mut SimConfig)) -> Sandbox {
         let sim = spawn_simulator(&format!("{}/webhooks/whatsapp", server.url), tweak).await;
         let services = &server.state.services;
         let now = services.clock.now();
