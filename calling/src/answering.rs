@@ -61,6 +61,27 @@ impl IncomingCall {
     }
 }
 
+/// A business-initiated call requested without an offer (`POST /initiate` from the CLI or an
+/// integration), waiting for an agent's browser to dial it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "server", derive(sqlx::FromRow))]
+pub struct RequestedCall {
+    pub call_id: String,
+    /// Who to call (E.164).
+    pub contact_number: String,
+    /// Their name, when they are a contact of the workspace.
+    pub contact_name: Option<String>,
+    /// The business number that calls (display form).
+    pub business_number: String,
+    /// When it was requested (unix ms).
+    pub requested_at: i64,
+    /// Until when an agent may dial it (unix ms); then it is given up.
+    pub dial_by: i64,
+    /// The agent dialling it, once one picked it up.
+    pub dialled_by_name: Option<String>,
+}
+
 /// How inbound calls are offered to agents.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Routing {
@@ -87,7 +108,7 @@ pub struct CallSession {
 
 #[cfg(feature = "server")]
 mod server {
-    use super::{CallSession, IncomingCall, Routing};
+    use super::{CallSession, IncomingCall, RequestedCall, Routing};
     use crate::storage::Db;
     use crate::{Error, Result};
 
@@ -145,6 +166,24 @@ mod server {
         call.preferred_agent_name = Some(agent.display_name.clone());
         call.rings_everyone_at = call.started_at + routing.head_start_ms;
         Ok(())
+    }
+
+    /// The requested calls waiting for an agent to dial them, oldest first.
+    pub async fn to_dial(db: &Db, workspace_id: &str, now: i64) -> Result<Vec<RequestedCall>> {
+        let calls = sqlx::query_as::<_, RequestedCall>(
+            "SELECT c.id AS call_id, c.contact_number, ct.name AS contact_name, c.business_number, \
+                    c.started_at AS requested_at, c.answer_deadline AS dial_by, u.display_name AS dialled_by_name \
+             FROM calls c LEFT JOIN users u ON u.id = c.answered_by \
+             LEFT JOIN contacts ct ON ct.workspace_id = c.workspace_id AND ct.phone_number = c.contact_number \
+             WHERE c.workspace_id = $1 AND c.status = 'ringing' AND c.phase = 'new' \
+               AND c.direction = 'business_initiated' AND c.wa_call_id IS NULL AND c.answer_deadline > $2 \
+             ORDER BY c.started_at, c.id",
+        )
+        .bind(workspace_id)
+        .bind(now)
+        .fetch_all(db.pool())
+        .await?;
+        Ok(calls)
     }
 
     /// Refuses `user_id` a call that still rings only for the contact's last agent.

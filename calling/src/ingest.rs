@@ -247,6 +247,9 @@ async fn apply_call_event(
     // lock now instead of failing to upgrade a read lock later.
     let direction = event.direction.unwrap_or_else(|| infer_direction(number, event));
     let contact = contact_number(event, direction);
+    if direction == Direction::BusinessInitiated {
+        adopt_dialled_call(&mut *tx, number, &event.call_id, &contact).await?;
+    }
     sqlx::query(
         "INSERT INTO calls (id, workspace_id, wa_call_id, phone_number_id, number_id, direction, status, phase, \
            contact_number, business_number, started_at, created_at, updated_at) \
@@ -537,6 +540,8 @@ pub async fn expire_unanswered(services: &Services) -> Result<usize> {
         let mut tx = services.db.pool().begin().await?;
         let applied =
             apply_fact(&mut tx, &workspace_id, &call_id, &fact, &CallExtras::default(), now).await?;
+        // A missed business call gives its hold back now, not when the hold expires.
+        crate::billing::on_call_fact(&mut tx, &workspace_id, &call_id, applied.as_ref(), now).await?;
         tx.commit().await?;
         if let Some(state) = applied {
             closed += 1;
@@ -544,6 +549,32 @@ pub async fn expire_unanswered(services: &Services) -> Result<usize> {
         }
     }
     Ok(closed)
+}
+
+/// A call an agent's browser dials for a request (`call_actions::dial`) exists before WhatsApp
+/// names it. When WhatsApp's webhook about it beats the dial's own update, the webhook adopts
+/// that call (the newest claimed, unplaced request to the same person from the same number)
+/// instead of creating a second one.
+async fn adopt_dialled_call(
+    conn: &mut AnyConnection,
+    number: &WhatsAppNumber,
+    wa_call_id: &str,
+    contact: &str,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE calls SET wa_call_id = $1 WHERE id = (SELECT id FROM calls WHERE workspace_id = $2 \
+           AND contact_number = $3 AND number_id = $4 AND direction = 'business_initiated' \
+           AND wa_call_id IS NULL AND answered_by IS NOT NULL AND phase = 'new' \
+           ORDER BY started_at DESC LIMIT 1) \
+         AND NOT EXISTS (SELECT 1 FROM calls WHERE workspace_id = $2 AND wa_call_id = $1)",
+    )
+    .bind(wa_call_id)
+    .bind(&number.workspace_id)
+    .bind(contact)
+    .bind(&number.id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// Without an explicit direction, a call whose caller is the business number is outbound.

@@ -199,6 +199,36 @@ test("an outbound call placed from the browser is answered by the customer with 
   }).toPass({ timeout: 15_000 });
 });
 
+test("a call requested through the API (as the CLI does) is dialled from the browser with audio both ways", async ({
+  page,
+  request,
+  baseURL,
+}) => {
+  const user = "+919812345684";
+  const digits = user.slice(1);
+  await scenario(request, baseURL!, "POST", `/sandbox/users/${digits}/permission`, { grant: "permanent" });
+  await scenario(request, baseURL!, "PUT", `/sandbox/users/${digits}/behaviour`, { on_call: "answer", after_seconds: 1 });
+  await openHydrated(page, "/calling");
+  const requested = await request.post("/api/v1/app/calling/initiate", { data: { to: user }, headers: { Origin: baseURL! } });
+  expect(requested.status(), await requested.text()).toBe(201);
+  expect((await requested.json()).state).toBe("waiting_for_agent");
+  const waiting = page.getByRole("dialog", { name: "Call to dial" }).filter({ hasText: user });
+  await expect(waiting).toBeVisible({ timeout: 15_000 });
+  await waiting.getByRole("button", { name: "Dial" }).click();
+  const current = page.getByRole("region", { name: "Current call" });
+  await expect(current).toHaveAttribute("data-phase", "live", { timeout: 20_000 });
+  await expect(waiting).toHaveCount(0);
+  const waCallId = await waCallIdOf(request, user);
+  await expect(async () => {
+    const media = await scenario(request, baseURL!, "GET", `/sandbox/calls/${waCallId}/media`);
+    expect(media.rx_packets, "the customer received the agent's audio").toBeGreaterThan(100);
+    expect(media.rx_level, "…and it is not silence").toBeGreaterThan(0.01);
+    expect(Number(await current.locator("[data-audio='packets-in']").textContent())).toBeGreaterThan(100);
+  }).toPass({ timeout: 25_000, intervals: [1000] });
+  await current.getByRole("button", { name: "Hang up" }).click();
+  await expect(current.getByRole("status")).toHaveText("You hung up.");
+});
+
 test("an outbound call the customer declines ends with a clear message", async ({ page, request, baseURL }) => {
   const user = "+919812345681";
   const digits = user.slice(1);

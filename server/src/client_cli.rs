@@ -92,6 +92,17 @@ pub enum CallingCommand {
         #[arg(long)]
         call_id: String,
     },
+    /// Place a business-initiated call: `initiate --to +91… [--phone-number-id <id>]`. The
+    /// permission check and the billing preflight run now; the call then waits a minute for an
+    /// agent to dial it from their browser (the CLI carries no audio). Prints the `call_id` to
+    /// poll with `call <id> status`.
+    Initiate {
+        #[arg(long)]
+        to: String,
+        /// Which of the workspace's numbers calls (its Graph `phone_number_id`).
+        #[arg(long)]
+        phone_number_id: Option<String>,
+    },
     /// Send a template message: `send <template_id> --to +91… [--var 1=John] [--vars '["John"]']`.
     Send {
         template_id: Option<String>,
@@ -346,6 +357,13 @@ pub async fn run(client: &ClientArgs, command: Option<CallingCommand>) -> Result
             (Some(template_id), None) => template_call(TemplateCommand::Get { template_id }),
             (None, None) => return Err("give a template id, or a command (see --help)".into()),
         },
+        CallingCommand::Initiate { to, phone_number_id } => Call::post(
+            "/initiate",
+            object(vec![
+                ("to", Some(Value::from(to))),
+                ("phone_number_id", phone_number_id.map(Value::from)),
+            ]),
+        ),
         CallingCommand::UploadRecording { file, call_id } => {
             return upload_recording(client, &file, &call_id).await;
         }

@@ -15,7 +15,7 @@
 
 pub(crate) mod media;
 
-use calling::answering::IncomingCall;
+use calling::answering::{IncomingCall, RequestedCall};
 use calling::presence::Availability;
 use calling::quality::{self, QualitySample};
 use leptos::prelude::*;
@@ -61,6 +61,8 @@ pub struct AudioFigures {
 #[derive(serde::Deserialize)]
 struct IncomingResponse {
     calls: Vec<IncomingCall>,
+    #[serde(default)]
+    to_dial: Vec<RequestedCall>,
 }
 
 #[derive(serde::Deserialize)]
@@ -78,6 +80,8 @@ struct Initiated {
 #[derive(Clone, Copy)]
 pub struct Bridge {
     incoming: RwSignal<Vec<IncomingCall>>,
+    /// Calls requested without audio (the CLI, the API) that wait for an agent to dial them.
+    to_dial: RwSignal<Vec<RequestedCall>>,
     active: RwSignal<Option<ActiveCall>>,
     figures: RwSignal<Option<AudioFigures>>,
     notice: RwSignal<Option<String>>,
@@ -102,6 +106,7 @@ impl Bridge {
     pub fn provide(can_answer: bool, can_place: bool, user_id: String) -> Bridge {
         let bridge = Bridge {
             incoming: RwSignal::new(Vec::new()),
+            to_dial: RwSignal::new(Vec::new()),
             active: RwSignal::new(None),
             figures: RwSignal::new(None),
             notice: RwSignal::new(None),
@@ -176,7 +181,10 @@ impl Bridge {
         }
         leptos::task::spawn_local(async move {
             match rest::get::<IncomingResponse>("/api/v1/app/calling/incoming").await {
-                Ok(response) => self.incoming.set(response.calls),
+                Ok(response) => {
+                    self.incoming.set(response.calls);
+                    self.to_dial.set(response.to_dial);
+                }
                 Err(refusal) => self.notice.set(Some(refusal.text())),
             }
         });
@@ -291,6 +299,20 @@ impl Bridge {
     /// (permission check and billing preflight first), WhatsApp's answer arrives with the
     /// connect webhook and is applied, and the customer's pick-up makes the call live.
     pub fn place(self, to: String) {
+        self.call_out(to.clone(), "/api/v1/app/calling/initiate".into(), serde_json::json!({ "to": to }));
+    }
+
+    /// Dials a call that was requested without audio (from the CLI or the API), with this
+    /// browser's offer: the first agent to dial it is the one on it.
+    fn dial_requested(self, requested: RequestedCall) {
+        let caller = requested.contact_name.clone().unwrap_or_else(|| requested.contact_number.clone());
+        let path = format!("/api/v1/app/calling/calls/{}/dial", requested.call_id);
+        self.call_out(caller, path, serde_json::json!({}));
+    }
+
+    /// Takes the microphone, makes the offer and posts it (with `body`'s other fields) to
+    /// `path`, then follows the call WhatsApp places.
+    fn call_out(self, to: String, path: String, body: serde_json::Value) {
         if self.busy_untracked() {
             self.notice.set(Some("Finish the current call first.".into()));
             return;
@@ -308,12 +330,9 @@ impl Bridge {
             let placed = async {
                 let offer = media::offer(move |step| self.set_phase(Phase::Connecting(step))).await?;
                 self.set_phase(Phase::Connecting("Calling…"));
-                rest::post::<_, Initiated>(
-                    "/api/v1/app/calling/initiate",
-                    &serde_json::json!({ "to": to, "sdp": offer }),
-                )
-                .await
-                .map_err(|refusal| refusal.text())
+                let mut body = body;
+                body["sdp"] = offer.into();
+                rest::post::<_, Initiated>(&path, &body).await.map_err(|refusal| refusal.text())
             }
             .await;
             match placed {
@@ -558,6 +577,43 @@ pub fn CallBridge() -> AnyView {
             .collect::<Vec<_>>()
     };
 
+    // Calls requested from the CLI or the API: whoever dials first is on the call.
+    let to_dial = bridge.to_dial;
+    let requested = move || {
+        if !bridge.can_place || bridge.availability.get() == Availability::Away {
+            return Vec::new();
+        }
+        let busy = bridge.busy();
+        to_dial
+            .get()
+            .into_iter()
+            .filter(|call| call.dialled_by_name.is_none())
+            .filter(|call| (call.dial_by as f64) > now.get())
+            .map(|call| {
+                let who = call.contact_name.clone().unwrap_or_else(|| "WhatsApp user".to_owned());
+                let dial_by = call.dial_by;
+                let left = move || {
+                    let seconds = ((dial_by as f64 - now.get()) / 1000.0).max(0.0) as i64;
+                    format!("Waits {} more for an agent to dial", format::duration(seconds))
+                };
+                let for_dial = call.clone();
+                view! {
+                    <section class="ring ring-outbound" role="dialog" aria-label="Call to dial" data-call-id=call.call_id.clone()>
+                        <p class="ring-title">"Call requested: dial it from here"</p>
+                        <p class="ring-caller">{who}</p>
+                        <p class="contact-number">{call.contact_number.clone()}</p>
+                        <p class="muted ring-left">{left}</p>
+                        <div class="ring-actions">
+                            <button class="button accept" type="button" disabled=busy
+                                on:click=move |_| bridge.dial_requested(for_dial.clone())>"Dial"</button>
+                        </div>
+                    </section>
+                }
+                .into_any()
+            })
+            .collect::<Vec<_>>()
+    };
+
     let call_panel = move || {
         active.get().map(|call| {
             let status = match &call.phase {
@@ -603,6 +659,7 @@ pub fn CallBridge() -> AnyView {
             data-ringtone=move || if ringing_for_me.with(|calls| calls.is_empty()) { "off" } else { "on" }
         >
             {ringing}
+            {requested}
             {call_panel}
             {move || notice.get().map(|message| view! {
                 <p class="error ring-notice" role="alert">

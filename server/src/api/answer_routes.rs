@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use calling::Services;
 use calling::accounts::Permission;
-use calling::answering::{self, IncomingCall, Routing};
+use calling::answering::{self, IncomingCall, RequestedCall, Routing};
 use calling::call_actions;
 use calling::call_state::CallState;
 use calling::graph::GraphClient;
@@ -41,6 +41,7 @@ pub fn routes() -> Router<AppState> {
         .route("/calls/{call_id}/reject", post(reject))
         .route("/calls/{call_id}/terminate", post(terminate))
         .route("/initiate", post(initiate))
+        .route("/calls/{call_id}/dial", post(dial))
         .route("/calls/{call_id}/session", get(session))
         .route("/calls/{call_id}/quality", post(report_quality))
         .route("/ice-servers", get(ice_servers))
@@ -55,6 +56,7 @@ pub fn routes() -> Router<AppState> {
     reject,
     terminate,
     initiate,
+    dial,
     session,
     report_quality,
     ice_servers
@@ -64,6 +66,9 @@ pub(super) struct Doc;
 #[derive(Serialize, ToSchema)]
 struct IncomingResponse {
     calls: Vec<IncomingCall>,
+    /// Business-initiated calls requested without an offer, waiting for an agent to dial them
+    /// (for members who may place calls).
+    to_dial: Vec<RequestedCall>,
 }
 
 /// Where a call stands after an action.
@@ -102,9 +107,13 @@ async fn incoming(
 ) -> ApiResult<IncomingResponse> {
     auth.require(Permission::AnswerCalls)?;
     let now = services.clock.now();
-    Ok(Json(IncomingResponse {
-        calls: answering::incoming(&services.db, &auth.workspace_id, routing, now).await?,
-    }))
+    let calls = answering::incoming(&services.db, &auth.workspace_id, routing, now).await?;
+    let to_dial = if auth.require(Permission::PlaceCalls).is_ok() {
+        answering::to_dial(&services.db, &auth.workspace_id, now).await?
+    } else {
+        Vec::new()
+    };
+    Ok(Json(IncomingResponse { calls, to_dial }))
 }
 
 /// The member answering: claims are personal, so API keys cannot answer.
@@ -211,28 +220,35 @@ async fn terminate(
 }
 
 #[derive(Deserialize, ToSchema)]
-#[schema(example = json!({"to": "+919876543210", "phone_number_id": "106540352242922", "sdp": "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\n…"}))]
+#[schema(example = json!({"to": "+919876543210", "phone_number_id": "106540352242922"}))]
 struct InitiateRequest {
     /// The WhatsApp user to call (E.164, spaces and dashes allowed).
     to: String,
     /// Which of the workspace's numbers calls; the first one when absent.
     phone_number_id: Option<String>,
-    /// The caller's complete SDP offer (ICE candidates included).
-    sdp: String,
+    /// The caller's complete SDP offer (ICE candidates included). Without one the call waits
+    /// for an agent's browser to dial it (`to_dial` in `/incoming`, then `/calls/{call_id}/dial`).
+    sdp: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
 struct InitiateResponse {
     call_id: String,
-    wa_call_id: String,
+    /// WhatsApp's call id; null while the call waits for an agent to dial it.
+    wa_call_id: Option<String>,
+    /// `dialing` (placed with the offer given) or `waiting_for_agent`.
+    #[schema(value_type = String)]
+    state: &'static str,
 }
 
-/// `POST /initiate` `{to, phone_number_id?, sdp}`: places a business-initiated call after the
-/// permission check and the billing preflight (refusals reach nobody at WhatsApp).
+/// `POST /initiate` `{to, phone_number_id?, sdp?}`: a business-initiated call after the
+/// permission check and the billing preflight (refusals reach nobody at WhatsApp). With the
+/// caller's SDP offer it is placed at once; without one it waits for an agent's browser to dial
+/// it (`calling::call_actions::request`) for a minute.
 #[utoipa::path(post, path = "/app/calling/initiate", tag = "calls", request_body = InitiateRequest,
-    summary = "Place a business-initiated call (permission check and billing preflight first)",
+    summary = "Place a business-initiated call, or request one for an agent's browser to dial (permission check and billing preflight first)",
     responses(
-        (status = 201, description = "Placed: WhatsApp rings the user; poll `/calls/{call_id}/session` for the answer", body = InitiateResponse),
+        (status = 201, description = "Placed (WhatsApp rings the user; poll `/calls/{call_id}/status`), or waiting for an agent to dial it", body = InitiateResponse),
         (status = 402, description = "`subscription_expired` or `insufficient_balance`, with `details`; nothing reached WhatsApp", body = ErrorEnvelope),
         (status = 409, description = "`permission_required` (the user has not allowed calls), a call limit, or another refusal by WhatsApp (`details.meta_code`)", body = ErrorEnvelope),
         (status = 502, description = "WhatsApp failed (`whatsapp_error`); the hold is released", body = ErrorEnvelope)))]
@@ -246,7 +262,10 @@ async fn initiate(
         calling::Error::Validation { message, .. } => calling::Error::validation("to", message),
         other => other,
     })?;
-    if !body.sdp.trim_start().starts_with("v=0") {
+    let sdp = body.sdp.as_deref().filter(|sdp| !sdp.trim().is_empty());
+    if let Some(sdp) = sdp
+        && !sdp.trim_start().starts_with("v=0")
+    {
         return Err(ApiError(calling::Error::validation(
             "sdp",
             "must be a complete SDP offer (starting with v=0)",
@@ -255,12 +274,17 @@ async fn initiate(
     let number =
         super::calling_routes::pick_number(&services, &auth.workspace_id, body.phone_number_id.as_deref())
             .await?;
+    let Some(sdp) = sdp else {
+        let call_id = call_actions::request(&services, &number, &to, &PermissionLimits::PRODUCTION).await?;
+        let response = InitiateResponse { call_id, wa_call_id: None, state: "waiting_for_agent" };
+        return Ok((axum::http::StatusCode::CREATED, Json(response)));
+    };
     let placed = call_actions::place(
         &services,
         &GraphClient::new()?,
         &number,
         &to,
-        &body.sdp,
+        sdp,
         &PermissionLimits::PRODUCTION,
     )
     .await?;
@@ -268,8 +292,50 @@ async fn initiate(
         // The agent who dialled is the one on the call.
         answering::claim(&services.db, &auth.workspace_id, &placed.call_id, user_id).await?;
     }
-    let response = InitiateResponse { call_id: placed.call_id, wa_call_id: placed.wa_call_id };
+    let response =
+        InitiateResponse { call_id: placed.call_id, wa_call_id: Some(placed.wa_call_id), state: "dialing" };
     Ok((axum::http::StatusCode::CREATED, Json(response)))
+}
+
+#[derive(Deserialize, ToSchema)]
+struct DialRequest {
+    /// The agent's browser's complete SDP offer (ICE candidates included).
+    sdp: String,
+}
+
+/// `POST /calls/:id/dial` `{sdp}`: an agent's browser places a call that was requested without
+/// an offer; the first to dial it wins.
+#[utoipa::path(post, path = "/app/calling/calls/{call_id}/dial", tag = "calls", params(CallIdPath), request_body = DialRequest,
+    summary = "Dial a requested call from the signed-in agent's browser",
+    responses(
+        (status = 200, description = "Placed: WhatsApp rings the user; poll `/calls/{call_id}/session` for the answer", body = InitiateResponse),
+        (status = 403, description = "Dialled by a signed-in agent, not an API key", body = ErrorEnvelope),
+        (status = 409, description = "Another agent dialled it (`already_answered`), it no longer waits (`not_waiting`), or WhatsApp refused (`details.meta_code`)", body = ErrorEnvelope),
+        (status = 502, description = "WhatsApp failed (`whatsapp_error`); another agent may still dial it", body = ErrorEnvelope)))]
+async fn dial(
+    auth: Auth,
+    State(services): State<Services>,
+    Path(call_id): Path<String>,
+    ApiJson(body): ApiJson<DialRequest>,
+) -> ApiResult<InitiateResponse> {
+    auth.require(Permission::PlaceCalls)?;
+    let user_id = auth.user_id().ok_or_else(|| {
+        ApiError(calling::Error::forbidden("a requested call is dialled by a signed-in agent's browser"))
+    })?;
+    if !body.sdp.trim_start().starts_with("v=0") {
+        return Err(ApiError(calling::Error::validation(
+            "sdp",
+            "must be a complete SDP offer (starting with v=0)",
+        )));
+    }
+    let placed =
+        call_actions::dial(&services, &GraphClient::new()?, &auth.workspace_id, &call_id, user_id, &body.sdp)
+            .await?;
+    Ok(Json(InitiateResponse {
+        call_id: placed.call_id,
+        wa_call_id: Some(placed.wa_call_id),
+        state: "dialing",
+    }))
 }
 
 /// `GET /calls/:id/session`: where the call stands and WhatsApp's SDP answer (outbound calls,

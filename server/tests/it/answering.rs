@@ -406,3 +406,124 @@ async fn a_caller_rings_their_last_agent_first_and_then_everyone() {
     assert_eq!(call["preferred_agent_id"], Value::Null, "an away agent gets no head start: {call}");
     assert_eq!(call["rings_everyone_at"], call["started_at"], "{call}");
 }
+
+/// `switchboard calling …` against the sandbox's server with an API key: (ok, stdout JSON).
+fn cli(sandbox: &Sandbox, key: &str, args: &[&str]) -> (bool, Value) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .arg("calling")
+        .args(args)
+        .env("SWITCHBOARD_URL", &sandbox.server.url)
+        .env("SWITCHBOARD_API_KEY", key)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    (output.status.success(), serde_json::from_str(&stdout).unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_initiated_from_the_cli_is_dialled_by_an_agent_and_watched_ringing_through() {
+    let sandbox = Sandbox::start(|_| {}).await;
+    let services = sandbox.services();
+    let ravi = Agent::join(&sandbox, "Ravi", Role::Agent).await;
+    let asha = Agent::join(&sandbox, "Asha", Role::Agent).await;
+    let (key, _) = api_keys::create(
+        &services.db,
+        &sandbox.workspace.id,
+        "cli",
+        Role::Agent,
+        "test",
+        services.clock.now(),
+    )
+    .await
+    .unwrap();
+    let user = calling::phone::PhoneNumber::parse("+447700900196").unwrap();
+    let phone_number_id = sandbox.business.phone_number_id.clone();
+
+    // Without permission the request is refused before anything waits or reaches WhatsApp.
+    let (ok, _) =
+        cli(&sandbox, &key, &["initiate", "--to", "+447700900196", "--phone-number-id", &phone_number_id]);
+    assert!(!ok, "no permission yet");
+    support::user_accepts_calls(&sandbox, &user, &calling::permissions::PermissionLimits::PRODUCTION).await;
+
+    // `calling initiate --to … --phone-number-id …` (no audio in a CLI): the call waits for an agent.
+    let (ok, initiated) =
+        cli(&sandbox, &key, &["initiate", "--to", "+447700900196", "--phone-number-id", &phone_number_id]);
+    assert!(ok, "{initiated}");
+    assert_eq!(initiated["state"], "waiting_for_agent", "{initiated}");
+    assert_eq!(initiated["wa_call_id"], Value::Null);
+    let call_id = initiated["call_id"].as_str().unwrap().to_owned();
+    assert!(sandbox.sim.sim.calls().is_empty(), "nothing reached WhatsApp yet");
+    let (_, waiting) = cli(&sandbox, &key, &["call", &call_id, "status"]);
+    assert_eq!(waiting["status"], "ringing", "{waiting}");
+
+    // It waits in the agents' browsers; API keys cannot dial (no browser, no audio).
+    let (_, incoming) = ravi.send(reqwest::Method::GET, "/incoming", None).await;
+    let to_dial = incoming["to_dial"].as_array().unwrap();
+    assert_eq!(to_dial.len(), 1, "{incoming}");
+    assert_eq!(
+        (to_dial[0]["call_id"].as_str(), to_dial[0]["contact_number"].as_str()),
+        (Some(call_id.as_str()), Some("+447700900196"))
+    );
+    let by_key = reqwest::Client::new()
+        .post(format!("{}/api/v1/app/calling/calls/{call_id}/dial", sandbox.server.url))
+        .bearer_auth(&key)
+        .json(&json!({ "sdp": "v=0" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_key.status(), StatusCode::FORBIDDEN);
+
+    // Ravi's browser dials it with its offer; Asha, a moment late, is told he has it.
+    let (_browser, offer) = Peer::offerer(PeerConfig { ice_lite: false }).unwrap();
+    let (status, body) = ravi.post(&format!("/calls/{call_id}/dial"), json!({ "sdp": offer })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["wa_call_id"].as_str().unwrap().starts_with("wacid."), "{body}");
+    let (status, body) = asha.post(&format!("/calls/{call_id}/dial"), json!({ "sdp": offer })).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (_, incoming) = asha.send(reqwest::Method::GET, "/incoming", None).await;
+    assert_eq!(incoming["to_dial"], json!([]), "no longer waiting: {incoming}");
+
+    // The seed's loop: poll `call <id> status` until the simulated user has answered.
+    eventually(15, "the user answering", || async {
+        let (_, now) = cli(&sandbox, &key, &["call", &call_id, "status"]);
+        (now["status"] == "answered").then_some(())
+    })
+    .await;
+    let (_, session) = ravi.send(reqwest::Method::GET, &format!("/calls/{call_id}/session"), None).await;
+    assert!(
+        session["sdp_answer"].as_str().unwrap().starts_with("v=0"),
+        "WhatsApp's answer for Ravi's browser"
+    );
+    let (status, _) = ravi.post(&format!("/calls/{call_id}/terminate"), json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    eventually(15, "the call completed", || async {
+        let (_, now) = cli(&sandbox, &key, &["call", &call_id, "status"]);
+        (now["status"] == "completed").then_some(())
+    })
+    .await;
+    let (_, calls) = cli(&sandbox, &key, &["calls"]);
+    let listed: Vec<&Value> =
+        calls["calls"].as_array().unwrap().iter().filter(|c| c["id"] == call_id.as_str()).collect();
+    assert_eq!(listed.len(), 1, "one call, not a second one for WhatsApp's webhook: {calls}");
+    assert_eq!(listed[0]["agent_name"], "Ravi");
+
+    // A request nobody dials is given up once its pickup window passes.
+    let (ok, second) = cli(&sandbox, &key, &["initiate", "--to", "+447700900196"]);
+    assert!(ok, "{second}");
+    let second = second["call_id"].as_str().unwrap().to_owned();
+    sqlx::query("UPDATE calls SET answer_deadline = $1 WHERE id = $2")
+        .bind(services.clock.now() - 1)
+        .bind(&second)
+        .execute(services.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(calling::ingest::expire_unanswered(services).await.unwrap(), 1);
+    let (_, now) = cli(&sandbox, &key, &["call", &second, "status"]);
+    assert_eq!(now["status"], "missed", "{now}");
+    let (status, body) = ravi.post(&format!("/calls/{second}/dial"), json!({ "sdp": offer })).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("not_waiting")),
+        "{body}"
+    );
+}

@@ -454,6 +454,17 @@ fn rest_walk(a: &WorkspaceA) -> Vec<Row> {
             Some(json!({ "to": a.granted_user, "phone_number_id": a.phone_number_id, "sdp": sdp })),
             NOT_YOURS,
         ),
+        Row {
+            session: NOT_FOUND,
+            key: FORBIDDEN,
+            ..row(
+                Method::POST,
+                "/app/calling/calls/{call_id}/dial",
+                format!("/app/calling/calls/{call}/dial"),
+                Some(json!({ "sdp": sdp })),
+                NOT_FOUND,
+            )
+        },
         row(
             Method::GET,
             "/app/calling/calls/{call_id}/session",
