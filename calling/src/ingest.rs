@@ -8,7 +8,8 @@
 //! twice — after a crash, or because Meta delivered twice — changes nothing.
 //!
 //! The webhook endpoint [`screen`]s a body (the numbers it names, checked against its cached
-//! [`connected_phone_number_ids`], and its [`dedupe_key`]) and hands it to the
+//! [`connected_phone_number_ids`], or for template reviews the WABA, against
+//! [`connected_waba_ids`]; and its [`dedupe_key`]) and hands it to the
 //! [`DeliveryWriter`], the ingest task that stores many deliveries per statement (group commit)
 //! and processes them on the same connection.
 
@@ -33,8 +34,11 @@ use crate::phone::PhoneNumber;
 use crate::settings::CallingSettings;
 use crate::settings_sync;
 use crate::storage::{Db, Dialect};
+use crate::templates::{self, TemplateStatus};
 use crate::webhook::payload::Delivery;
-use crate::webhook::{CallEngineEvent, CallEvent, EngineEvent, PermissionReply, events_from_delivery};
+use crate::webhook::{
+    CallEngineEvent, CallEvent, EngineEvent, PermissionReply, TemplateStatusUpdate, events_from_delivery,
+};
 use crate::{Error, Result, Services};
 
 /// The only `object` Meta sends for WhatsApp Business webhooks.
@@ -54,6 +58,9 @@ pub enum Stored {
 pub struct Screened {
     /// The distinct, non-empty `phone_number_id`s it names.
     pub phone_number_ids: Vec<String>,
+    /// The distinct WABA ids of its account-level events (template reviews), which name no
+    /// number.
+    pub waba_ids: Vec<String>,
     /// Its [`dedupe_key`].
     pub dedupe_key: String,
 }
@@ -68,11 +75,18 @@ pub fn screen(raw_body: &[u8]) -> Result<Screened> {
     }
     let events = events_from_delivery(&delivery);
     let occurred_at = events.iter().filter_map(|event| event.occurred_at).min();
+    let mut waba_ids: Vec<String> = events
+        .iter()
+        .filter(|event| matches!(event.event, EngineEvent::TemplateStatus(_)))
+        .filter_map(|event| event.waba_id.clone())
+        .collect();
+    waba_ids.sort();
+    waba_ids.dedup();
     let mut phone_number_ids: Vec<String> =
         events.into_iter().map(|event| event.phone_number_id).filter(|id| !id.is_empty()).collect();
     phone_number_ids.sort();
     phone_number_ids.dedup();
-    Ok(Screened { phone_number_ids, dedupe_key: dedupe_key(raw_body, occurred_at) })
+    Ok(Screened { phone_number_ids, waba_ids, dedupe_key: dedupe_key(raw_body, occurred_at) })
 }
 
 /// A delivery's dedupe key: the earliest time it carries (whole seconds, from its own bytes)
@@ -88,6 +102,13 @@ pub fn dedupe_key(raw_body: &[u8], occurred_at: Option<Millis>) -> String {
 /// The error for a delivery that names no number connected here (404).
 pub fn no_connected_number() -> Error {
     Error::NotFound { what: "WhatsApp number named by the delivery" }
+}
+
+/// Every connected number's WABA id, for screening account-level deliveries from a cache.
+pub async fn connected_waba_ids(db: &Db) -> Result<HashSet<String>> {
+    let rows: Vec<(String,)> =
+        sqlx::query_as("SELECT DISTINCT waba_id FROM whatsapp_numbers").fetch_all(db.pool()).await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
 }
 
 /// Every connected number's `phone_number_id`, for screening deliveries from a cache.
@@ -192,6 +213,15 @@ async fn apply_delivery(
     let mut numbers: HashMap<String, Option<WhatsAppNumber>> = HashMap::new();
     let mut processed = Processed::default();
     for event in events_from_delivery(&delivery) {
+        // WABA-level: names no number, only the account whose template it is.
+        if let EngineEvent::TemplateStatus(update) = &event.event {
+            if apply_template_status(services, conn, &event, update).await? {
+                processed.applied += 1;
+            } else {
+                processed.ignored += 1;
+            }
+            continue;
+        }
         if !numbers.contains_key(&event.phone_number_id) {
             let number = numbers::by_phone_number_id(&services.db, &event.phone_number_id).await?;
             numbers.insert(event.phone_number_id.clone(), number);
@@ -480,6 +510,38 @@ async fn apply_permission_reply(
         notices.push(ledger::update_notice(&number.workspace_id, contact.e164(), now));
     }
     Ok(fresh)
+}
+
+/// Applies Meta's review of a template to the templates of the delivery's WABA. A template
+/// this database does not have (made in the Business Manager, or deleted here) is logged and
+/// skipped, as is a `FLAGGED` quality warning and an update older than the one applied.
+/// Returns whether a template changed.
+async fn apply_template_status(
+    services: &Services,
+    conn: &mut AnyConnection,
+    envelope: &CallEngineEvent,
+    update: &TemplateStatusUpdate,
+) -> Result<bool> {
+    let (Some(waba_id), Some(status)) =
+        (envelope.waba_id.as_deref(), TemplateStatus::from_webhook_event(&update.event))
+    else {
+        tracing::info!(dedupe_key = %envelope.dedupe_key, event = %update.event, "template status update without a WABA or a status change; skipped");
+        return Ok(false);
+    };
+    let now = services.clock.now();
+    let at = envelope.occurred_at.unwrap_or(now);
+    let reason = update.reason.as_deref();
+    let changed =
+        templates::record_status(conn, waba_id, &update.meta_template_id, status, reason, at, now).await?;
+    if changed == 0 {
+        tracing::info!(
+            waba_id,
+            meta_template_id = %update.meta_template_id,
+            event = %update.event,
+            "template status update for a template not stored here (or older than the last); skipped"
+        );
+    }
+    Ok(changed > 0)
 }
 
 /// The live notice that a call changed, for the workspace's browsers.

@@ -9,11 +9,9 @@
 //! default per kind per workspace, and [`send`]: checks, billing preflight, `send_template`,
 //! the charge, and the record of the send.
 //!
-//! Two things WhatsApp has that this module does not use yet: Meta's
-//! `message_template_status_update` webhook (neither the reference nor the simulator covers
-//! it, so `status` is what creation answered), and template deletion at WhatsApp (the Graph
-//! client has no such request, so [`delete`] forgets our copy only; the template stays in the
-//! WhatsApp Business Manager).
+//! `status` is what creation answered, then what Meta's `message_template_status_update`
+//! webhooks say ([`record_status`], with Meta's rejection reason). [`delete`] deletes at
+//! WhatsApp first and forgets our copy only once WhatsApp no longer has it.
 
 use std::collections::BTreeMap;
 
@@ -202,6 +200,19 @@ impl TemplateStatus {
     }
 }
 
+impl TemplateStatus {
+    /// The status a `message_template_status_update` `event` moves a template to. `REINSTATED`
+    /// (a paused template back in use) is approved; `FLAGGED` (quality warning, still sendable)
+    /// changes nothing and is `None`; anything else reads as [`TemplateStatus::from_meta`].
+    pub fn from_webhook_event(raw: &str) -> Option<Self> {
+        match raw.trim().to_ascii_uppercase().as_str() {
+            "REINSTATED" => Some(TemplateStatus::Approved),
+            "FLAGGED" => None,
+            other => Some(TemplateStatus::from_meta(other)),
+        }
+    }
+}
+
 /// Where a call button leads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "server", derive(utoipa::ToSchema))]
@@ -243,6 +254,9 @@ pub struct Template {
     pub language: String,
     pub category: Category,
     pub status: TemplateStatus,
+    /// Meta's reason for the latest status change by webhook (`INVALID_FORMAT` for a
+    /// rejection, …); absent when Meta gave none.
+    pub status_reason: Option<String>,
     /// The template sends of this kind use when none is named; one per kind per workspace.
     pub is_default: bool,
     pub body: String,
@@ -700,8 +714,8 @@ mod store {
     use crate::Services;
     use crate::billing::{self, Billable, MessageKind, Policy};
     use crate::graph::{
-        GraphClient, NewTemplate, TemplateButton, TemplateCategory, TemplateComponent, TemplateSend,
-        VoiceCallParameters,
+        GraphClient, GraphTarget, NewTemplate, TemplateButton, TemplateCategory, TemplateComponent,
+        TemplateSend, VoiceCallParameters,
     };
     use crate::ids::new_id;
     use crate::ledger;
@@ -712,7 +726,7 @@ mod store {
     const COLUMNS: &str = "t.id, t.kind, t.name, t.language, t.category, t.status, t.is_default, t.body, \
         t.body_variables, t.header, t.footer, t.button_label, t.button_target, t.button_phone_number, \
         t.button_url, t.ttl_minutes, n.phone_number_id, t.meta_template_id, t.created_by, t.created_at, \
-        t.updated_at, t.number_id";
+        t.updated_at, t.number_id, t.status_reason";
 
     fn select(filter: &str) -> String {
         format!(
@@ -762,6 +776,7 @@ mod store {
             created_at: row.try_get(19)?,
             updated_at: row.try_get(20)?,
             number_id: get_s(21)?,
+            status_reason: get_os(22)?,
         })
     }
 
@@ -998,10 +1013,58 @@ mod store {
         get(db, workspace_id, id).await
     }
 
-    /// Forgets a template (WhatsApp keeps its copy: see the module docs). When it was the
-    /// default, the newest remaining template of its kind takes over, so a workspace with
-    /// templates of a kind always has a default.
-    pub async fn delete(db: &Db, workspace_id: &str, id: &str) -> Result<Template> {
+    /// Deletes a template at WhatsApp, then here. WhatsApp goes first so a template is never
+    /// gone from the page while WhatsApp can still send it; the local row is removed only once
+    /// WhatsApp accepted the delete, or said it no longer has the template (deleted in the
+    /// Business Manager, or an earlier delete whose local half failed): that is treated as
+    /// already done. Any other refusal or failure deletes nothing and is WhatsApp's error.
+    /// When it was the default, the newest remaining template of its kind takes over, so a
+    /// workspace with templates of a kind always has a default.
+    pub async fn delete(
+        services: &Services,
+        client: &GraphClient,
+        workspace_id: &str,
+        id: &str,
+    ) -> Result<Template> {
+        let db = &services.db;
+        let template = get(db, workspace_id, id).await?;
+        let number = numbers::get(db, workspace_id, &template.number_id).await?;
+        let target = services.graph_target(&number).await?;
+        delete_at_whatsapp(client, &target, &template).await?;
+        forget(db, workspace_id, id).await
+    }
+
+    /// Meta's delete of one template: by name, narrowed to this language by `hsm_id`.
+    async fn delete_at_whatsapp(
+        client: &GraphClient,
+        target: &GraphTarget,
+        template: &Template,
+    ) -> Result<()> {
+        let err = match client.delete_template(target, &template.name, Some(&template.meta_template_id)).await
+        {
+            Ok(()) => return Ok(()),
+            Err(err) => err,
+        };
+        // Meta answers a template it does not have with the same "Invalid parameter" (100) as
+        // other bad deletes, so ask WhatsApp whether it still has this one.
+        if err.meta_code() != Some(100) {
+            return Err(err.into());
+        }
+        match client.templates_named(target, &template.name).await {
+            Ok(remote) if !remote.iter().any(|remote| remote.id == template.meta_template_id) => {
+                tracing::info!(meta_template_id = %template.meta_template_id, "template already gone at WhatsApp; forgetting it");
+                Ok(())
+            }
+            Ok(_) => Err(err.into()),
+            Err(lookup) => {
+                tracing::warn!(error = %lookup, "could not check whether WhatsApp still has a template it refused to delete");
+                Err(err.into())
+            }
+        }
+    }
+
+    /// Removes the row, handing the default over, in one transaction.
+    async fn forget(db: &Db, workspace_id: &str, id: &str) -> Result<Template> {
         let template = get(db, workspace_id, id).await?;
         let mut tx = db.pool().begin().await?;
         let kind = lock_kind(&mut tx, workspace_id, id).await?;
@@ -1029,6 +1092,36 @@ mod store {
         }
         tx.commit().await?;
         Ok(template)
+    }
+
+    /// Meta's review moved template `meta_template_id` of WABA `waba_id` to `status`, at `at`
+    /// (a `message_template_status_update` webhook): every such template here takes it, with
+    /// `reason`, inside the caller's transaction. An update older than the one already applied
+    /// changes nothing (webhooks may arrive out of order). Returns how many templates took it:
+    /// 0 for a template this database does not have.
+    pub async fn record_status(
+        conn: &mut sqlx::AnyConnection,
+        waba_id: &str,
+        meta_template_id: &str,
+        status: TemplateStatus,
+        reason: Option<&str>,
+        at: i64,
+        now: i64,
+    ) -> Result<u64> {
+        let updated = sqlx::query(
+            "UPDATE calling_templates SET status = $1, status_reason = $2, status_at = $3, updated_at = $4 \
+             WHERE meta_template_id = $5 AND (status_at IS NULL OR status_at <= $3) \
+               AND number_id IN (SELECT id FROM whatsapp_numbers WHERE waba_id = $6)",
+        )
+        .bind(status.as_str())
+        .bind(reason)
+        .bind(at)
+        .bind(now)
+        .bind(meta_template_id)
+        .bind(waba_id)
+        .execute(&mut *conn)
+        .await?;
+        Ok(updated.rows_affected())
     }
 
     /// Sends a template message: the checks of [`SendRequest::prepare`]; for a permission
@@ -1295,6 +1388,7 @@ mod tests {
             language: "en_US".into(),
             category: Category::Marketing,
             status: TemplateStatus::Approved,
+            status_reason: None,
             is_default: true,
             body: "Hi".into(),
             body_variables: variables,
@@ -1369,5 +1463,12 @@ mod tests {
         assert_eq!(TemplateStatus::from_meta("IN_APPEAL"), TemplateStatus::InAppeal);
         assert_eq!(TemplateStatus::from_meta("paused"), TemplateStatus::Paused);
         assert_eq!(TemplateStatus::from_meta("SOMETHING_NEW"), TemplateStatus::Pending);
+        assert_eq!(TemplateStatus::from_webhook_event("REJECTED"), Some(TemplateStatus::Rejected));
+        assert_eq!(
+            TemplateStatus::from_webhook_event("pending_deletion"),
+            Some(TemplateStatus::PendingDeletion)
+        );
+        assert_eq!(TemplateStatus::from_webhook_event("REINSTATED"), Some(TemplateStatus::Approved));
+        assert_eq!(TemplateStatus::from_webhook_event("FLAGGED"), None);
     }
 }

@@ -1,9 +1,11 @@
 //! The Graph API client over real HTTP.
 //!
 //! Against the real simulator: every call action of an inbound and an outbound call, settings
-//! round trip, permission lookup, call-button and permission messages, template creation and
-//! sends, and Meta's refusals surfacing with code, status and `fbtrace_id` (138006, 190, 100 for
-//! a mismatched accept SDP or an ended call, 100/33 for an unknown number, template rules).
+//! round trip, permission lookup, call-button and permission messages, template creation,
+//! sends, lookup by name and deletion (one language by `hsm_id`, or every language), and Meta's
+//! refusals surfacing with code, status and `fbtrace_id` (138006, 190, 100 for a mismatched
+//! accept SDP or an ended call, 100/33 for an unknown number, template rules, unknown
+//! templates).
 //! Against a scripted axum server: the exact request shapes, which operations are retried after
 //! 502/500/timeouts and how often, and which fail at once.
 
@@ -378,6 +380,55 @@ async fn call_buttons_and_templates_are_sent() {
 }
 
 #[tokio::test]
+async fn templates_are_looked_up_and_deleted_at_whatsapp() {
+    let sandbox = sandbox().await;
+    let (graph, target) = (&sandbox.graph, &sandbox.target);
+    let body = |text: &str| vec![TemplateComponent::Body { text: text.into(), example: vec![] }];
+    let english = NewTemplate {
+        name: "call_us".into(),
+        language: "en_US".into(),
+        category: TemplateCategory::Marketing,
+        components: body("Call us"),
+    };
+    let spanish = NewTemplate { language: "es".into(), components: body("Llámanos"), ..english.clone() };
+    let other = NewTemplate { name: "other".into(), ..english.clone() };
+    let en = graph.create_template(target, &english).await.unwrap();
+    let es = graph.create_template(target, &spanish).await.unwrap();
+    let kept = graph.create_template(target, &other).await.unwrap();
+
+    let named = graph.templates_named(target, "call_us").await.unwrap();
+    let mut ids: Vec<&str> = named.iter().map(|t| t.id.as_str()).collect();
+    ids.sort();
+    let mut expected = [en.id.as_str(), es.id.as_str()];
+    expected.sort();
+    assert_eq!(ids, expected);
+    assert!(named.iter().all(|t| t.name == "call_us" && t.status.as_deref() == Some("APPROVED")));
+
+    // With hsm_id only that language goes; the same delete again is Meta's 100.
+    graph.delete_template(target, "call_us", Some(&en.id)).await.unwrap();
+    let left = graph.templates_named(target, "call_us").await.unwrap();
+    assert_eq!(left.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), [es.id.as_str()]);
+    let err = graph.delete_template(target, "call_us", Some(&en.id)).await.unwrap_err();
+    assert!(meta_error(&err, 400, 100).details_text().unwrap().contains("not found"), "{err}");
+    // An hsm_id of another name is refused, and deletes nothing.
+    let err = graph.delete_template(target, "call_us", Some(&kept.id)).await.unwrap_err();
+    meta_error(&err, 400, 100);
+    assert_eq!(graph.templates_named(target, "other").await.unwrap().len(), 1);
+    // Without hsm_id every language of the name goes.
+    graph.create_template(target, &english).await.unwrap();
+    graph.delete_template(target, "call_us", None).await.unwrap();
+    assert!(graph.templates_named(target, "call_us").await.unwrap().is_empty());
+    assert_eq!(sandbox.sim.templates(WABA).iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["other"]);
+    // A blank name is refused before sending; a foreign WABA is 100/33.
+    let err = graph.delete_template(target, " ", None).await.unwrap_err();
+    assert!(matches!(err, GraphError::InvalidRequest { field: "name", .. }), "{err:?}");
+    let elsewhere =
+        GraphTarget::new(format!("{}/v23.0", sandbox.base), PID, "299999999999999", DEFAULT_ACCESS_TOKEN);
+    let err = graph.delete_template(&elsewhere, "other", None).await.unwrap_err();
+    assert_eq!(meta_error(&err, 400, 100).error_subcode, Some(33));
+}
+
+#[tokio::test]
 async fn template_creation_errors_surface_metas_rules() {
     let sandbox = sandbox().await;
     let template = |name: &str, ttl_minutes: u32| NewTemplate {
@@ -526,7 +577,15 @@ async fn scripted(
         json!({ "messaging_product": "whatsapp", "contacts": [{ "input": body["to"], "wa_id": body["to"] }],
                 "messages": [{ "id": "wamid.SCRIPTED" }] })
     } else if path.ends_with("/message_templates") {
-        json!({ "id": "5940000000001", "status": "PENDING", "category": "MARKETING" })
+        match method {
+            Method::DELETE => json!({ "success": true }),
+            Method::GET => {
+                json!({ "data": [{ "id": 5940000000001_u64, "name": "call_us", "language": "en_US",
+                                              "status": "APPROVED", "category": "MARKETING" }],
+                                   "paging": { "cursors": { "before": "a", "after": "b" } } })
+            }
+            _ => json!({ "id": "5940000000001", "status": "PENDING", "category": "MARKETING" }),
+        }
     } else {
         return StatusCode::NOT_FOUND.into_response();
     };
@@ -586,15 +645,19 @@ async fn run(graph: &GraphClient, target: &GraphTarget, operation: Operation) ->
             graph.send_voice_call_button(target, &to, &voice_call_button()).await.map(drop)
         }
         Operation::CreateTemplate => graph.create_template(target, &new_template()).await.map(drop),
+        Operation::ListTemplates => graph.templates_named(target, "call_us").await.map(drop),
+        Operation::DeleteTemplate => graph.delete_template(target, "call_us", Some("5940000000001")).await,
     }
 }
 
-const REPEATABLE: [Operation; 5] = [
+const REPEATABLE: [Operation; 7] = [
     Operation::GetSettings,
     Operation::CallPermissions,
     Operation::UpdateSettings,
     Operation::Terminate,
     Operation::Reject,
+    Operation::ListTemplates,
+    Operation::DeleteTemplate,
 ];
 const NOT_REPEATABLE: [Operation; 5] = [
     Operation::Connect,
@@ -642,9 +705,17 @@ async fn requests_have_metas_exact_shape() {
     graph.send_template(&target, &to, &template_send()).await.unwrap();
     let created = graph.create_template(&target, &new_template()).await.unwrap();
     assert_eq!((created.id.as_str(), created.status.as_str()), ("5940000000001", "PENDING"));
+    let listed = graph.templates_named(&target, "call_us").await.unwrap();
+    assert_eq!(
+        listed.iter().map(|t| (t.id.as_str(), t.status.as_deref())).collect::<Vec<_>>(),
+        [("5940000000001", Some("APPROVED"))],
+        "a numeric id reads as text"
+    );
+    graph.delete_template(&target, "call_us", Some("5940000000001")).await.unwrap();
+    graph.delete_template(&target, "call_us", None).await.unwrap();
 
     let seen = script.seen();
-    assert_eq!(seen.len(), 12);
+    assert_eq!(seen.len(), 15);
     for request in &seen {
         assert_eq!(request.authorization.as_deref(), Some("Bearer test-token"), "{request:?}");
         if request.method == "POST" {
@@ -732,6 +803,21 @@ async fn requests_have_metas_exact_shape() {
         json!({ "name": "call_us", "language": "en_US", "category": "MARKETING", "components": [
             { "type": "BODY", "text": "Call us" }, { "type": "BUTTONS", "buttons": [{ "type": "voice_call" }] } ] })
     );
+    // Template lookup and deletion: Meta's query parameters on the WABA's edge, no body.
+    let templates = format!("/v23.0/{WABA}/message_templates");
+    let tail: Vec<(&str, &str, Option<&str>)> = seen[12..]
+        .iter()
+        .map(|request| (request.method.as_str(), request.path.as_str(), request.query.as_deref()))
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            ("GET", templates.as_str(), Some("name=call_us")),
+            ("DELETE", templates.as_str(), Some("name=call_us&hsm_id=5940000000001")),
+            ("DELETE", templates.as_str(), Some("name=call_us")),
+        ]
+    );
+    assert!(seen[12..].iter().all(|request| request.body == Value::Null), "{:?}", &seen[12..]);
 }
 
 #[tokio::test]

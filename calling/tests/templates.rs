@@ -1,7 +1,8 @@
 //! Calling templates on real databases (SQLite, and PostgreSQL when configured) against the real
 //! simulator: creation stores Meta's id and status only after WhatsApp accepted, the first of
 //! each kind becomes the default and switching keeps exactly one (also under concurrent
-//! switches), deleting the default hands it on, foreign workspaces see nothing, and sends pay
+//! switches), deleting (at WhatsApp first) the default hands it on, Meta's review moves a
+//! template forward in time on its own WABA only, foreign workspaces see nothing, and sends pay
 //! through billing (refused before WhatsApp without a subscription or money, charged once
 //! accepted, released when WhatsApp refuses) and count against the permission-request quota.
 
@@ -162,7 +163,8 @@ async fn templates_are_stored_after_whatsapp_accepts_them_with_one_default_per_k
             .find(|t| t.is_default && t.kind == TemplateKind::CallButton)
             .unwrap();
         let other = if current.template_id == first.template_id { &second } else { &first };
-        let deleted = templates::delete(db, &w.workspace_id, &current.template_id).await.unwrap();
+        let deleted =
+            templates::delete(&w.services, &w.graph, &w.workspace_id, &current.template_id).await.unwrap();
         assert_eq!(deleted.template_id, current.template_id);
         assert!(templates::get(db, &w.workspace_id, &other.template_id).await.unwrap().is_default);
         let err = templates::get(db, &w.workspace_id, &current.template_id).await.unwrap_err();
@@ -174,7 +176,7 @@ async fn templates_are_stored_after_whatsapp_accepts_them_with_one_default_per_k
         for err in [
             templates::get(db, &foreign.id, &ask.template_id).await.unwrap_err(),
             templates::set_default(db, &foreign.id, &ask.template_id, 3).await.unwrap_err(),
-            templates::delete(db, &foreign.id, &ask.template_id).await.unwrap_err(),
+            templates::delete(&w.services, &w.graph, &foreign.id, &ask.template_id).await.unwrap_err(),
         ] {
             assert_eq!(err.code(), "not_found");
         }
@@ -302,5 +304,33 @@ async fn sends_pay_through_billing_and_count_against_the_permission_request_quot
         assert_eq!((after.balance, after.held), (balance, Micros::ZERO));
         assert_eq!(w.messages_sent().await, 2);
         assert!(wallet::verify(db, ws, w.services.clock.now()).await.unwrap().is_consistent());
+    }
+}
+
+#[tokio::test]
+async fn metas_review_moves_a_template_only_forward_in_time_and_only_on_its_waba() {
+    for db in testing::every_database().await {
+        let w = world(db).await;
+        let db = &w.services.db;
+        let template = w.call_button("support_cb").await;
+        let meta = template.meta_template_id.as_str();
+        let own = w.number.waba_id.as_str();
+        let mut conn = db.pool().acquire().await.unwrap();
+        let mut record = async |waba: &str, status: TemplateStatus, reason: Option<&str>, at: i64| {
+            templates::record_status(&mut conn, waba, meta, status, reason, at, at).await.unwrap()
+        };
+        assert_eq!(record(own, TemplateStatus::Rejected, Some("INVALID_FORMAT"), 1_000).await, 1);
+        // An older update delivered late changes nothing.
+        assert_eq!(record(own, TemplateStatus::Approved, None, 500).await, 0);
+        // Another account's template of the same id is not this one.
+        assert_eq!(record("299999999999999", TemplateStatus::Approved, None, 2_000).await, 0);
+        let got = templates::get(db, &w.workspace_id, &template.template_id).await.unwrap();
+        assert_eq!(
+            (got.status, got.status_reason.as_deref()),
+            (TemplateStatus::Rejected, Some("INVALID_FORMAT"))
+        );
+        assert_eq!(record(own, TemplateStatus::Approved, None, 2_000).await, 1);
+        let got = templates::get(db, &w.workspace_id, &template.template_id).await.unwrap();
+        assert_eq!((got.status, got.status_reason, got.updated_at), (TemplateStatus::Approved, None, 2_000));
     }
 }

@@ -154,7 +154,7 @@ pub enum SettingsCommand {
 pub enum TemplateCommand {
     /// Show one template.
     Get { template_id: String },
-    /// Forget a template.
+    /// Delete a template at WhatsApp and here (nothing is deleted if WhatsApp refuses).
     Delete { template_id: String },
     /// Make a template the default of its kind.
     SetDefault { template_id: String },

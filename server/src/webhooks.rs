@@ -3,7 +3,7 @@
 //! A POST is checked in this order, and nothing is stored unless every check passes:
 //! `X-Hub-Signature-256` over the raw bytes against every connected number's app secret
 //! (401), a JSON `whatsapp_business_account` body (400), at least one connected number named
-//! (404). Then the raw body is stored durably and only then answered 200; processing happens
+//! (or, for template reviews, a connected number's WABA) (404). Then the raw body is stored durably and only then answered 200; processing happens
 //! after the answer, on the ingest task (Meta times out after ~20 s and would retry).
 //!
 //! The hot path touches the database once: secrets and connected numbers come from a cache
@@ -62,6 +62,8 @@ struct Known {
     loaded: Instant,
     secrets: WebhookSecrets,
     phone_number_ids: HashSet<String>,
+    /// For account-level deliveries (template reviews), which name a WABA and no number.
+    waba_ids: HashSet<String>,
 }
 
 impl Webhooks {
@@ -87,7 +89,8 @@ impl Webhooks {
         let loaded = Instant::now();
         let secrets = numbers::webhook_secrets(&services.db, &services.secret_key).await?;
         let phone_number_ids = ingest::connected_phone_number_ids(&services.db).await?;
-        let fresh = Arc::new(Known { loaded, secrets, phone_number_ids });
+        let waba_ids = ingest::connected_waba_ids(&services.db).await?;
+        let fresh = Arc::new(Known { loaded, secrets, phone_number_ids, waba_ids });
         *self.known.write().await = Some(fresh.clone());
         Ok(fresh)
     }
@@ -178,14 +181,16 @@ async fn receive(State(webhooks): State<Webhooks>, headers: HeaderMap, body: Byt
     }
 }
 
-/// Checks that the body is a WhatsApp Business delivery naming a connected number, from the
-/// cache; a miss re-reads the numbers once (one may have just been connected) before refusing.
+/// Checks that the body is a WhatsApp Business delivery naming a connected number (or, for a
+/// template review, a connected number's WABA), from the cache; a miss re-reads the numbers once (one may have just been connected) before refusing.
 /// Returns the delivery's dedupe key.
 async fn screen(webhooks: &Webhooks, body: &[u8]) -> Result<String, Error> {
     let screened = ingest::screen(body)?;
     for max_age in [SECRETS_TTL, Duration::from_secs(1)] {
         let known = webhooks.known(max_age).await?;
-        if screened.phone_number_ids.iter().any(|id| known.phone_number_ids.contains(id)) {
+        if screened.phone_number_ids.iter().any(|id| known.phone_number_ids.contains(id))
+            || screened.waba_ids.iter().any(|id| known.waba_ids.contains(id))
+        {
             return Ok(screened.dedupe_key);
         }
     }

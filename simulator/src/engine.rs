@@ -129,8 +129,9 @@ pub struct Template {
     pub category: String,
     /// Components as created.
     pub components: Value,
-    /// Always APPROVED in the simulator.
-    pub status: &'static str,
+    /// Meta's review status: APPROVED at creation (the simulator reviews at once), then
+    /// whatever [`crate::Simulator::set_template_status`] makes it.
+    pub status: String,
 }
 
 struct NumberState {
@@ -1380,5 +1381,80 @@ impl Engine {
 
     pub(crate) fn templates(&self, waba: &str) -> Vec<Template> {
         self.lock().templates.iter().filter(|t| t.waba_id == waba).cloned().collect()
+    }
+
+    /// `DELETE /{waba_id}/message_templates?name=…[&hsm_id=…]`: with `hsm_id`, that one template
+    /// (one language); without, every language of the name. Meta answers code 100 when nothing
+    /// matches, and when `hsm_id` names a template of another name. Returns how many went.
+    pub(crate) fn delete_templates(
+        &self,
+        waba: &str,
+        name: &str,
+        hsm_id: Option<&str>,
+    ) -> GraphResult<usize> {
+        if !self.waba_exists(waba) {
+            return Err(GraphError::unknown_object(waba));
+        }
+        let mut state = self.lock();
+        if let Some(id) = hsm_id
+            && let Some(other) =
+                state.templates.iter().find(|t| t.waba_id == waba && t.id == id && t.name != name)
+        {
+            return Err(GraphError::invalid_parameter(format!(
+                "hsm_id {id} is the template {:?}, not {name:?}",
+                other.name
+            )));
+        }
+        let before = state.templates.len();
+        state
+            .templates
+            .retain(|t| !(t.waba_id == waba && t.name == name && hsm_id.is_none_or(|id| t.id == id)));
+        let deleted = before - state.templates.len();
+        if deleted == 0 {
+            return Err(GraphError::template_not_found(name, hsm_id));
+        }
+        Ok(deleted)
+    }
+
+    /// Meta's review changes a template's status (`APPROVED`, `REJECTED`, `PAUSED`, …): the
+    /// template takes it and a signed `message_template_status_update` webhook goes out to the
+    /// WABA's subscriber, shaped as Meta sends it (the id a JSON number). Returns the change's
+    /// `value`.
+    pub(crate) fn set_template_status(
+        &self,
+        template_id: &str,
+        status: &str,
+        reason: Option<&str>,
+    ) -> Result<Value, SandboxError> {
+        let status = status.trim().to_ascii_uppercase();
+        if status.is_empty() || !status.chars().all(|c| c.is_ascii_uppercase() || c == '_') {
+            return Err(SandboxError::new(
+                400,
+                "invalid_status",
+                format!("{status:?} is not a status like APPROVED"),
+            ));
+        }
+        let mut state = self.lock();
+        let t = state.templates.iter_mut().find(|t| t.id == template_id).ok_or_else(|| {
+            SandboxError::new(404, "unknown_template", format!("no template {template_id}"))
+        })?;
+        t.status = status.clone();
+        let id: Value = t.id.parse::<u64>().map(Value::from).unwrap_or_else(|_| Value::String(t.id.clone()));
+        let value = json!({
+            "event": status,
+            "message_template_id": id,
+            "message_template_name": t.name,
+            "message_template_language": t.language,
+            "reason": reason.unwrap_or("NONE"),
+        });
+        let waba_id = t.waba_id.clone();
+        drop(state);
+        self.hooks.send(Change {
+            waba_id,
+            field: "message_template_status_update",
+            value: value.clone(),
+            call: None,
+        });
+        Ok(value)
     }
 }

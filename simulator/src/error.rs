@@ -99,6 +99,16 @@ impl GraphError {
         )
     }
 
+    /// 100: a template delete that matches nothing (Meta's `Invalid parameter`, with the
+    /// template's name in the details).
+    pub fn template_not_found(name: &str, hsm_id: Option<&str>) -> Self {
+        let which = match hsm_id {
+            Some(id) => format!("Message template {name:?} with hsm_id {id} not found"),
+            None => format!("Message template {name:?} not found"),
+        };
+        Self::whatsapp(StatusCode::BAD_REQUEST, 100, "Invalid parameter", which)
+    }
+
     /// 138000: calling is not enabled on the business number.
     pub fn calling_not_enabled() -> Self {
         Self::whatsapp(

@@ -1,6 +1,6 @@
 //! The Graph API surface (`/{version}/{id}/…`): bearer-token check, JSON parsing with Meta's
 //! error envelope, and routing of `calls`, `settings`, `call_permissions`, `messages` and
-//! `message_templates` to the engine.
+//! `message_templates` (create, list, delete) to the engine.
 
 use std::sync::Arc;
 
@@ -291,23 +291,51 @@ pub(crate) async fn create_template(
     Ok(Json(json!({ "id": t.id, "status": t.status, "category": t.category })))
 }
 
-/// `GET /{version}/{waba_id}/message_templates`
+/// `GET /{version}/{waba_id}/message_templates[?name=…]`: `name` filters as Meta's does (by
+/// exact name here; Meta also matches a prefix, which no caller relies on).
 pub(crate) async fn list_templates(
     State(engine): State<Arc<Engine>>,
     Path((version, waba)): Path<(String, String)>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
     headers: HeaderMap,
 ) -> GraphResult<Json<Value>> {
     check(&engine, &headers, &version)?;
     if !engine.waba_exists(&waba) {
         return Err(GraphError::unknown_object(&waba));
     }
+    let name = q.get("name").map(|name| name.trim()).filter(|name| !name.is_empty());
     let data: Vec<Value> = engine
         .templates(&waba)
         .into_iter()
+        .filter(|t| name.is_none_or(|name| t.name == name))
         .map(|t| {
             json!({ "id": t.id, "name": t.name, "language": t.language, "category": t.category,
                     "components": t.components, "status": t.status })
         })
         .collect();
     Ok(Json(json!({ "data": data })))
+}
+
+/// `DELETE /{version}/{waba_id}/message_templates?name=…[&hsm_id=…]`: Meta's delete by name;
+/// with `hsm_id` only that template (one language), without it every language of the name.
+pub(crate) async fn delete_templates(
+    State(engine): State<Arc<Engine>>,
+    Path((version, waba)): Path<(String, String)>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+    headers: HeaderMap,
+) -> GraphResult<Json<Value>> {
+    check(&engine, &headers, &version)?;
+    let name = q
+        .get("name")
+        .map(|name| name.trim())
+        .filter(|name| !name.is_empty())
+        .ok_or_else(|| GraphError::invalid_parameter("name is required to delete a message template"))?;
+    let hsm_id = q.get("hsm_id").map(|id| id.trim()).filter(|id| !id.is_empty());
+    if let Some(id) = hsm_id
+        && !id.chars().all(|c| c.is_ascii_digit())
+    {
+        return Err(GraphError::invalid_parameter(format!("hsm_id must be a template id, got {id:?}")));
+    }
+    engine.delete_templates(&waba, name, hsm_id)?;
+    Ok(Json(json!({ "success": true })))
 }

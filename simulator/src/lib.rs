@@ -105,7 +105,7 @@ impl Simulator {
     }
 
     /// The Graph API: `/{version}/{id}/calls|settings|call_permissions|messages|message_templates`
-    /// (any version from v17.0). Its first segment is a parameter, so a host application that has
+    /// (any version from v17.0; templates are created, listed and deleted). Its first segment is a parameter, so a host application that has
     /// its own routes should `nest` it under a prefix (e.g. `/graph`) and use that prefix as the
     /// Graph base URL.
     pub fn graph_router(&self) -> Router {
@@ -118,7 +118,7 @@ impl Simulator {
             .route("/{version}/{id}/messages", post(graph::messages))
             .route(
                 "/{version}/{id}/message_templates",
-                post(graph::create_template).get(graph::list_templates),
+                post(graph::create_template).get(graph::list_templates).delete(graph::delete_templates),
             )
             .fallback(graph::unknown_path)
             .with_state(self.engine.clone())
@@ -196,6 +196,24 @@ impl Simulator {
         grant: Grant,
     ) -> Result<serde_json::Value, SandboxError> {
         self.engine.user_permission(phone_number_id, user, grant)
+    }
+
+    /// Templates of a WABA as WhatsApp has them (what `GET message_templates` lists).
+    pub fn templates(&self, waba_id: &str) -> Vec<Template> {
+        self.engine.templates(waba_id)
+    }
+
+    /// Meta's review moves template `template_id` (Meta's id) to `status` (`APPROVED`,
+    /// `REJECTED`, `PAUSED`, `DISABLED`, …, any case) with `reason` (`NONE` when absent): the
+    /// template takes it and a signed `message_template_status_update` webhook is sent.
+    /// Returns the webhook's `value`.
+    pub fn set_template_status(
+        &self,
+        template_id: &str,
+        status: &str,
+        reason: Option<&str>,
+    ) -> Result<serde_json::Value, SandboxError> {
+        self.engine.set_template_status(template_id, status, reason)
     }
 
     /// The user hangs up (or declines a ringing business call).

@@ -318,6 +318,6 @@ pub fn validate_template(body: &Value) -> GraphResult<Template> {
         language: language.to_string(),
         category,
         components: Value::Array(comps.clone()),
-        status: "APPROVED",
+        status: "APPROVED".to_owned(),
     })
 }

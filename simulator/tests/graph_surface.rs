@@ -1,4 +1,5 @@
-//! Auth, settings validation, call_permissions shape, messages and templates over real HTTP.
+//! Auth, settings validation, call_permissions shape, messages and templates (creation, lookup,
+//! deletion, review webhooks) over real HTTP.
 
 mod common;
 
@@ -331,4 +332,59 @@ async fn phone_number_and_waba_objects() {
     let (s, v) = h.graph("POST", &format!("{PID}/call"), Some(json!({}))).await;
     assert_eq!(s, 400);
     assert_error(&v, 2500);
+}
+
+#[tokio::test]
+async fn templates_are_deleted_by_name_and_reviews_send_signed_status_webhooks() {
+    let h = Harness::new().await;
+    let path = format!("{WABA}/message_templates");
+    let create = |language: &str| {
+        json!({ "name": "call_me", "language": language, "category": "MARKETING",
+                "components": [{ "type": "BODY", "text": "Call us" }] })
+    };
+    let (_, en) = h.graph("POST", &path, Some(create("en_US"))).await;
+    let (_, es) = h.graph("POST", &path, Some(create("es"))).await;
+    let en_id = en["id"].as_str().unwrap().to_owned();
+
+    // Meta's review: the template takes the status, and a signed webhook tells the WABA.
+    let value = h.sim.set_template_status(&en_id, "rejected", Some("INVALID_FORMAT")).unwrap();
+    assert_eq!(value["event"], "REJECTED");
+    let changes = h.changes().await;
+    let (field, sent) = changes.last().unwrap();
+    assert_eq!(field, "message_template_status_update");
+    assert_eq!(sent["message_template_id"].as_u64().map(|id| id.to_string()), Some(en_id.clone()));
+    assert_eq!(
+        (&sent["message_template_name"], &sent["message_template_language"], &sent["reason"]),
+        (&json!("call_me"), &json!("en_US"), &json!("INVALID_FORMAT"))
+    );
+    let received = h.receiver.got.lock().unwrap().last().cloned().unwrap();
+    let signature = received.signature.unwrap();
+    assert!(simulator::webhook::verify_signature(SECRET, &received.body, &signature));
+    let (_, listed) = h.graph("GET", &format!("{path}?name=call_me"), None).await;
+    let statuses: Vec<&str> =
+        listed["data"].as_array().unwrap().iter().map(|t| t["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses.len(), 2);
+    assert!(statuses.contains(&"REJECTED") && statuses.contains(&"APPROVED"), "{listed}");
+    assert!(h.sim.set_template_status("123", "APPROVED", None).is_err(), "unknown template");
+    assert!(h.sim.set_template_status(&en_id, "not a status", None).is_err());
+
+    // Delete: `name` is required; an unknown template is Meta's 100; `hsm_id` narrows.
+    let (s, v) = h.graph("DELETE", &path, None).await;
+    assert_eq!(s, 400);
+    assert_error(&v, 100);
+    let (s, v) = h.graph("DELETE", &format!("{path}?name=nope"), None).await;
+    assert_eq!(s, 400);
+    assert_error(&v, 100);
+    assert!(v["error"]["error_data"]["details"].as_str().unwrap().contains("not found"), "{v}");
+    let (s, v) = h.graph("DELETE", &format!("{path}?name=call_me&hsm_id={en_id}"), None).await;
+    assert_eq!((s, &v), (200, &json!({ "success": true })));
+    let (_, listed) = h.graph("GET", &format!("{path}?name=call_me"), None).await;
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["data"][0]["id"], es["id"]);
+    let (s, _) = h.graph("DELETE", &format!("{path}?name=call_me"), None).await;
+    assert_eq!(s, 200);
+    assert!(h.sim.templates(WABA).is_empty());
+    let (s, v) = h.graph_as("DELETE", &format!("/v23.0/{path}?name=call_me"), None, Some("wrong")).await;
+    assert_eq!(s, 401);
+    assert_error(&v, 190);
 }

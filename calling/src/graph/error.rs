@@ -34,6 +34,10 @@ pub enum Operation {
     SendMessage,
     /// `POST /{WABA_ID}/message_templates`.
     CreateTemplate,
+    /// `GET /{WABA_ID}/message_templates?name=`.
+    ListTemplates,
+    /// `DELETE /{WABA_ID}/message_templates?name=&hsm_id=`.
+    DeleteTemplate,
 }
 
 impl Operation {
@@ -50,13 +54,16 @@ impl Operation {
             Operation::CallPermissions => "call_permissions",
             Operation::SendMessage => "send_message",
             Operation::CreateTemplate => "create_template",
+            Operation::ListTemplates => "list_templates",
+            Operation::DeleteTemplate => "delete_template",
         }
     }
 
     /// Whether sending the request twice has the same effect as sending it once, so a
     /// transient failure may be retried without asking anyone. Reads and the settings POST (a
-    /// "set", not an "add") are; ending a call is (the second attempt finds the call ended).
-    /// A second `connect` could place a second call, a second message reaches the user twice
+    /// "set", not an "add") are; ending a call is (the second attempt finds the call ended), and
+    /// so is deleting a named template (the second attempt finds nothing to delete, which the
+    /// caller reads as done). A second `connect` could place a second call, a second message reaches the user twice
     /// and is billed twice, a second template creation is a duplicate, and `pre_accept`/`accept`
     /// belong to a short answer window in which the browser, not this client, decides.
     pub fn is_repeatable(self) -> bool {
@@ -64,6 +71,8 @@ impl Operation {
             self,
             Operation::GetSettings
                 | Operation::CallPermissions
+                | Operation::ListTemplates
+                | Operation::DeleteTemplate
                 | Operation::UpdateSettings
                 | Operation::Terminate
                 | Operation::Reject

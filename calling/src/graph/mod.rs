@@ -5,12 +5,13 @@
 //! Owns [`GraphClient`] (one shared HTTP client with connect and request timeouts; cheap to
 //! clone), [`GraphTarget`] (which number to act for, and its bearer token), the call actions of
 //! `POST /{PHONE_NUMBER_ID}/calls` (reference §2), call settings (§5), `GET call_permissions`
-//! (§4.5), calling messages (§4.3, §6.1, template sends §6.2) and template creation (§4.4).
+//! (§4.5), calling messages (§4.3, §6.1, template sends §6.2) and templates (§4.4): creation,
+//! lookup by name and deletion.
 //!
 //! Failures are [`GraphError`]s: Meta's refusals keep Meta's code, subcode, type, message,
 //! `error_data` and `fbtrace_id`; timeouts and connection failures are told apart. Transient
 //! failures are retried with exponential backoff only for [`Operation::is_repeatable`]
-//! requests (reads, the settings POST, `reject`, `terminate`); `connect`, `pre_accept`,
+//! requests (reads, the settings POST, `reject`, `terminate`, template deletion); `connect`, `pre_accept`,
 //! `accept`, messages and template creation fail at once with a message saying why they were
 //! not repeated. `From<GraphError> for crate::Error` gives the API's error envelope.
 //!
@@ -30,7 +31,7 @@ use tracing::Instrument;
 pub use error::{GraphError, MetaError, Operation};
 pub use types::{
     ActionLimit, CallPermissions, CreatedTemplate, NewTemplate, PermissionAction, PermissionGrant,
-    SEND_CALL_PERMISSION_REQUEST, START_CALL, SentMessage, TemplateButton, TemplateCategory,
+    RemoteTemplate, SEND_CALL_PERMISSION_REQUEST, START_CALL, SentMessage, TemplateButton, TemplateCategory,
     TemplateComponent, TemplateSend, VoiceCallButton, VoiceCallParameters,
 };
 
@@ -374,6 +375,53 @@ impl GraphClient {
             .ok_or_else(|| unexpected(Operation::CreateTemplate, 200, &answer))
     }
 
+    /// The templates named `name` on the number's WhatsApp Business Account, every language.
+    pub async fn templates_named(
+        &self,
+        target: &GraphTarget,
+        name: &str,
+    ) -> Result<Vec<RemoteTemplate>, GraphError> {
+        require("name", name)?;
+        let request = Request {
+            operation: Operation::ListTemplates,
+            method: Method::GET,
+            url: target.url(&target.waba_id, "message_templates"),
+            query: vec![("name", name.to_owned())],
+            body: None,
+        };
+        let answer = self.execute(target, request).await?;
+        RemoteTemplate::list_from_response(&answer)
+            .ok_or_else(|| unexpected(Operation::ListTemplates, 200, &answer))
+    }
+
+    /// Deletes template `name` at WhatsApp: with `hsm_id` (Meta's template id) only that
+    /// template, one language; without it every language of the name. Retried after
+    /// transient failures, as deleting twice is deleting once. A template WhatsApp does not
+    /// have is Meta's code 100; see [`GraphClient::templates_named`] to tell that from other
+    /// refusals.
+    pub async fn delete_template(
+        &self,
+        target: &GraphTarget,
+        name: &str,
+        hsm_id: Option<&str>,
+    ) -> Result<(), GraphError> {
+        require("name", name)?;
+        let mut query = vec![("name", name.to_owned())];
+        if let Some(id) = hsm_id {
+            require("hsm_id", id)?;
+            query.push(("hsm_id", id.to_owned()));
+        }
+        let request = Request {
+            operation: Operation::DeleteTemplate,
+            method: Method::DELETE,
+            url: target.url(&target.waba_id, "message_templates"),
+            query,
+            body: None,
+        };
+        let answer = self.execute(target, request).await?;
+        expect_success(Operation::DeleteTemplate, &answer)
+    }
+
     async fn send_message(
         &self,
         target: &GraphTarget,
@@ -515,8 +563,8 @@ fn check_opaque(data: Option<&str>) -> Result<(), GraphError> {
     }
 }
 
-/// Call actions and the settings POST answer `{"success": true}`; anything else is not a
-/// success, whatever the status said.
+/// Call actions, the settings POST and template deletion answer `{"success": true}`; anything
+/// else is not a success, whatever the status said.
 fn expect_success(operation: Operation, answer: &Value) -> Result<(), GraphError> {
     if answer.get("success").and_then(Value::as_bool) == Some(true) {
         Ok(())

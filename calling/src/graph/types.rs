@@ -318,6 +318,45 @@ impl CreatedTemplate {
     }
 }
 
+/// A template as `GET message_templates` lists it (the fields this product reads).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteTemplate {
+    /// Meta's template id (the `hsm_id` of a delete).
+    pub id: String,
+    pub name: String,
+    pub language: Option<String>,
+    /// `APPROVED`, `PENDING`, `REJECTED`, `PAUSED`, …
+    pub status: Option<String>,
+}
+
+impl RemoteTemplate {
+    /// The `data[]` of a list answer; items without an id or a name are skipped. `None` when
+    /// there is no `data` array at all.
+    pub(crate) fn list_from_response(body: &Value) -> Option<Vec<Self>> {
+        let text = |item: &Value, key: &str| item.get(key).and_then(Value::as_str).map(str::to_owned);
+        let items = body.get("data")?.as_array()?;
+        Some(
+            items
+                .iter()
+                .filter_map(|item| {
+                    // Meta writes ids as strings; accept numbers too.
+                    let id = match item.get("id")? {
+                        Value::String(id) if !id.is_empty() => id.clone(),
+                        Value::Number(id) => id.to_string(),
+                        _ => return None,
+                    };
+                    Some(RemoteTemplate {
+                        id,
+                        name: text(item, "name")?,
+                        language: text(item, "language"),
+                        status: text(item, "status"),
+                    })
+                })
+                .collect(),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,11 +1,12 @@
 //! Meta's webhooks: signature check, payload types, and the flattening of one delivery into
 //! the events the call engine applies.
 //!
-//! Owns [`CallEngineEvent`] and [`events_from_delivery`]. A delivery may batch up to 1000
-//! updates across several `entry[]`, `changes[]`, `calls[]`, `statuses[]` and `messages[]`
-//! (reference §3.9), so every level is iterated, never only `[0]`. Each event carries the
-//! business `phone_number_id` it concerns, a stable dedupe key (the same update delivered
-//! twice yields the same key) and its own timestamp. Nothing here fails: what the engine does
+//! Owns [`CallEngineEvent`] and [`events_from_delivery`]: call, permission, message-status,
+//! settings and template-status events. A delivery may batch up to 1000 updates across several
+//! `entry[]`, `changes[]`, `calls[]`, `statuses[]` and `messages[]` (reference §3.9), so every
+//! level is iterated, never only `[0]`. Each event carries the business `phone_number_id` it
+//! concerns (none for WABA-level template events), a stable dedupe key (the same update
+//! delivered twice yields the same key) and its own timestamp. Nothing here fails: what the engine does
 //! not understand becomes [`EngineEvent::Unknown`] with the raw JSON.
 
 pub mod payload;
@@ -19,6 +20,7 @@ use crate::call_state::{CallInput, Millis, RemoteCallStatus, TerminateOutcome, T
 use crate::calls::Direction;
 use payload::{
     CallItem, Change, ChangeValue, Contact, Delivery, ErrorObject, Lenient, MessageItem, StatusItem,
+    TemplateStatusValue,
 };
 
 pub use payload::SessionDescription;
@@ -52,6 +54,9 @@ pub enum EngineEvent {
     /// The calling settings of a number changed (`account_settings_update`); `calling` has the
     /// GET settings shape, see [`crate::settings`].
     SettingsChanged { calling: Value },
+    /// Meta's review moved a template (`message_template_status_update`). WABA-level: the
+    /// event's `phone_number_id` is empty and `waba_id` says whose template it is.
+    TemplateStatus(TemplateStatusUpdate),
     /// Value-level errors not attached to any item (e.g. a failed delivery to the number).
     Errors { errors: Vec<WebhookError> },
     /// Anything else, kept verbatim: another field, an unknown call event, an inbound text.
@@ -114,6 +119,22 @@ pub struct MessageStatus {
     pub recipient_id: Option<String>,
     pub biz_opaque_callback_data: Option<String>,
     pub errors: Vec<WebhookError>,
+}
+
+/// A template's new review status, from `message_template_status_update`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TemplateStatusUpdate {
+    /// Meta's template id, as text whether Meta sent a number or a string.
+    pub meta_template_id: String,
+    /// Meta's event in upper case: `APPROVED`, `REJECTED`, `PAUSED`, … (see
+    /// [`crate::templates::TemplateStatus::from_meta`]).
+    pub event: String,
+    pub name: Option<String>,
+    pub language: Option<String>,
+    /// Meta's reason (`INVALID_FORMAT`, …); `None` when absent, blank or `NONE`.
+    pub reason: Option<String>,
+    /// The rest of the value (`other_info`, `disable_info`, fields Meta adds later), verbatim.
+    pub extra: serde_json::Map<String, Value>,
 }
 
 /// An error Meta reported in a webhook.
@@ -207,6 +228,10 @@ fn events_from_change(
                     unknown_event(phone_number_id, waba_id, &change.field, change.value.clone(), occurred_at)
                 }
             });
+            return;
+        }
+        "message_template_status_update" => {
+            out.push(template_status_event(change, waba_id, entry_time));
             return;
         }
         _ => {
@@ -435,6 +460,47 @@ impl ChangeContext<'_> {
                 contact: self.contact_for(message.from.as_deref()),
             }),
         )
+    }
+}
+
+/// A `message_template_status_update` change; one without a template id or an event is kept
+/// as unknown.
+fn template_status_event(
+    change: &Change,
+    waba_id: Option<String>,
+    entry_time: Option<Millis>,
+) -> CallEngineEvent {
+    let parsed = TemplateStatusValue::deserialize(&change.value).ok();
+    let update = parsed.and_then(|value| {
+        let meta_template_id = value.message_template_id.filter(|id| !id.trim().is_empty())?;
+        let event = value.event.map(|event| event.trim().to_ascii_uppercase()).filter(|e| !e.is_empty())?;
+        let reason = value
+            .reason
+            .map(|reason| reason.trim().to_owned())
+            .filter(|reason| !reason.is_empty() && !reason.eq_ignore_ascii_case("none"));
+        Some(TemplateStatusUpdate {
+            meta_template_id: meta_template_id.trim().to_owned(),
+            event,
+            name: value.message_template_name,
+            language: value.message_template_language,
+            reason,
+            extra: value.extra,
+        })
+    });
+    let Some(update) = update else {
+        return unknown_event(String::new(), waba_id, &change.field, change.value.clone(), entry_time);
+    };
+    CallEngineEvent {
+        dedupe_key: format!(
+            "template_status:{}:{}:{}",
+            update.meta_template_id,
+            update.event,
+            fingerprint(&change.value)
+        ),
+        phone_number_id: String::new(),
+        waba_id,
+        occurred_at: timestamp_in(&change.value).or(entry_time),
+        event: EngineEvent::TemplateStatus(update),
     }
 }
 

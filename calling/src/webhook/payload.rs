@@ -234,6 +234,28 @@ pub struct ChangeValue {
     pub extra: Map<String, Value>,
 }
 
+/// The `value` of a `message_template_status_update` change: Meta's review moved a template.
+/// Meta sends the id as a JSON number; a string reads the same.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TemplateStatusValue {
+    /// `APPROVED`, `REJECTED`, `PENDING`, `PAUSED`, `DISABLED`, `PENDING_DELETION`, … (any case).
+    #[serde(default)]
+    pub event: Option<String>,
+    #[serde(default, deserialize_with = "flexible_string")]
+    pub message_template_id: Option<String>,
+    #[serde(default)]
+    pub message_template_name: Option<String>,
+    #[serde(default)]
+    pub message_template_language: Option<String>,
+    /// Why, for rejections and pauses (`INVALID_FORMAT`, `INCORRECT_CATEGORY`, …); `NONE` or
+    /// absent otherwise.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// `other_info`, `disable_info`, `title`, … as Meta sent them.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
 /// `value.metadata`: which of our business numbers the change concerns.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Metadata {

@@ -402,3 +402,78 @@ proptest! {
         prop_assert_eq!(again, events, "redelivery gives the same events and keys");
     }
 }
+
+fn template_change(value: Value) -> Value {
+    json!({ "field": "message_template_status_update", "value": value })
+}
+
+fn template_update(event: &CallEngineEvent) -> &TemplateStatusUpdate {
+    match &event.event {
+        EngineEvent::TemplateStatus(update) => update,
+        other => panic!("expected a template status event, got {other:?}"),
+    }
+}
+
+#[test]
+fn template_status_updates_take_numeric_or_text_ids_in_any_case() {
+    // Meta's sample: the id is a JSON number, no metadata, the WABA in entry.id.
+    let body = json!({ "object": "whatsapp_business_account", "entry": [{ "id": "553133154547046", "time": 1674864290,
+        "changes": [
+            template_change(json!({ "event": "REJECTED", "message_template_id": 1_234_567_890_123_u64,
+                "message_template_name": "support_cb", "message_template_language": "en_US",
+                "reason": "INVALID_FORMAT" })),
+            template_change(json!({ "event": "approved", "message_template_id": "987654321",
+                "message_template_name": "ask_perm", "message_template_language": "pt_BR", "reason": "NONE" })),
+        ] }] });
+    let events = events(&body);
+    assert_eq!(events.len(), 2);
+    let rejected = template_update(&events[0]);
+    assert_eq!(rejected.meta_template_id, "1234567890123");
+    assert_eq!(rejected.event, "REJECTED");
+    assert_eq!(rejected.name.as_deref(), Some("support_cb"));
+    assert_eq!(rejected.language.as_deref(), Some("en_US"));
+    assert_eq!(rejected.reason.as_deref(), Some("INVALID_FORMAT"));
+    assert_eq!(events[0].phone_number_id, "", "a template belongs to the account, not a number");
+    assert_eq!(events[0].waba_id.as_deref(), Some("553133154547046"));
+    assert_eq!(events[0].occurred_at, Some(1_674_864_290_000), "entry.time");
+    let approved = template_update(&events[1]);
+    assert_eq!((approved.meta_template_id.as_str(), approved.event.as_str()), ("987654321", "APPROVED"));
+    assert_eq!(approved.reason, None, "NONE is no reason");
+    assert_ne!(events[0].dedupe_key, events[1].dedupe_key);
+    assert_eq!(events[0].dedupe_key, self::events(&body)[0].dedupe_key, "stable across deliveries");
+}
+
+#[test]
+fn template_status_updates_keep_fields_they_do_not_know() {
+    let body = envelope(json!([template_change(json!({
+        "event": "PAUSED", "message_template_id": 42, "message_template_name": "support_cb",
+        "message_template_language": "en_US", "reason": null,
+        "other_info": { "title": "FIRST_PAUSE", "description": "Paused for 3 hours" },
+        "something_new": [1, 2]
+    }))]));
+    let events = events(&body);
+    let paused = template_update(&events[0]);
+    assert_eq!((paused.event.as_str(), paused.reason.as_deref()), ("PAUSED", None));
+    assert_eq!(paused.extra["other_info"]["title"], "FIRST_PAUSE");
+    assert_eq!(paused.extra["something_new"], json!([1, 2]));
+    // The event survives a round trip through JSON (it is stored and replayed as such).
+    let again: CallEngineEvent = serde_json::from_value(serde_json::to_value(&events[0]).unwrap()).unwrap();
+    assert_eq!(again, events[0]);
+}
+
+#[test]
+fn template_status_updates_without_an_id_or_event_are_kept_as_unknown() {
+    let body = envelope(json!([
+        template_change(json!({ "event": "APPROVED", "message_template_name": "x" })),
+        template_change(json!({ "message_template_id": 7 })),
+        template_change(json!("not an object")),
+    ]));
+    let events = events(&body);
+    assert_eq!(events.len(), 3);
+    for event in &events {
+        match &event.event {
+            EngineEvent::Unknown { field, .. } => assert_eq!(field, "message_template_status_update"),
+            other => panic!("expected unknown, got {other:?}"),
+        }
+    }
+}

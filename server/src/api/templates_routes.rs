@@ -1,6 +1,6 @@
 //! `/api/v1/app/calling/templates…` and `/api/v1/app/calling/send`: the seed's calling
 //! templates (list, show, create call-button and permission templates, choose the default,
-//! delete) and template sends. The rules live in `calling::templates`; these handlers check the
+//! delete at WhatsApp and here) and template sends. The rules live in `calling::templates`; these handlers check the
 //! role, parse the body and write the audit log.
 //!
 //! Who may: anyone who sees settings (viewers included) lists and reads templates; managing
@@ -143,14 +143,20 @@ struct Deleted {
     template: Template,
 }
 
-/// `DELETE /templates/:id`: forgets the template (WhatsApp keeps its copy; see
-/// `calling::templates`). A deleted default hands over to the newest of its kind.
+/// `DELETE /templates/:id`: deleted at WhatsApp first, then here (see
+/// `calling::templates::delete`); a template WhatsApp no longer has is simply forgotten. A
+/// deleted default hands over to the newest of its kind.
 #[utoipa::path(delete, path = "/app/calling/templates/{id}", tag = "templates", params(TemplateIdPath),
-    summary = "Delete a template (a deleted default hands over to the newest of its kind)",
-    responses((status = 200, description = "The template as it was", body = Deleted)))]
+    summary = "Delete a template at WhatsApp and here (a deleted default hands over to the newest of its kind)",
+    responses(
+        (status = 200, description = "Deleted at WhatsApp (or already gone there) and here; the template as it was", body = Deleted),
+        (status = 409, description = "WhatsApp refused the delete (`whatsapp_error`, `details.meta_code`, e.g. 190 for a rejected access token); nothing deleted", body = ErrorEnvelope),
+        (status = 422, description = "WhatsApp called the request invalid (`whatsapp_error`, `details.meta_code` 100); nothing deleted", body = ErrorEnvelope),
+        (status = 502, description = "WhatsApp failed or could not be reached (`whatsapp_error`); nothing deleted, try again", body = ErrorEnvelope)))]
 async fn delete(auth: Auth, State(services): State<Services>, Path(id): Path<String>) -> ApiResult<Deleted> {
     auth.require(Permission::ManageTemplates)?;
-    let template = templates::delete(&services.db, &auth.workspace_id, &id).await?;
+    let client = GraphClient::new()?;
+    let template = templates::delete(&services, &client, &auth.workspace_id, &id).await?;
     record(&auth, &services, "template.deleted", &template).await?;
     Ok(Json(Deleted { deleted: true, template }))
 }
@@ -163,6 +169,7 @@ async fn delete(auth: Auth, State(services): State<Services>, Path(id): Path<Str
     responses(
         (status = 200, description = "Sent and paid for", body = SentTemplate),
         (status = 402, description = "`subscription_expired` or `insufficient_balance`, with `details` (required, available, top-up hint); nothing was sent", body = ErrorEnvelope),
+        (status = 409, description = "`template_not_approved` (the template is not approved at WhatsApp, e.g. rejected or paused on review), or WhatsApp refused the send (`whatsapp_error`, `details.meta_code`); nothing was sent", body = ErrorEnvelope),
         (status = 502, description = "WhatsApp refused the send (`whatsapp_error`, `details.meta_code`); the hold is released", body = ErrorEnvelope)))]
 async fn send(
     auth: Auth,

@@ -1,9 +1,10 @@
 //! `/api/v1/app/calling/templates…` and `/send` over real HTTP with API keys, against the
-//! simulator: both template kinds, the default per kind, deletion, sends (sandbox: free; a
-//! billed number: 402 with the seed's codes before WhatsApp, charged once sent), validation
-//! errors naming the field, 404 for unknown and foreign templates, 403 for roles, 401 without a
-//! key, the audit log; and the seed's CLI workflow "send the default call-button template to
-//! every lead".
+//! simulator: both template kinds, the default per kind, deletion (at WhatsApp first; nothing
+//! deleted when WhatsApp refuses or cannot be reached), Meta's review status webhooks, sends
+//! (sandbox: free; a billed number: 402 with the seed's codes before WhatsApp, charged once
+//! sent), validation errors naming the field, 404 for unknown and foreign templates, 403 for
+//! roles, 401 without a key, the audit log; and the seed's CLI workflow "send the default
+//! call-button template to every lead".
 
 use crate::support;
 
@@ -430,4 +431,182 @@ async fn the_cli_manages_templates_and_sends_the_default_to_every_lead() {
     })
     .await
     .unwrap();
+}
+
+/// Meta's id of a stored template.
+async fn meta_id(admin: &Api, template_id: &str) -> String {
+    let (status, template) = admin.get(&format!("/templates/{template_id}")).await;
+    assert_eq!(status, StatusCode::OK, "{template}");
+    template["meta_template_id"].as_str().unwrap().to_owned()
+}
+
+/// Whether the simulator (WhatsApp) still has the template with Meta's id `meta_id`.
+fn at_whatsapp(sandbox: &Sandbox, meta_id: &str) -> bool {
+    sandbox.sim.sim.templates(&sandbox.business.waba_id).iter().any(|t| t.id == meta_id)
+}
+
+/// Changes one column of the sandbox number behind the API's back (WhatsApp's view of it
+/// changing: a revoked token, an outage).
+async fn set_number_column(sandbox: &Sandbox, column: &str, value: String) {
+    let services = sandbox.services();
+    sqlx::query(&format!("UPDATE whatsapp_numbers SET {column} = $1 WHERE id = $2"))
+        .bind(value)
+        .bind(&sandbox.number.id)
+        .execute(services.db.pool())
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_template_deletes_it_at_whatsapp_first() {
+    let sandbox = Sandbox::start(|_| {}).await;
+    let services = sandbox.services();
+    let admin = api(&sandbox, &sandbox.workspace.id, Role::Admin).await;
+    let create = |name: &'static str| {
+        let admin = &admin;
+        async move {
+            let (status, created) = admin.post("/templates/call-button", json!({ "name": name })).await;
+            assert_eq!(status, StatusCode::CREATED, "{created}");
+            created["template_id"].as_str().unwrap().to_owned()
+        }
+    };
+
+    // Deleted at WhatsApp, then here; deleting again is a plain 404.
+    let support = create("support_cb").await;
+    let support_meta = meta_id(&admin, &support).await;
+    assert!(at_whatsapp(&sandbox, &support_meta));
+    let (status, deleted) = admin.call(Method::DELETE, &format!("/templates/{support}"), None).await;
+    assert_eq!((status, &deleted["deleted"]), (StatusCode::OK, &json!(true)), "{deleted}");
+    assert_eq!(deleted["template"]["meta_template_id"], json!(support_meta));
+    assert!(!at_whatsapp(&sandbox, &support_meta), "WhatsApp no longer has it");
+    assert_eq!(refusal(&admin.get(&format!("/templates/{support}")).await).0, StatusCode::NOT_FOUND);
+    let again = admin.call(Method::DELETE, &format!("/templates/{support}"), None).await;
+    assert_eq!(refusal(&again), (StatusCode::NOT_FOUND, "not_found", ""), "{}", again.1);
+
+    // Gone at WhatsApp already (deleted in the Business Manager): forgotten here too.
+    let elsewhere = create("deleted_elsewhere").await;
+    let elsewhere_meta = meta_id(&admin, &elsewhere).await;
+    let target = services.graph_target(&sandbox.number).await.unwrap();
+    let graph = calling::graph::GraphClient::new().unwrap();
+    graph.delete_template(&target, "deleted_elsewhere", Some(&elsewhere_meta)).await.unwrap();
+    let (status, deleted) = admin.call(Method::DELETE, &format!("/templates/{elsewhere}"), None).await;
+    assert_eq!(status, StatusCode::OK, "{deleted}");
+    assert_eq!(refusal(&admin.get(&format!("/templates/{elsewhere}")).await).0, StatusCode::NOT_FOUND);
+
+    // WhatsApp refuses (the number's access token is no longer valid): nothing is deleted, and
+    // the answer is WhatsApp's error with Meta's code.
+    let kept = create("kept_cb").await;
+    let kept_meta = meta_id(&admin, &kept).await;
+    set_number_column(&sandbox, "access_token_sealed", services.secret_key.seal("revoked-token").unwrap())
+        .await;
+    let reply = admin.call(Method::DELETE, &format!("/templates/{kept}"), None).await;
+    assert_eq!(refusal(&reply), (StatusCode::CONFLICT, "whatsapp_error", ""), "{}", reply.1);
+    assert_eq!(reply.1["error"]["details"]["meta_code"], 190, "{}", reply.1);
+    assert_eq!(reply.1["error"]["details"]["operation"], "delete_template", "{}", reply.1);
+    let message = reply.1["error"]["message"].as_str().unwrap();
+    assert!(message.contains("WhatsApp refused delete_template") && message.contains("190"), "{message}");
+    let (status, still) = admin.get(&format!("/templates/{kept}")).await;
+    assert_eq!((status, &still["is_default"]), (StatusCode::OK, &json!(true)), "{still}");
+    assert!(at_whatsapp(&sandbox, &kept_meta));
+    let token = services.secret_key.seal(simulator::DEFAULT_ACCESS_TOKEN).unwrap();
+    set_number_column(&sandbox, "access_token_sealed", token).await;
+
+    // WhatsApp cannot be reached: 502, nothing deleted.
+    let dead = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dead_url = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    set_number_column(&sandbox, "graph_api_base_url", dead_url).await;
+    let reply = admin.call(Method::DELETE, &format!("/templates/{kept}"), None).await;
+    assert_eq!(refusal(&reply), (StatusCode::BAD_GATEWAY, "whatsapp_error", ""), "{}", reply.1);
+    assert_eq!(reply.1["error"]["details"]["reason"], "connection", "{}", reply.1);
+    assert_eq!(admin.get(&format!("/templates/{kept}")).await.0, StatusCode::OK);
+    set_number_column(&sandbox, "graph_api_base_url", sandbox.number.graph_api_base_url.clone()).await;
+
+    // Once WhatsApp answers again, the delete goes through.
+    let (status, deleted) = admin.call(Method::DELETE, &format!("/templates/{kept}"), None).await;
+    assert_eq!(status, StatusCode::OK, "{deleted}");
+    assert!(!at_whatsapp(&sandbox, &kept_meta));
+    assert!(sandbox.sim.sim.templates(&sandbox.business.waba_id).is_empty());
+    let (actions,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM audit_log WHERE workspace_id = $1 AND action = 'template.deleted'",
+    )
+    .bind(&sandbox.workspace.id)
+    .fetch_one(services.db.pool())
+    .await
+    .unwrap();
+    assert_eq!(actions, 3, "refused deletes are not audited as deletions");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_webhooks_move_templates_through_metas_review() {
+    let sandbox = Sandbox::start(|_| {}).await;
+    let services = sandbox.services();
+    let admin = api(&sandbox, &sandbox.workspace.id, Role::Admin).await;
+    let (status, created) = admin
+        .post(
+            "/templates/call-button",
+            json!({ "name": "support_cb", "body": "Hi {{1}}", "examples": ["Ada"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!((&created["status"], &created["status_reason"]), (&json!("approved"), &Value::Null));
+    let id = created["template_id"].as_str().unwrap().to_owned();
+    let meta = created["meta_template_id"].as_str().unwrap().to_owned();
+    let status_of = |wanted: &'static str| {
+        let admin = &admin;
+        let path = format!("/templates/{id}");
+        move || {
+            let path = path.clone();
+            async move {
+                let (_, template) = admin.get(&path).await;
+                (template["status"] == wanted).then_some(template)
+            }
+        }
+    };
+
+    // Meta rejects it on review: the signed webhook moves it, with Meta's reason.
+    let sent = sandbox.sim.sim.set_template_status(&meta, "REJECTED", Some("INVALID_FORMAT")).unwrap();
+    assert!(sent["message_template_id"].is_u64(), "Meta's payloads carry the id as a number: {sent}");
+    let rejected = support::eventually(10, "the rejection", status_of("rejected")).await;
+    assert_eq!(rejected["status_reason"], "INVALID_FORMAT");
+    let send = json!({ "template_id": id, "to": "+919876543210", "vars": ["Ada"] });
+    let reply = admin.post("/send", send.clone()).await;
+    assert_eq!(refusal(&reply), (StatusCode::CONFLICT, "template_not_approved", ""), "{}", reply.1);
+
+    // Approved after an appeal: sendable again, no reason left.
+    sandbox.sim.sim.set_template_status(&meta, "approved", None).unwrap();
+    let approved = support::eventually(10, "the approval", status_of("approved")).await;
+    assert_eq!(approved["status_reason"], Value::Null);
+    let (status, sent) = admin.post("/send", send).await;
+    assert_eq!(status, StatusCode::OK, "{sent}");
+
+    // A template Switchboard does not have (made in the Business Manager): the delivery is
+    // accepted and processed, and changes nothing here.
+    let target = services.graph_target(&sandbox.number).await.unwrap();
+    let outside = calling::graph::NewTemplate {
+        name: "made_elsewhere".into(),
+        language: "en_US".into(),
+        category: calling::graph::TemplateCategory::Marketing,
+        components: vec![calling::graph::TemplateComponent::Body { text: "Hello".into(), example: vec![] }],
+    };
+    let outside =
+        calling::graph::GraphClient::new().unwrap().create_template(&target, &outside).await.unwrap();
+    sandbox.sim.sim.set_template_status(&outside.id, "PAUSED", Some("LOW_QUALITY")).unwrap();
+    sandbox.sim.sim.flush_webhooks().await;
+    let states: Vec<(String, Option<String>)> =
+        support::eventually(10, "every delivery processed", || async {
+            let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT state, error FROM webhook_deliveries WHERE body LIKE '%message_template_status_update%'",
+        )
+        .fetch_all(services.db.pool())
+        .await
+        .unwrap();
+            (rows.len() == 3 && rows.iter().all(|(state, _)| state != "pending")).then_some(rows)
+        })
+        .await;
+    assert!(states.iter().all(|(state, error)| state == "processed" && error.is_none()), "{states:?}");
+    let (_, listed) = admin.get("/templates").await;
+    let listed = listed["templates"].as_array().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["status"], "approved");
 }

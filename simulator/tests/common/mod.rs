@@ -111,6 +111,7 @@ impl Harness {
         let mut rb = match method {
             "GET" => self.http.get(url),
             "PUT" => self.http.put(url),
+            "DELETE" => self.http.delete(url),
             _ => self.http.post(url),
         };
         if let Some(t) = token {

@@ -161,15 +161,18 @@ pub async fn set_default_template(id: String) -> Result<Template, ServerFnError>
     Ok(template)
 }
 
-/// Forgets a template (WhatsApp keeps its copy; see `calling::templates`).
+/// Deletes a template at WhatsApp, then here (see `calling::templates::delete`); when
+/// WhatsApp refuses, nothing is deleted and its error is the answer.
 #[server]
 pub async fn delete_template(id: String) -> Result<Template, ServerFnError> {
     use self::ssr::*;
     use crate::api::ssr::*;
     let services = services()?;
     let member = member(&services, Permission::ManageTemplates).await?;
-    let template =
-        calling::templates::delete(&services.db, &member.workspace.id, &id).await.map_err(server_error)?;
+    let client = calling::graph::GraphClient::new().map_err(server_error)?;
+    let template = calling::templates::delete(&services, &client, &member.workspace.id, &id)
+        .await
+        .map_err(server_error)?;
     record(&services, &member, "template.deleted", &template).await.map_err(server_error)?;
     Ok(template)
 }
@@ -511,6 +514,10 @@ fn TemplateTable(
                     <td>{kind_text(kind)}</td>
                     <td>
                         <span class=format!("badge template-status {}", status.as_str())>{status_text(status)}</span>
+                        {template
+                            .status_reason
+                            .clone()
+                            .map(|reason| view! { <span class="template-meta">"Reason: " {reason}</span> })}
                     </td>
                     <td class="template-button">{button_text(&template)}</td>
                     {actions}
@@ -565,7 +572,7 @@ fn DeleteControl(id: String, name: String, delete: ServerAction<DeleteTemplate>)
             }
         });
     };
-    let question = format!("Delete {name}? WhatsApp keeps its copy; this page forgets it.");
+    let question = format!("Delete {name}? It is deleted at WhatsApp too and cannot be sent again.");
     let group_label = format!("Confirm deleting {name}");
     view! {
         <Show
