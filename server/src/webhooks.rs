@@ -3,8 +3,9 @@
 //! A POST is checked in this order, and nothing is stored unless every check passes:
 //! `X-Hub-Signature-256` over the raw bytes against every connected number's app secret
 //! (401), a JSON `whatsapp_business_account` body (400), at least one connected number named
-//! (or, for template reviews, a connected number's WABA) (404). Then the raw body is stored durably and only then answered 200; processing happens
-//! after the answer, on the ingest task (Meta times out after ~20 s and would retry).
+//! — or, for template reviews, a connected number's WABA — (404). Then the raw body is stored
+//! durably and only then answered 200; processing happens after the answer, on the ingest
+//! task (Meta times out after ~20 s and would retry).
 //!
 //! The hot path touches the database once: secrets and connected numbers come from a cache
 //! (re-read at most every [`SECRETS_TTL`], and at once on a miss older than a second, so a
@@ -182,7 +183,8 @@ async fn receive(State(webhooks): State<Webhooks>, headers: HeaderMap, body: Byt
 }
 
 /// Checks that the body is a WhatsApp Business delivery naming a connected number (or, for a
-/// template review, a connected number's WABA), from the cache; a miss re-reads the numbers once (one may have just been connected) before refusing.
+/// template review, a connected number's WABA), from the cache; a miss re-reads the numbers
+/// once (one may have just been connected) before refusing.
 /// Returns the delivery's dedupe key.
 async fn screen(webhooks: &Webhooks, body: &[u8]) -> Result<String, Error> {
     let screened = ingest::screen(body)?;
