@@ -356,7 +356,7 @@ mod server {
                 let ravi = invitations::accept(db, acceptance, None, 3).await.unwrap().0;
                 let call_id = ringing_call(db, &workspace.id).await;
 
-                let rung = incoming(db, &workspace.id).await.unwrap();
+                let rung = incoming(db, &workspace.id, Routing { head_start_ms: 0 }, 20).await.unwrap();
                 assert_eq!(rung.len(), 1);
                 assert_eq!(rung[0].sdp_offer, "v=0 offer");
                 assert_eq!(rung[0].answered_by, None);
@@ -376,7 +376,7 @@ mod server {
                 // A retry by the winner is fine; the loser stays refused.
                 claim(db, &workspace.id, &call_id, &winner.id).await.unwrap();
                 assert!(claim(db, &workspace.id, &call_id, &loser.id).await.is_err());
-                let ringing = incoming(db, &workspace.id).await.unwrap();
+                let ringing = incoming(db, &workspace.id, Routing { head_start_ms: 0 }, 20).await.unwrap();
                 assert_eq!(ringing[0].answered_by.as_deref(), Some(winner.id.as_str()));
                 assert_eq!(ringing[0].answered_by_name.as_deref(), Some(winner.display_name.as_str()));
 

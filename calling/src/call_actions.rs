@@ -279,15 +279,15 @@ pub async fn dial(
     .execute(services.db.pool())
     .await?
     .rows_affected();
-    let row: Option<(Option<String>, Option<String>, String, Option<String>)> = sqlx::query_as(
-        "SELECT c.number_id, u.display_name, c.contact_number, c.wa_call_id FROM calls c \
+    let row: Option<(Option<String>, Option<String>, String)> = sqlx::query_as(
+        "SELECT c.number_id, u.display_name, c.contact_number FROM calls c \
          LEFT JOIN users u ON u.id = c.answered_by WHERE c.workspace_id = $1 AND c.id = $2",
     )
     .bind(workspace_id)
     .bind(call_id)
     .fetch_optional(services.db.pool())
     .await?;
-    let (number_id, holder, contact, _) = row.ok_or(Error::NotFound { what: "call" })?;
+    let (number_id, holder, contact) = row.ok_or(Error::NotFound { what: "call" })?;
     if claimed == 0 {
         return Err(match holder {
             Some(name) => Error::Conflict {

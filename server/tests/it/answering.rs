@@ -313,7 +313,7 @@ async fn a_caller_rings_their_last_agent_first_and_then_everyone() {
     }
     let caller = "+447700900195";
     let ring = |agent: &'static str| {
-        let wa_call_id = sandbox
+        sandbox
             .sim
             .sim
             .place_inbound_call(InboundCall {
@@ -323,8 +323,7 @@ async fn a_caller_rings_their_last_agent_first_and_then_everyone() {
                 cta_payload: None,
                 deeplink_payload: None,
             })
-            .unwrap();
-        wa_call_id
+            .unwrap()
     };
     let ringing = |agent: &Agent| {
         let (base, cookie, client) = (agent.base.clone(), agent.cookie.clone(), agent.client.clone());
