@@ -209,9 +209,12 @@ test("a call requested through the API (as the CLI does) is dialled from the bro
   await scenario(request, baseURL!, "POST", `/sandbox/users/${digits}/permission`, { grant: "permanent" });
   await scenario(request, baseURL!, "PUT", `/sandbox/users/${digits}/behaviour`, { on_call: "answer", after_seconds: 1 });
   await openHydrated(page, "/calling");
-  const requested = await request.post("/api/v1/app/calling/initiate", { data: { to: user }, headers: { Origin: baseURL! } });
-  expect(requested.status(), await requested.text()).toBe(201);
-  expect((await requested.json()).state).toBe("waiting_for_agent");
+  // The permission reaches the ledger by WhatsApp's webhook: until then the request is refused.
+  await expect(async () => {
+    const requested = await request.post("/api/v1/app/calling/initiate", { data: { to: user }, headers: { Origin: baseURL! } });
+    expect(requested.status(), await requested.text()).toBe(201);
+    expect((await requested.json()).state).toBe("waiting_for_agent");
+  }).toPass({ timeout: 15_000, intervals: [500] });
   const waiting = page.getByRole("dialog", { name: "Call to dial" }).filter({ hasText: user });
   await expect(waiting).toBeVisible({ timeout: 15_000 });
   await waiting.getByRole("button", { name: "Dial" }).click();
