@@ -8,7 +8,9 @@ const baseURL = process.env.BASE_URL ?? "http://127.0.0.1:3000";
 
 export default defineConfig({
   testDir: "./tests",
-  timeout: 60_000,
+  // Long flows (two browser contexts, the first load compiling a 33 MB debug WASM) on a
+  // shared 2-core machine can pass a minute; every expectation keeps its own 10 s bound.
+  timeout: 120_000,
   expect: { timeout: 10_000 },
   fullyParallel: false,
   workers: 1,
