@@ -6,7 +6,8 @@
 //! of the answered ones taken by an agent), starts the real `switchboard serve` on it, and
 //! times `GET /api/v1/app/calling/calls?limit=50` (first page, filtered, and a page 20,000 calls
 //! deep by cursor) and `GET /api/v1/app/calling/analytics?period=30d|7d` one request at a time
-//! with an API key, checking every answer is a 200 with what the query asked for.
+//! with an API key, checking every answer is a 200 with what the query asked for. The first
+//! analytics read, which fills the hourly roll-ups, is reported on its own.
 
 use std::fmt::Write as _;
 use std::process::{Command, Stdio};
@@ -253,6 +254,20 @@ async fn measure(
         ("analytics, 7 days", "/api/v1/app/calling/analytics?period=7d".into()),
     ];
     let mut out = Vec::new();
+    // The first 30-day read after loading fills the hourly roll-ups (calling::analytics): timed
+    // on its own, since every later read finds them.
+    let first_read = "/api/v1/app/calling/analytics?period=30d";
+    let started = Instant::now();
+    let body = client.get(first_read).await?;
+    let cold = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
+    check("analytics", &body)?;
+    eprintln!("{target}: analytics, 30 days, first read: {:.2} ms", f64::from(cold) / 1000.0);
+    out.push(Timed {
+        target: target.to_owned(),
+        query: "analytics, 30 days, first read after loading (fills the roll-ups; one request)",
+        path: first_read.into(),
+        latencies_us: vec![cold],
+    });
     for (query, path) in queries {
         for _ in 0..20 {
             client.get(&path).await?;
@@ -342,7 +357,9 @@ fn table(results: &[Timed], seeding: &[(String, Duration)], args: &ApiArgs) -> S
     for timed in results {
         let target_ms = if timed.query.starts_with("analytics") { 50.0 } else { 10.0 };
         let p99 = timed.percentile_ms(99.0);
-        let verdict = if p99 < target_ms {
+        let verdict = if timed.latencies_us.len() == 1 {
+            "– (once)".to_owned()
+        } else if p99 < target_ms {
             format!("p99 < {target_ms} ms ✓")
         } else {
             format!("p99 < {target_ms} ms ✗")

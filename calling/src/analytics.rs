@@ -151,8 +151,144 @@ mod load {
 
     use std::collections::BTreeMap;
 
+    const HOUR: i64 = 3_600_000;
+
     /// (hour since the epoch, agent, calls, answered, missed, rejected, failed, talk s, cost).
     type HourRow = (i64, Option<String>, i64, i64, i64, i64, i64, i64, i64);
+
+    /// Hourly figures of settled hours (`call_stats_hours`), so a period's analytics reads at
+    /// most 24 stored rows per day and agent instead of every call. An hour is filled on first
+    /// need and marked done (`call_stats_hours_done`); the database's triggers on `calls` drop
+    /// the mark whenever a call of that hour is stored, changed or deleted, and the next read
+    /// fills it again. Filling takes the database's write lock (SQLite) or a lock the triggers
+    /// wait for (PostgreSQL), so a call changing meanwhile is never lost from an hour marked done.
+    mod rollups {
+        use super::*;
+        use crate::storage::Dialect;
+
+        /// The figures of the calls started in `[from, until)` (unix ms), by hour and agent.
+        pub async fn aggregate(db: &Db, workspace_id: &str, from: i64, until: i64) -> crate::Result<Vec<HourRow>> {
+            if from >= until {
+                return Ok(Vec::new());
+            }
+            let rows: Vec<HourRow> = sqlx::query_as(&format!(
+                "SELECT {FIGURES} FROM calls WHERE workspace_id = $1 AND started_at >= $2 AND started_at < $3 \
+                 GROUP BY started_at / 3600000, answered_by"
+            ))
+            .bind(workspace_id)
+            .bind(from)
+            .bind(until)
+            .fetch_all(db.pool())
+            .await?;
+            Ok(rows)
+        }
+
+        /// The columns of a [`HourRow`] over `calls`.
+        const FIGURES: &str = "started_at / 3600000 AS hour, answered_by, CAST(COUNT(*) AS BIGINT), \
+               CAST(SUM(CASE WHEN answered_at IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT), \
+               CAST(SUM(CASE WHEN status = 'missed' THEN 1 ELSE 0 END) AS BIGINT), \
+               CAST(SUM(CASE WHEN status = 'rejected' THEN 1 ELSE 0 END) AS BIGINT), \
+               CAST(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS BIGINT), \
+               CAST(SUM(CASE WHEN answered_at IS NOT NULL THEN COALESCE(duration_seconds, 0) ELSE 0 END) AS BIGINT), \
+               CAST(SUM(cost_micros) AS BIGINT)";
+
+        /// The stored figures of the hours `[first, until)`.
+        pub async fn read(db: &Db, workspace_id: &str, first: i64, until: i64) -> crate::Result<Vec<HourRow>> {
+            let rows: Vec<HourRow> = sqlx::query_as(
+                "SELECT hour, NULLIF(agent, ''), calls, answered, missed, rejected, failed, talk_seconds, cost_micros \
+                 FROM call_stats_hours WHERE workspace_id = $1 AND hour >= $2 AND hour < $3",
+            )
+            .bind(workspace_id)
+            .bind(first)
+            .bind(until)
+            .fetch_all(db.pool())
+            .await?;
+            Ok(rows)
+        }
+
+        /// Fills the hours of `[first, until)` not marked done.
+        pub async fn fill(db: &Db, workspace_id: &str, first: i64, until: i64) -> crate::Result<()> {
+            if first >= until {
+                return Ok(());
+            }
+            let missing = |done: Vec<(i64,)>| {
+                let done: std::collections::HashSet<i64> = done.into_iter().map(|(hour,)| hour).collect();
+                (first..until).filter(|hour| !done.contains(hour)).collect::<Vec<i64>>()
+            };
+            let done_query = "SELECT hour FROM call_stats_hours_done WHERE workspace_id = $1 AND hour >= $2 AND hour < $3";
+            let done: Vec<(i64,)> =
+                sqlx::query_as(done_query).bind(workspace_id).bind(first).bind(until).fetch_all(db.pool()).await?;
+            if missing(done).is_empty() {
+                return Ok(());
+            }
+            let mut tx = db.pool().begin().await?;
+            match db.dialect() {
+                // The triggers' DELETE waits for this lock (and this waits for theirs).
+                Dialect::Postgres => {
+                    sqlx::query("LOCK TABLE call_stats_hours_done IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
+                }
+                // A write first: SQLite's one writer lock is held from here to the commit.
+                Dialect::Sqlite => {
+                    sqlx::query("DELETE FROM call_stats_hours WHERE workspace_id = $1 AND hour < 0")
+                        .bind(workspace_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            let done: Vec<(i64,)> =
+                sqlx::query_as(done_query).bind(workspace_id).bind(first).bind(until).fetch_all(&mut *tx).await?;
+            let missing = missing(done);
+            // Contiguous runs of missing hours, each filled by one aggregate.
+            let mut runs: Vec<(i64, i64)> = Vec::new();
+            for hour in missing {
+                match runs.last_mut() {
+                    Some((_, end)) if *end == hour => *end = hour + 1,
+                    _ => runs.push((hour, hour + 1)),
+                }
+            }
+            for (from, to) in runs {
+                sqlx::query("DELETE FROM call_stats_hours WHERE workspace_id = $1 AND hour >= $2 AND hour < $3")
+                    .bind(workspace_id)
+                    .bind(from)
+                    .bind(to)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(&format!(
+                    "INSERT INTO call_stats_hours (workspace_id, hour, agent, calls, answered, missed, rejected, \
+                       failed, talk_seconds, cost_micros) \
+                     SELECT $1, hour, COALESCE(answered_by, ''), c, a, m, r, f, t, k FROM ( \
+                       SELECT started_at / 3600000 AS hour, answered_by, COUNT(*) AS c, \
+                         SUM(CASE WHEN answered_at IS NOT NULL THEN 1 ELSE 0 END) AS a, \
+                         SUM(CASE WHEN status = 'missed' THEN 1 ELSE 0 END) AS m, \
+                         SUM(CASE WHEN status = 'rejected' THEN 1 ELSE 0 END) AS r, \
+                         SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS f, \
+                         SUM(CASE WHEN answered_at IS NOT NULL THEN COALESCE(duration_seconds, 0) ELSE 0 END) AS t, \
+                         SUM(cost_micros) AS k \
+                       FROM calls WHERE workspace_id = $1 AND started_at >= $2 AND started_at < $3 \
+                       GROUP BY started_at / 3600000, answered_by) AS figures"
+                ))
+                .bind(workspace_id)
+                .bind(from * HOUR)
+                .bind(to * HOUR)
+                .execute(&mut *tx)
+                .await?;
+                // Marked done, in statements of at most 500 hours.
+                let hours: Vec<i64> = (from..to).collect();
+                for chunk in hours.chunks(500) {
+                    let values: Vec<String> = chunk.iter().map(|hour| format!("($1, {hour})")).collect();
+                    sqlx::query(&format!(
+                        "INSERT INTO call_stats_hours_done (workspace_id, hour) VALUES {} ON CONFLICT DO NOTHING",
+                        values.join(", ")
+                    ))
+                    .bind(workspace_id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+    }
 
     impl Analytics {
         /// Reads a workspace's analytics for `period` ending today (a custom period is read
@@ -167,7 +303,7 @@ mod load {
                 crate::Error::validation("period", "a custom period needs its from and to dates")
             })?;
             let first_day = start_of_utc_day(now) / DAY - (days - 1);
-            Self::load_days(db, workspace_id, period, first_day, days).await
+            Self::load_days(db, workspace_id, period, first_day, days, now).await
         }
 
         /// Reads a workspace's analytics from the UTC day of `from` to that of `to`, both
@@ -177,6 +313,7 @@ mod load {
             workspace_id: &str,
             from: &str,
             to: &str,
+            now: i64,
         ) -> crate::Result<Analytics> {
             let day = |field: &str, text: &str| {
                 crate::dates::start_of_date(text).map(|millis| millis / DAY).ok_or_else(|| {
@@ -194,7 +331,7 @@ mod load {
                     format!("a range covers at most {MAX_CUSTOM_DAYS} days"),
                 ));
             }
-            Self::load_days(db, workspace_id, AnalyticsPeriod::Custom, first_day, days).await
+            Self::load_days(db, workspace_id, AnalyticsPeriod::Custom, first_day, days, now).await
         }
 
         async fn load_days(
@@ -203,29 +340,18 @@ mod load {
             period: AnalyticsPeriod,
             first_day: i64,
             days: i64,
+            now: i64,
         ) -> crate::Result<Analytics> {
             let since = first_day * DAY;
             let until = (first_day + days) * DAY;
-            // One pass over the period's calls, grouped by UTC hour and agent: the daily series,
-            // the weekday × hour counts and the per-agent figures are all sums of these groups
-            // (hours since the epoch nest in UTC days). Integer division buckets the same way on
-            // both dialects.
-            let rows: Vec<HourRow> = sqlx::query_as(
-                "SELECT started_at / 3600000 AS hour, answered_by, CAST(COUNT(*) AS BIGINT), \
-                   CAST(SUM(CASE WHEN answered_at IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT), \
-                   CAST(SUM(CASE WHEN status = 'missed' THEN 1 ELSE 0 END) AS BIGINT), \
-                   CAST(SUM(CASE WHEN status = 'rejected' THEN 1 ELSE 0 END) AS BIGINT), \
-                   CAST(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) AS BIGINT), \
-                   CAST(SUM(CASE WHEN answered_at IS NOT NULL THEN COALESCE(duration_seconds, 0) ELSE 0 END) AS BIGINT), \
-                   CAST(SUM(cost_micros) AS BIGINT) \
-                 FROM calls WHERE workspace_id = $1 AND started_at >= $2 AND started_at < $3 \
-                 GROUP BY started_at / 3600000, answered_by",
-            )
-            .bind(workspace_id)
-            .bind(since)
-            .bind(until)
-            .fetch_all(db.pool())
-            .await?;
+            // Every figure is a sum of (UTC hour, agent) groups: the daily series, the weekday ×
+            // hour counts and the per-agent table (hours since the epoch nest in UTC days).
+            // Settled hours (before the last two) come from the stored roll-ups, filled here on
+            // first need; the rest are aggregated from the calls themselves.
+            let settled = (now / HOUR - 1).clamp(since / HOUR, until / HOUR);
+            rollups::fill(db, workspace_id, since / HOUR, settled).await?;
+            let mut rows = rollups::read(db, workspace_id, since / HOUR, settled).await?;
+            rows.extend(rollups::aggregate(db, workspace_id, settled * HOUR, until).await?);
 
             let mut analytics = Analytics { period, since, until, ..Analytics::default() };
             analytics.daily_series = (first_day..first_day + days)

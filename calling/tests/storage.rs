@@ -281,13 +281,13 @@ async fn analytics_series_has_every_day_and_agrees_on_every_dialect() {
         assert_eq!((one_day.daily_series.len(), one_day.total_calls), (1, 3), "{dialect:?}");
 
         // A custom range: the 20th to the 22nd (the missed call and today's three), both days in.
-        let range = Analytics::load_between(db, &acme.id, "2026-11-20", "2026-11-22").await.unwrap();
+        let range = Analytics::load_between(db, &acme.id, "2026-11-20", "2026-11-22", NOW).await.unwrap();
         assert_eq!(
             (range.period, range.daily_series.len(), range.total_calls),
             (AnalyticsPeriod::Custom, 3, 4)
         );
         assert_eq!((range.since, range.until), (TODAY - 2 * DAY, TODAY + DAY));
-        let before = Analytics::load_between(db, &acme.id, "2026-10-01", "2026-10-14").await.unwrap();
+        let before = Analytics::load_between(db, &acme.id, "2026-10-01", "2026-10-14", NOW).await.unwrap();
         assert_eq!(
             (before.total_calls, before.daily_series.len()),
             (1, 14),
@@ -298,7 +298,7 @@ async fn analytics_series_has_every_day_and_agrees_on_every_dialect() {
             ("2025-01-01", "2026-11-22", "to"),
             ("nope", "2026-11-22", "from"),
         ] {
-            let err = Analytics::load_between(db, &acme.id, from, to).await.unwrap_err();
+            let err = Analytics::load_between(db, &acme.id, from, to, NOW).await.unwrap_err();
             assert_eq!(err.to_string().split(':').next(), Some(field), "{from}..{to}");
         }
 
@@ -315,5 +315,67 @@ async fn analytics_series_has_every_day_and_agrees_on_every_dialect() {
         );
         assert_eq!(agent.average_duration_seconds, Some(46));
         assert!(one_day.agents[0].calls == 2, "{dialect:?}: the missed call was two days ago");
+    }
+}
+
+#[tokio::test]
+async fn analytics_roll_ups_follow_every_change_of_a_settled_hour_on_every_dialect() {
+    use calling::analytics::{Analytics, AnalyticsPeriod};
+    for test_db in every_database().await {
+        let db = &test_db.db;
+        let dialect = test_db.dialect();
+        let acme = workspace::create(db, "Acme", NOW).await.unwrap();
+        let mut ids = Vec::new();
+        for (i, (status, started, duration)) in [
+            (CallStatus::Completed, TODAY - 2 * DAY + 3_600_000, Some(60)),
+            (CallStatus::Missed, TODAY - 2 * DAY + 3_600_000 + 5, None),
+            (CallStatus::Failed, TODAY - DAY + 7_200_000, None),
+            (CallStatus::Completed, NOW - 60_000, Some(20)), // the live last hours
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut c = call(&acme.id, status, started, duration);
+            c.wa_call_id = Some(format!("wacid.rollup-{i}"));
+            ids.push(calls::record(db, &c).await.unwrap());
+        }
+        let week = || Analytics::load(db, &acme.id, AnalyticsPeriod::SevenDays, NOW);
+        let marks = || async {
+            let (n,): (i64,) =
+                sqlx::query_as("SELECT CAST(COUNT(*) AS BIGINT) FROM call_stats_hours_done WHERE workspace_id = $1")
+                    .bind(&acme.id)
+                    .fetch_one(db.pool())
+                    .await
+                    .unwrap();
+            n
+        };
+
+        let first = week().await.unwrap();
+        assert_eq!((first.total_calls, first.answered_calls, first.missed_calls), (4, 2, 1), "{dialect:?}");
+        let settled_hours = marks().await;
+        assert!(settled_hours > 100, "the settled hours are rolled up: {settled_hours} on {dialect:?}");
+        assert_eq!(week().await.unwrap(), first, "read back from the roll-ups on {dialect:?}");
+
+        // A settled hour's call changes (a late terminate): its hour is read afresh.
+        sqlx::query("UPDATE calls SET status = 'completed', answered_at = started_at + 1000, duration_seconds = 30 WHERE id = $1")
+            .bind(&ids[1])
+            .execute(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(marks().await, settled_hours - 1, "{dialect:?}");
+        let changed = week().await.unwrap();
+        assert_eq!((changed.total_calls, changed.answered_calls, changed.missed_calls), (4, 3, 0), "{dialect:?}");
+
+        // A call stored late in a settled hour, and one deleted, count at once too.
+        let mut late = call(&acme.id, CallStatus::Missed, TODAY - 3 * DAY, None);
+        late.wa_call_id = Some("wacid.rollup-late".into());
+        calls::record(db, &late).await.unwrap();
+        sqlx::query("DELETE FROM calls WHERE id = $1").bind(&ids[2]).execute(db.pool()).await.unwrap();
+        let after = week().await.unwrap();
+        assert_eq!((after.total_calls, after.missed_calls, after.failed_calls), (4, 1, 0), "{dialect:?}");
+
+        // And the roll-ups agree with the calls themselves: forget them all and read again.
+        sqlx::query("DELETE FROM call_stats_hours_done").execute(db.pool()).await.unwrap();
+        assert_eq!(week().await.unwrap(), after, "{dialect:?}");
     }
 }

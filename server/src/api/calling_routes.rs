@@ -145,7 +145,7 @@ async fn analytics(
     let analytics = if custom {
         let from = query.from.as_deref().ok_or_else(|| Error::validation("from", "is required with to"))?;
         let to = query.to.as_deref().ok_or_else(|| Error::validation("to", "is required with from"))?;
-        Analytics::load_between(&services.db, &auth.workspace_id, from, to).await?
+        Analytics::load_between(&services.db, &auth.workspace_id, from, to, services.clock.now()).await?
     } else {
         let raw = query.period.as_deref().unwrap_or("30d");
         let period = AnalyticsPeriod::parse(raw).ok_or_else(|| {
