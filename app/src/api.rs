@@ -125,7 +125,9 @@ pub async fn get_analytics_between(from: String, to: String) -> Result<Analytics
     use self::ssr::*;
     let services = services()?;
     let workspace = member(&services, Permission::ViewCalls).await?.workspace;
-    Analytics::load_between(&services.db, &workspace.id, &from, &to, services.clock.now()).await.map_err(server_error)
+    Analytics::load_between(&services.db, &workspace.id, &from, &to, services.clock.now())
+        .await
+        .map_err(server_error)
 }
 
 /// Where a WhatsApp user stands with the workspace's (first) number: permission, quotas, and

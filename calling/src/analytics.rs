@@ -167,7 +167,12 @@ mod load {
         use crate::storage::Dialect;
 
         /// The figures of the calls started in `[from, until)` (unix ms), by hour and agent.
-        pub async fn aggregate(db: &Db, workspace_id: &str, from: i64, until: i64) -> crate::Result<Vec<HourRow>> {
+        pub async fn aggregate(
+            db: &Db,
+            workspace_id: &str,
+            from: i64,
+            until: i64,
+        ) -> crate::Result<Vec<HourRow>> {
             if from >= until {
                 return Ok(Vec::new());
             }
@@ -193,7 +198,12 @@ mod load {
                CAST(SUM(cost_micros) AS BIGINT)";
 
         /// The stored figures of the hours `[first, until)`.
-        pub async fn read(db: &Db, workspace_id: &str, first: i64, until: i64) -> crate::Result<Vec<HourRow>> {
+        pub async fn read(
+            db: &Db,
+            workspace_id: &str,
+            first: i64,
+            until: i64,
+        ) -> crate::Result<Vec<HourRow>> {
             let rows: Vec<HourRow> = sqlx::query_as(
                 "SELECT hour, NULLIF(agent, ''), calls, answered, missed, rejected, failed, talk_seconds, cost_micros \
                  FROM call_stats_hours WHERE workspace_id = $1 AND hour >= $2 AND hour < $3",
@@ -215,9 +225,14 @@ mod load {
                 let done: std::collections::HashSet<i64> = done.into_iter().map(|(hour,)| hour).collect();
                 (first..until).filter(|hour| !done.contains(hour)).collect::<Vec<i64>>()
             };
-            let done_query = "SELECT hour FROM call_stats_hours_done WHERE workspace_id = $1 AND hour >= $2 AND hour < $3";
-            let done: Vec<(i64,)> =
-                sqlx::query_as(done_query).bind(workspace_id).bind(first).bind(until).fetch_all(db.pool()).await?;
+            let done_query =
+                "SELECT hour FROM call_stats_hours_done WHERE workspace_id = $1 AND hour >= $2 AND hour < $3";
+            let done: Vec<(i64,)> = sqlx::query_as(done_query)
+                .bind(workspace_id)
+                .bind(first)
+                .bind(until)
+                .fetch_all(db.pool())
+                .await?;
             if missing(done).is_empty() {
                 return Ok(());
             }
@@ -225,7 +240,9 @@ mod load {
             match db.dialect() {
                 // The triggers' DELETE waits for this lock (and this waits for theirs).
                 Dialect::Postgres => {
-                    sqlx::query("LOCK TABLE call_stats_hours_done IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
+                    sqlx::query("LOCK TABLE call_stats_hours_done IN SHARE ROW EXCLUSIVE MODE")
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 // A write first: SQLite's one writer lock is held from here to the commit.
                 Dialect::Sqlite => {
@@ -235,8 +252,12 @@ mod load {
                         .await?;
                 }
             }
-            let done: Vec<(i64,)> =
-                sqlx::query_as(done_query).bind(workspace_id).bind(first).bind(until).fetch_all(&mut *tx).await?;
+            let done: Vec<(i64,)> = sqlx::query_as(done_query)
+                .bind(workspace_id)
+                .bind(first)
+                .bind(until)
+                .fetch_all(&mut *tx)
+                .await?;
             let missing = missing(done);
             // Contiguous runs of missing hours, each filled by one aggregate.
             let mut runs: Vec<(i64, i64)> = Vec::new();
@@ -247,12 +268,14 @@ mod load {
                 }
             }
             for (from, to) in runs {
-                sqlx::query("DELETE FROM call_stats_hours WHERE workspace_id = $1 AND hour >= $2 AND hour < $3")
-                    .bind(workspace_id)
-                    .bind(from)
-                    .bind(to)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "DELETE FROM call_stats_hours WHERE workspace_id = $1 AND hour >= $2 AND hour < $3",
+                )
+                .bind(workspace_id)
+                .bind(from)
+                .bind(to)
+                .execute(&mut *tx)
+                .await?;
                 sqlx::query(&format!(
                     "INSERT INTO call_stats_hours (workspace_id, hour, agent, calls, answered, missed, rejected, \
                        failed, talk_seconds, cost_micros) \

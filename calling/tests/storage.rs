@@ -341,12 +341,13 @@ async fn analytics_roll_ups_follow_every_change_of_a_settled_hour_on_every_diale
         }
         let week = || Analytics::load(db, &acme.id, AnalyticsPeriod::SevenDays, NOW);
         let marks = || async {
-            let (n,): (i64,) =
-                sqlx::query_as("SELECT CAST(COUNT(*) AS BIGINT) FROM call_stats_hours_done WHERE workspace_id = $1")
-                    .bind(&acme.id)
-                    .fetch_one(db.pool())
-                    .await
-                    .unwrap();
+            let (n,): (i64,) = sqlx::query_as(
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM call_stats_hours_done WHERE workspace_id = $1",
+            )
+            .bind(&acme.id)
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
             n
         };
 
@@ -364,7 +365,11 @@ async fn analytics_roll_ups_follow_every_change_of_a_settled_hour_on_every_diale
             .unwrap();
         assert_eq!(marks().await, settled_hours - 1, "{dialect:?}");
         let changed = week().await.unwrap();
-        assert_eq!((changed.total_calls, changed.answered_calls, changed.missed_calls), (4, 3, 0), "{dialect:?}");
+        assert_eq!(
+            (changed.total_calls, changed.answered_calls, changed.missed_calls),
+            (4, 3, 0),
+            "{dialect:?}"
+        );
 
         // A call stored late in a settled hour, and one deleted, count at once too.
         let mut late = call(&acme.id, CallStatus::Missed, TODAY - 3 * DAY, None);
