@@ -276,7 +276,7 @@ mod load {
                 .bind(to)
                 .execute(&mut *tx)
                 .await?;
-                sqlx::query(&format!(
+                sqlx::query(
                     "INSERT INTO call_stats_hours (workspace_id, hour, agent, calls, answered, missed, rejected, \
                        failed, talk_seconds, cost_micros) \
                      SELECT $1, hour, COALESCE(answered_by, ''), c, a, m, r, f, t, k FROM ( \
@@ -288,8 +288,8 @@ mod load {
                          SUM(CASE WHEN answered_at IS NOT NULL THEN COALESCE(duration_seconds, 0) ELSE 0 END) AS t, \
                          SUM(cost_micros) AS k \
                        FROM calls WHERE workspace_id = $1 AND started_at >= $2 AND started_at < $3 \
-                       GROUP BY started_at / 3600000, answered_by) AS figures"
-                ))
+                       GROUP BY started_at / 3600000, answered_by) AS figures",
+                )
                 .bind(workspace_id)
                 .bind(from * HOUR)
                 .bind(to * HOUR)
