@@ -125,19 +125,7 @@ pub async fn place(
     limits: &PermissionLimits,
 ) -> Result<Placed> {
     let now = services.clock.now();
-    let business = PhoneNumber::parse(&number.e164)?;
-    let history = ledger::history(&services.db, &number.id, to).await?;
-    permissions::ensure_business_call_allowed(&business, &history, now, limits)?;
-
-    // The billing gate, after the free checks and before anything reaches WhatsApp.
-    let paid = billing::preflight(
-        &services.db,
-        number,
-        &Billable::Call { callee: to },
-        now,
-        &billing::Policy::default(),
-    )
-    .await?;
+    let paid = allow_and_hold(services, number, to, limits, now).await?;
     let connected: Result<String> =
         async { Ok(client.connect(&services.graph_target(number).await?, to, sdp_offer, None).await?) }.await;
     let wa_call_id = match connected {
@@ -191,6 +179,23 @@ pub async fn place(
     Ok(Placed { call_id, wa_call_id })
 }
 
+/// The gates of every business-initiated call, before anything reaches WhatsApp: the
+/// number's country and the permission ledger (free checks first), then billing's preflight,
+/// whose hold is returned.
+async fn allow_and_hold(
+    services: &Services,
+    number: &WhatsAppNumber,
+    to: &PhoneNumber,
+    limits: &PermissionLimits,
+    now: i64,
+) -> Result<billing::Preflight> {
+    let business = PhoneNumber::parse(&number.e164)?;
+    let history = ledger::history(&services.db, &number.id, to).await?;
+    permissions::ensure_business_call_allowed(&business, &history, now, limits)?;
+    billing::preflight(&services.db, number, &Billable::Call { callee: to }, now, &billing::Policy::default())
+        .await
+}
+
 /// How long a call requested without an offer ([`request`]) waits for an agent's browser to
 /// dial it before it is given up (missed, its hold released).
 pub const PICKUP_WINDOW: i64 = 60_000;
@@ -208,17 +213,7 @@ pub async fn request(
     limits: &PermissionLimits,
 ) -> Result<String> {
     let now = services.clock.now();
-    let business = PhoneNumber::parse(&number.e164)?;
-    let history = ledger::history(&services.db, &number.id, to).await?;
-    permissions::ensure_business_call_allowed(&business, &history, now, limits)?;
-    let paid = billing::preflight(
-        &services.db,
-        number,
-        &Billable::Call { callee: to },
-        now,
-        &billing::Policy::default(),
-    )
-    .await?;
+    let paid = allow_and_hold(services, number, to, limits, now).await?;
     let call_id = new_id();
     let inserted = sqlx::query(
         "INSERT INTO calls (id, workspace_id, wa_call_id, phone_number_id, number_id, direction, status, phase, \

@@ -116,6 +116,18 @@ async fn incoming(
     Ok(Json(IncomingResponse { calls, to_dial }))
 }
 
+/// A browser's SDP (`answer` or `offer`) must be a whole session description, not a fragment.
+fn require_complete_sdp(sdp: &str, what: &str) -> Result<(), ApiError> {
+    if sdp.trim_start().starts_with("v=0") {
+        Ok(())
+    } else {
+        Err(ApiError(calling::Error::validation(
+            "sdp",
+            format!("must be a complete SDP {what} (starting with v=0)"),
+        )))
+    }
+}
+
 /// The member answering: claims are personal, so API keys cannot answer.
 fn answering_member(auth: &Auth) -> Result<&str, ApiError> {
     auth.require(Permission::AnswerCalls)?;
@@ -140,12 +152,7 @@ async fn pre_accept(
     ApiJson(body): ApiJson<PreAcceptRequest>,
 ) -> ApiResult<ActionResponse> {
     let user_id = answering_member(&auth)?;
-    if !body.sdp.trim_start().starts_with("v=0") {
-        return Err(ApiError(calling::Error::validation(
-            "sdp",
-            "must be a complete SDP answer (starting with v=0)",
-        )));
-    }
+    require_complete_sdp(&body.sdp, "answer")?;
     let call = call_actions::load(&services, &auth.workspace_id, &call_id).await?;
     let now = services.clock.now();
     answering::require_ringing_for(&services.db, &auth.workspace_id, &call_id, user_id, routing, now).await?;
@@ -263,13 +270,8 @@ async fn initiate(
         other => other,
     })?;
     let sdp = body.sdp.as_deref().filter(|sdp| !sdp.trim().is_empty());
-    if let Some(sdp) = sdp
-        && !sdp.trim_start().starts_with("v=0")
-    {
-        return Err(ApiError(calling::Error::validation(
-            "sdp",
-            "must be a complete SDP offer (starting with v=0)",
-        )));
+    if let Some(sdp) = sdp {
+        require_complete_sdp(sdp, "offer")?;
     }
     let number =
         super::calling_routes::pick_number(&services, &auth.workspace_id, body.phone_number_id.as_deref())
@@ -322,12 +324,7 @@ async fn dial(
     let user_id = auth.user_id().ok_or_else(|| {
         ApiError(calling::Error::forbidden("a requested call is dialled by a signed-in agent's browser"))
     })?;
-    if !body.sdp.trim_start().starts_with("v=0") {
-        return Err(ApiError(calling::Error::validation(
-            "sdp",
-            "must be a complete SDP offer (starting with v=0)",
-        )));
-    }
+    require_complete_sdp(&body.sdp, "offer")?;
     let placed =
         call_actions::dial(&services, &GraphClient::new()?, &auth.workspace_id, &call_id, user_id, &body.sdp)
             .await?;
