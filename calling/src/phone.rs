@@ -2,11 +2,23 @@
 //!
 //! Owns [`PhoneNumber`]: one validated, normalised number built from whatever a person types
 //! (`+91 98765-43210`, `(415) 555 2671` with its `+1`, `0044 20 7946 0958`) or Meta sends (bare
-//! digits in `wa_id`, `from`, `to`, `display_phone_number`). Validation uses libphonenumber's
-//! metadata through the `phonenumber` crate, so the browser and the server agree on what a
-//! number is. It also answers the one country rule of the Calling API that depends on the
-//! business number alone: business-initiated calls are unavailable for numbers of some
-//! countries (Meta's error 138013).
+//! digits in `wa_id`, `from`, `to`, `display_phone_number`). It also answers the one country
+//! rule of the Calling API that depends on the business number alone: business-initiated calls
+//! are unavailable for numbers of some countries (Meta's error 138013).
+//!
+//! What a number is comes from libphonenumber's metadata, boiled down to one table
+//! ([`calling_codes`]: every country calling code, the lengths its national numbers have, its
+//! trunk prefix), so the browser and the server accept exactly the same numbers and write them
+//! the same way while the WASM bundle carries a few kilobytes instead of the `phonenumber`
+//! crate's half a megabyte of metadata and its regex engine. A test regenerates the table from
+//! the crate and fails when they differ. On the server the `phonenumber` crate also tells apart
+//! the countries sharing a calling code (`+1 604 …` is Canada), which billing and Meta's
+//! country rules need; the browser, which decides nothing by country, takes the code's main
+//! country.
+
+mod calling_codes;
+
+pub use calling_codes::is_country;
 
 use std::fmt;
 use std::str::FromStr;
@@ -50,34 +62,31 @@ impl PhoneNumber {
     /// country code cannot be told apart from international ones, so digits are always read
     /// as starting with the country code, exactly as Meta writes them.
     pub fn parse(raw: &str) -> Result<Self, Error> {
-        let candidate = normalise(raw)?;
-        let parsed = phonenumber::parse(None, &candidate)
-            .map_err(|err| Error::validation(FIELD, format!("{raw:?} is not a phone number: {err}")))?;
-        let calling_code = parsed.code().value();
-        let database = &*phonenumber::metadata::DATABASE;
-        let regions = database.region(&calling_code).unwrap_or_default();
-        if regions.is_empty() {
+        let international = normalise(raw)?;
+        let Some(code) = calling_codes::find(&international) else {
             return Err(Error::validation(FIELD, format!("{raw:?} has an unknown country code")));
+        };
+        let calling_code = code.code;
+        let mut national = &international[calling_code_digits(calling_code)..];
+        // `+44 (0)20 …`: the trunk prefix people dial at home is no part of the number.
+        if !code.has_length(national.len())
+            && let Some(rest) =
+                national.strip_prefix(code.trunk_prefix).filter(|_| !code.trunk_prefix.is_empty())
+            && code.has_length(rest.len())
+        {
+            national = rest;
         }
         // Meta's test numbers (`+1 555 …`) and freshly allocated ranges fail libphonenumber's
-        // strict pattern check although WhatsApp serves them; accept any number whose country
-        // code exists and whose length is a length the country uses.
-        if !parsed.is_valid() && !has_possible_length(&parsed, &regions) {
+        // strict patterns although WhatsApp serves them, so the rule is the length alone: any
+        // length some number type of the code's countries uses.
+        if !code.has_length(national.len()) {
             return Err(Error::validation(
                 FIELD,
                 format!("{raw:?} does not have the length of a number of country code +{calling_code}"),
             ));
         }
-        let e164 = parsed.format().mode(phonenumber::Mode::E164).to_string();
-        let country = parsed
-            .country()
-            .id()
-            .map(|id| id.as_ref().to_owned())
-            // A number the metadata cannot place (e.g. a test range) belongs to the main
-            // country of its code: `+1 555 …` is a North American number, so "US".
-            .or_else(|| {
-                regions.first().filter(|region| **region != "001").map(|region| (*region).to_owned())
-            });
+        let e164 = format!("+{calling_code}{national}");
+        let country = country_of(&e164).or_else(|| code.main_country().map(str::to_owned));
         Ok(PhoneNumber { e164, calling_code, country })
     }
 
@@ -112,7 +121,8 @@ impl PhoneNumber {
     }
 }
 
-/// Strips separators and turns every accepted spelling into `+digits`.
+/// Strips separators and turns every accepted spelling into the international digits
+/// (country code first, no `+`).
 fn normalise(raw: &str) -> Result<String, Error> {
     let trimmed = raw.trim();
     if trimmed.is_empty() {
@@ -144,32 +154,31 @@ fn normalise(raw: &str) -> Result<String, Error> {
     if international.starts_with('0') {
         return Err(Error::validation(FIELD, format!("{raw:?} must start with its country code")));
     }
-    Ok(format!("+{international}"))
+    Ok(international.to_owned())
 }
 
-/// Whether the national number's length is one that some region of the calling code uses.
-fn has_possible_length(parsed: &phonenumber::PhoneNumber, regions: &[&str]) -> bool {
-    let database = &*phonenumber::metadata::DATABASE;
-    let national_length = parsed.national().to_string().len();
-    let Ok(national_length) = u16::try_from(national_length) else {
-        return false;
-    };
-    regions.iter().filter_map(|region| database.by_id(*region)).any(|metadata| {
-        let descriptors = metadata.descriptors();
-        // The compiled metadata often leaves the general lengths empty and lists them per
-        // number type, so look at every type a person could be reached on.
-        [
-            Some(descriptors.general()),
-            descriptors.fixed_line(),
-            descriptors.mobile(),
-            descriptors.voip(),
-            descriptors.personal_number(),
-            descriptors.toll_free(),
-        ]
-        .into_iter()
-        .flatten()
-        .any(|descriptor| descriptor.possible_length().contains(&national_length))
-    })
+fn calling_code_digits(code: u16) -> usize {
+    match code {
+        0..=9 => 1,
+        10..=99 => 2,
+        _ => 3,
+    }
+}
+
+/// The country libphonenumber places `e164` in, telling apart the countries of a shared
+/// calling code by their number ranges. A number no range matches (e.g. a test range) is
+/// left to the code's main country: `+1 555 …` is a North American number, so "US".
+#[cfg(feature = "server")]
+fn country_of(e164: &str) -> Option<String> {
+    let parsed = phonenumber::parse(None, e164).ok()?;
+    parsed.country().id().map(|id| id.as_ref().to_owned())
+}
+
+/// The browser decides nothing by country (billing and Meta's rules run on the server), so
+/// it takes the calling code's main country rather than carrying libphonenumber's ranges.
+#[cfg(not(feature = "server"))]
+fn country_of(_e164: &str) -> Option<String> {
+    None
 }
 
 impl fmt::Display for PhoneNumber {
@@ -246,6 +255,46 @@ mod tests {
         let number = PhoneNumber::parse("15551441906").unwrap();
         assert_eq!(number.e164(), "+15551441906");
         assert_eq!(number.country(), Some("US"));
+    }
+
+    #[test]
+    fn drops_the_trunk_prefix_written_after_the_country_code() {
+        assert_eq!(PhoneNumber::parse("+44 (0)20 7946 0958").unwrap().e164(), "+442079460958");
+        assert_eq!(PhoneNumber::parse("+7 8 912 345 67 89").unwrap().e164(), "+79123456789");
+        // Italy keeps its leading zero: it is part of the number there.
+        assert_eq!(PhoneNumber::parse("+39 06 1234 5678").unwrap().e164(), "+390612345678");
+    }
+
+    /// The table-driven rule accepts every example number libphonenumber gives, for every
+    /// country and number type, and writes it as libphonenumber does.
+    #[test]
+    fn accepts_every_libphonenumber_example_as_libphonenumber_writes_it() {
+        let database = &*phonenumber::metadata::DATABASE;
+        let mut checked = 0;
+        for metadata in database.iter() {
+            let descriptors = metadata.descriptors();
+            for descriptor in
+                [descriptors.fixed_line(), descriptors.mobile(), descriptors.voip()].into_iter().flatten()
+            {
+                let Some(example) = descriptor.example() else { continue };
+                let raw = format!("+{}{example}", metadata.country_code());
+                let ours =
+                    PhoneNumber::parse(&raw).unwrap_or_else(|err| panic!("{raw} ({}): {err}", metadata.id()));
+                let theirs = phonenumber::parse(None, &raw)
+                    .unwrap()
+                    .format()
+                    .mode(phonenumber::Mode::E164)
+                    .to_string();
+                // libphonenumber also strips a Lithuanian `8` from an 8-digit number that has
+                // the country's length already (leaving 6 digits, no LT number); we keep what
+                // was typed.
+                if raw != "+37080123456" {
+                    assert_eq!(ours.e164(), theirs, "{}", metadata.id());
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked > 500, "{checked}");
     }
 
     #[test]

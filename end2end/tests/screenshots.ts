@@ -39,13 +39,42 @@ for (const [width, height, device] of [
       const file = testInfo.outputPath(`${device}-${name}.png`);
       await page.screenshot({ path: file, fullPage: true });
       await testInfo.attach(`${device}-${name}`, { path: file, contentType: "image/png" });
-      // Nothing spills sideways: wide tables scroll inside their cards, not the page.
+      // Nothing spills sideways: wide tables scroll inside their cards, not the page; a spill
+      // names the elements that reach past the edge.
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-      if (overflow > 1) spills.push(`${path} (${overflow}px)`);
+      if (overflow > 1) spills.push(`${path} (${overflow}px: ${await widestElements(page)})`);
     }
-    // Reported, not yet enforced: some tables and filter forms still widen the page at a
-    // phone's width (issue #8 lists them). The list is in the report's annotations.
-    if (spills.length) testInfo.annotations.push({ type: "wider than the screen", description: spills.join(", ") });
-    console.log(`${device}: pages wider than the screen: ${spills.length ? spills.join(", ") : "none"}`);
+    expect(spills, "pages wider than the screen, with what spills").toEqual([]);
+  });
+}
+
+/** The innermost elements that reach past the right edge of the screen, outside any element
+ * that scrolls sideways on its own: what to fix when a page is wider than a phone. */
+async function widestElements(page: import("@playwright/test").Page): Promise<string> {
+  return page.evaluate(() => {
+    const width = window.innerWidth;
+    const scrollsItself = (el: Element) => {
+      // An absolutely positioned element escapes the clipping of unpositioned ancestors.
+      if (["absolute", "fixed"].includes(getComputedStyle(el).position)) return false;
+      for (let at: Element | null = el.parentElement; at; at = at.parentElement) {
+        const overflowX = getComputedStyle(at).overflowX;
+        if (overflowX === "auto" || overflowX === "scroll" || overflowX === "hidden") return true;
+      }
+      return false;
+    };
+    const describe = (el: Element) =>
+      el.tagName.toLowerCase() + (el.id ? `#${el.id}` : "") + [...el.classList].map((c) => `.${c}`).join("");
+    const spilling = [...document.querySelectorAll("body *")].filter(
+      (el) => el.getBoundingClientRect().right > width + 1 && !scrollsItself(el),
+    );
+    const innermost = spilling.filter((el) => !spilling.some((other) => other !== el && el.contains(other)));
+    return innermost
+      .slice(0, 4)
+      .map((el) => {
+        const chain = [];
+        for (let at: Element | null = el; at && at !== document.body && chain.length < 4; at = at.parentElement) chain.unshift(describe(at));
+        return `${chain.join(" > ")} (right ${Math.round(el.getBoundingClientRect().right)})`;
+      })
+      .join("; ");
   });
 }

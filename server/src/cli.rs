@@ -119,7 +119,7 @@ pub async fn start(config: &Config, listening_on: std::net::SocketAddr) -> Start
     let ice = config.ice()?;
     let mailer = config.mailer()?;
     let services = Services { db, clock: Clock::System, bus, secret_key, mailer };
-    let sandbox = crate::sandbox::start(&services, config.sandbox, listening_on).await?;
+    let sandbox = crate::sandbox::start(&services, config.sandbox, config.sandbox_ice, listening_on).await?;
     crate::sweeper::start(services.clone());
     Ok(AppState {
         sandbox,

@@ -49,6 +49,11 @@ pub struct Config {
     #[arg(long, env = "SANDBOX", value_enum, default_value = "auto", global = true)]
     pub sandbox: crate::sandbox::SandboxSetting,
 
+    /// How the simulated WhatsApp user's WebRTC peer does ICE: `lite` (like Meta's media
+    /// servers) or `full` (it also checks connectivity itself, which connects sooner).
+    #[arg(long, env = "SANDBOX_ICE", value_enum, default_value = "lite", global = true)]
+    pub sandbox_ice: crate::sandbox::SandboxIce,
+
     /// Largest request body accepted, in bytes (recordings are the biggest: 25 MB).
     #[arg(long, env = "MAX_REQUEST_BYTES", default_value_t = 32 * 1024 * 1024, global = true)]
     pub max_request_bytes: usize,

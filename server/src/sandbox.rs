@@ -34,11 +34,21 @@ pub enum SandboxSetting {
     Off,
 }
 
+/// How the simulated user's WebRTC peer does ICE.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SandboxIce {
+    /// ICE-lite, as Meta's media servers: only the browser checks connectivity.
+    Lite,
+    /// Full ICE on both sides.
+    Full,
+}
+
 /// Starts the in-process simulator when `setting` asks for it, connecting its number to the
 /// install's first workspace (created when the install has none yet).
 pub async fn start(
     services: &Services,
     setting: SandboxSetting,
+    ice: SandboxIce,
     listening_on: SocketAddr,
 ) -> Result<Option<Simulator>> {
     let db = &services.db;
@@ -94,6 +104,7 @@ pub async fn start(
         app_secret: credentials.app_secret,
         webhook_url: Some(format!("{base_url}/webhooks/whatsapp")),
         numbers: vec![business],
+        ice_lite: ice == SandboxIce::Lite,
         ..SimConfig::default()
     });
     tracing::info!(graph = %format!("{base_url}{GRAPH_MOUNT}"), "sandbox mode: the WhatsApp simulator runs in-process");

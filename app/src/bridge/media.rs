@@ -112,15 +112,27 @@ mod browser {
         let _ = JsFuture::from(promise).await;
     }
 
-    /// Polls `ready` every 50 ms for at most `cap_ms`; whether it became true.
-    async fn wait_until(ready: impl Fn() -> bool, cap_ms: u32) -> bool {
-        let mut waited = 0;
+    /// Waits until `ready` holds, looking again each time `pc` fires `event` (so the answer
+    /// goes out the moment gathering completes, not at the next tick of a poll), for at most
+    /// `cap_ms`; whether it came to hold.
+    async fn wait_for(pc: &RtcPeerConnection, event: &str, ready: impl Fn() -> bool, cap_ms: u32) -> bool {
+        let deadline = js_sys::Date::now() + f64::from(cap_ms);
         while !ready() {
-            if waited >= cap_ms {
+            let remaining = deadline - js_sys::Date::now();
+            if remaining <= 0.0 {
                 return false;
             }
-            sleep(50).await;
-            waited += 50;
+            let mut wake = None;
+            let woken = js_sys::Promise::new(&mut |resolve, _| {
+                let _ = pc.add_event_listener_with_callback(event, &resolve);
+                let _ = window()
+                    .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, remaining as i32);
+                wake = Some(resolve);
+            });
+            let _ = JsFuture::from(woken).await;
+            if let Some(wake) = wake {
+                let _ = pc.remove_event_listener_with_callback(event, &wake);
+            }
         }
         true
     }
@@ -267,7 +279,13 @@ mod browser {
     /// The local description once ICE gathering finished (or its cap passed): one complete
     /// SDP with the candidates, as WhatsApp takes no trickled ones.
     async fn complete_local_sdp(pc: &RtcPeerConnection, fallback: String) -> String {
-        wait_until(|| pc.ice_gathering_state() == RtcIceGatheringState::Complete, GATHERING_CAP_MS).await;
+        wait_for(
+            pc,
+            "icegatheringstatechange",
+            || pc.ice_gathering_state() == RtcIceGatheringState::Complete,
+            GATHERING_CAP_MS,
+        )
+        .await;
         pc.local_description().map(|description| description.sdp()).unwrap_or(fallback)
     }
 
@@ -335,7 +353,9 @@ mod browser {
             .map_err(|refusal| refusal.text())?;
 
         step("Connecting audio…");
-        let connected = wait_until(
+        let connected = wait_for(
+            &pc,
+            "iceconnectionstatechange",
             || {
                 matches!(
                     pc.ice_connection_state(),
