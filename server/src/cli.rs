@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use axum::serve::ListenerExt;
 use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
 
@@ -135,6 +136,13 @@ pub async fn start(config: &Config, listening_on: std::net::SocketAddr) -> Start
 async fn serve(config: &Config) -> StartResult<()> {
     let listener = TcpListener::bind(config.bind).await?;
     let address = listener.local_addr()?;
+    // Live events and small answers go out at once: with Nagle's algorithm a write waits for
+    // the browser's (delayed, up to 40 ms) acknowledgement of the one before.
+    let listener = listener.tap_io(|stream| {
+        if let Err(err) = stream.set_nodelay(true) {
+            tracing::debug!(error = %err, "could not set TCP_NODELAY on a connection");
+        }
+    });
     let state = start(config, address).await?;
     let db = state.services.db.clone();
     tracing::info!(url = %format!("http://{address}/calling"), "Switchboard is listening");

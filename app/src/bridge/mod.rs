@@ -176,7 +176,13 @@ impl Bridge {
 
     /// Refetches what rings.
     fn refresh(self) {
+        self.refresh_then(|| {});
+    }
+
+    /// Refetches what rings, then runs `after` (also when this agent may not answer).
+    fn refresh_then(self, after: impl FnOnce() + 'static) {
         if !self.can_answer {
+            after();
             return;
         }
         leptos::task::spawn_local(async move {
@@ -187,13 +193,17 @@ impl Bridge {
                 }
                 Err(refusal) => self.notice.set(Some(refusal.text())),
             }
+            after();
         });
     }
 
     fn on_event(self, event: media::LiveEvent) {
         match event.topic {
             "call.updated" => {
-                self.changes.update(|changes| *changes += 1);
+                // The ring first; the page's own figures, which refetch on `changes`, once it
+                // shows, so their requests do not queue ahead of it in the browser and on the
+                // server.
+                self.refresh_then(move || self.changes.update(|changes| *changes += 1));
                 self.on_call_event(event.subject, event.status);
             }
             "permission.updated" => self.changes.update(|changes| *changes += 1),
@@ -201,9 +211,8 @@ impl Bridge {
         }
     }
 
-    /// A call changed (live event): ring panels refetch; our own call follows its status.
+    /// A call changed (live event): our own call follows its status.
     fn on_call_event(self, subject: String, status: String) {
-        self.refresh();
         let ours = self.current_call_id().is_some_and(|call_id| call_id == subject);
         if !ours {
             return;
