@@ -25,6 +25,7 @@ pub mod presence;
 pub mod quality;
 pub mod settings;
 pub mod templates;
+pub mod time_zone;
 pub mod webhook;
 
 #[cfg(feature = "server")]

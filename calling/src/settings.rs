@@ -12,12 +12,12 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::str::FromStr;
 
-use chrono::{DateTime, Datelike, NaiveDate, Timelike};
+use chrono::NaiveDate;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
+use crate::time_zone::TimeZone;
 use crate::{Error, Result};
 
 /// Most holidays Meta accepts in `holiday_schedule`.
@@ -399,9 +399,9 @@ impl CallHours {
         problems.check_toggle("call_hours.status", &self.status);
         let enabled = self.status == Toggle::Enabled;
         let timezone = match self.timezone_id.as_deref() {
-            Some(id) => match chrono_tz::Tz::from_str(id) {
-                Ok(timezone) => Some(timezone),
-                Err(_) => {
+            Some(id) => match TimeZone::parse(id) {
+                Some(timezone) => Some(timezone),
+                None => {
                     problems.add("call_hours.timezone_id", format!("{id:?} is not an IANA time zone"));
                     None
                 }
@@ -454,13 +454,13 @@ impl CallHours {
         if self.holiday_schedule.len() > MAX_HOLIDAYS {
             problems.add("call_hours.holiday_schedule", format!("at most {MAX_HOLIDAYS} holidays"));
         }
-        let today = timezone.map(|timezone| local_date(now, timezone));
+        let today = timezone.as_ref().map(|timezone| local_date(now, timezone));
         for (index, holiday) in self.holiday_schedule.iter().enumerate() {
             let path = format!("call_hours.holiday_schedule[{index}]");
             match parse_date(&holiday.date) {
                 Some(date) => {
                     // Without a valid zone, UTC's today is the best guess at "the past".
-                    let today = today.unwrap_or_else(|| local_date(now, chrono_tz::UTC));
+                    let today = today.unwrap_or_else(|| local_date(now, &TimeZone::utc()));
                     if date < today {
                         problems.add(format!("{path}.date"), format!("{} is in the past", holiday.date));
                     }
@@ -486,16 +486,14 @@ impl CallHours {
         if self.status != Toggle::Enabled {
             return true;
         }
-        let Some(timezone) = self.timezone_id.as_deref().and_then(|id| chrono_tz::Tz::from_str(id).ok())
-        else {
+        let Some(timezone) = self.timezone_id.as_deref().and_then(TimeZone::parse) else {
             // Meta would have refused such settings; do not turn callers away on our bug.
             return true;
         };
-        let Some(local) = DateTime::from_timestamp_millis(at).map(|utc| utc.with_timezone(&timezone)) else {
+        let Some(local) = timezone.local_time(at) else {
             return true;
         };
-        let minute = local.hour() * 60 + local.minute();
-        let date = local.date_naive();
+        let (minute, date) = (local.minute_of_day, local.date);
         let on_holiday = self.holiday_schedule.iter().any(|holiday| {
             parse_date(&holiday.date) == Some(date)
                 && matches!(
@@ -506,7 +504,7 @@ impl CallHours {
         if on_holiday {
             return false;
         }
-        let weekday = local.weekday().num_days_from_monday();
+        let weekday = local.weekday_from_monday;
         self.weekly_operating_hours.iter().any(|slot| {
             slot.day_of_week.index() == Some(weekday)
                 && matches!(
@@ -517,10 +515,8 @@ impl CallHours {
     }
 }
 
-fn local_date(now: i64, timezone: chrono_tz::Tz) -> NaiveDate {
-    DateTime::from_timestamp_millis(now)
-        .map(|utc| utc.with_timezone(&timezone).date_naive())
-        .unwrap_or(NaiveDate::MIN)
+fn local_date(now: i64, timezone: &TimeZone) -> NaiveDate {
+    timezone.local_time(now).map_or(NaiveDate::MIN, |local| local.date)
 }
 
 /// `"HHMM"` to minutes after midnight.

@@ -61,6 +61,31 @@ test("navigation between sections happens in the browser after hydration", async
   await expect(page.locator("[data-hydrated='true']")).toBeVisible({ timeout: HYDRATION_TIMEOUT });
 });
 
+test("each page's code is a WASM chunk of its own, fetched when the page is first shown", async ({ page }) => {
+  const wasm: string[] = [];
+  page.on("request", (request) => {
+    const path = new URL(request.url()).pathname;
+    if (path.startsWith("/pkg/") && path.endsWith(".wasm")) wasm.push(path);
+  });
+  const chunkOf = (route: string) => wasm.some((path) => path.includes(`/split___${route}_route_view_`));
+  const errors = await openHydrated(page, "/calling");
+  expect(wasm).toContain("/pkg/switchboard_bg.wasm");
+  expect(chunkOf("overview")).toBe(true);
+  expect(chunkOf("settings")).toBe(false);
+  // The server-rendered page already names the overview's chunks, so the browser fetches them
+  // alongside the main module instead of after it.
+  const html = await (await page.request.get("/calling")).text();
+  const preloads = html.match(/<link[^>]*\/pkg\/split___overview_route_view_[^>]*>/g) ?? [];
+  expect(preloads).toHaveLength(1);
+  expect(preloads[0]).toContain('rel="preload"');
+  expect(html).not.toContain("split___settings_route_view_");
+
+  await page.getByRole("navigation", { name: "Calling sections" }).getByRole("link", { name: "Settings" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Settings" })).toBeVisible();
+  expect(chunkOf("settings")).toBe(true);
+  expect(errors).toEqual([]);
+});
+
 test("read-only pages are readable without JavaScript", async ({ browser }) => {
   const context = await browser.newContext({ javaScriptEnabled: false, storageState: OWNER_STATE });
   const page = await context.newPage();

@@ -93,7 +93,14 @@ test("business hours: copy Monday to weekdays, a holiday, refusals next to the f
     // A holiday, closed all day.
     await form.getByRole("button", { name: "Add a holiday" }).click();
     const holidays = form.getByRole("group", { name: "Holidays" });
+    // A date already gone in São Paulo (judged with the browser's own time-zone database) is
+    // refused as it is typed; then the real holiday.
+    await holidays.getByLabel("Date").fill(inDays(-2));
+    await expect(holidays.getByLabel("Date")).toHaveAccessibleDescription(
+      "This date has passed: remove it or pick a later one.",
+    );
     await holidays.getByLabel("Date").fill(holiday);
+    await expect(holidays.getByLabel("Date")).toHaveAttribute("aria-invalid", "false");
     await expect(holidays.getByLabel("Closed all day")).toBeChecked();
 
     await form.getByRole("button", { name: "Save and send to WhatsApp" }).click();

@@ -4,5 +4,7 @@
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    // `hydrate_lazy`, not `hydrate_body`: the current page may live in a WASM chunk that has to
+    // arrive before its server-rendered HTML can be hydrated.
+    leptos::mount::hydrate_lazy(app::App);
 }

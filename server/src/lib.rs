@@ -92,8 +92,10 @@ pub fn router(state: AppState) -> Router {
             routes,
             {
                 let sandbox = state.sandbox.clone();
+                let chunks = app::PageChunks::read(&state.leptos.site_root);
                 move || {
                     provide_context(services.clone());
+                    provide_context(chunks.for_one_render());
                     if let Some(sandbox) = &sandbox {
                         provide_context(sandbox.clone());
                     }
