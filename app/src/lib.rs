@@ -7,6 +7,8 @@
 pub mod api;
 pub mod bridge;
 pub mod format;
+#[cfg(feature = "ssr")]
+mod page_chunks;
 pub mod pages;
 pub mod rest;
 
@@ -25,6 +27,8 @@ use crate::pages::calling::{
 };
 use crate::pages::invite::InvitePage;
 use crate::pages::not_found::NotFound;
+#[cfg(feature = "ssr")]
+pub use page_chunks::PageChunks;
 
 /// The name the build gives the WASM, JS and CSS bundles (`/pkg/switchboard.*`).
 pub const OUTPUT_NAME: &str = "switchboard";
@@ -63,7 +67,7 @@ macro_rules! lazy_page {
         impl LazyRoute for $route {
             fn data() -> Self {
                 #[cfg(feature = "ssr")]
-                preload_chunks_of(stringify!($route));
+                page_chunks::preload_chunks_of(stringify!($route));
                 $route
             }
 
@@ -72,80 +76,6 @@ macro_rules! lazy_page {
             }
         }
     )*};
-}
-
-/// Which WASM chunks each page needs: the splitter's `pkg/page-chunks.json` (split point →
-/// chunks; see tools/wasm-split), read once by the server and provided to every page render.
-#[cfg(feature = "ssr")]
-#[derive(Clone, Debug, Default)]
-pub struct PageChunks {
-    by_split_point: std::sync::Arc<std::collections::HashMap<String, Vec<String>>>,
-    /// The split points one page render has linked already: the router makes a route's data
-    /// more than once per render, and each link belongs in `<head>` once.
-    linked: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
-}
-
-#[cfg(feature = "ssr")]
-impl PageChunks {
-    /// The manifest under `site_root`; empty when there is none (a build without split points).
-    pub fn read(site_root: &str) -> Self {
-        let path = std::path::Path::new(site_root).join("pkg/page-chunks.json");
-        let manifest = std::fs::read_to_string(path).ok().and_then(|text| serde_json::from_str(&text).ok());
-        Self { by_split_point: std::sync::Arc::new(manifest.unwrap_or_default()), linked: Default::default() }
-    }
-
-    /// The same manifest, for one more page render.
-    pub fn for_one_render(&self) -> Self {
-        Self { by_split_point: self.by_split_point.clone(), linked: Default::default() }
-    }
-}
-
-/// Server side: puts `<link rel="preload">`s for the chunks of `route`'s page into the page's
-/// `<head>`, so the browser fetches them alongside the main module rather than after it.
-///
-/// Leptos would add them itself from a manifest named `__wasm_split_manifest.json`, but only
-/// once the lazy view has run, which under async rendering sometimes came after `<head>` was
-/// settled (a third of page loads here). Links from `leptos_meta` are collected from the whole
-/// page before `<head>` is written. The split point is found by the name Leptos gives the view of
-/// `#[lazy_route] impl LazyRoute for OverviewRoute`: `__overview_route_view_<hash>`.
-#[cfg(feature = "ssr")]
-fn preload_chunks_of(route: &str) {
-    use leptos_meta::Link;
-
-    let Some(page_chunks) = use_context::<PageChunks>() else {
-        return;
-    };
-    let mut view = String::from("__");
-    for (index, letter) in route.chars().enumerate() {
-        if letter.is_uppercase() && index > 0 {
-            view.push('_');
-        }
-        view.extend(letter.to_lowercase());
-    }
-    view.push_str("_view_");
-    let Some((split_point, chunks)) =
-        page_chunks.by_split_point.iter().find(|(split_point, _)| split_point.starts_with(&view))
-    else {
-        return;
-    };
-    let first_time =
-        page_chunks.linked.lock().map(|mut linked| linked.insert(split_point.clone())).unwrap_or(false);
-    if !first_time {
-        return;
-    }
-    // As Leptos writes them (the nonce doubles as `crossorigin`, which then means anonymous).
-    let nonce = leptos::nonce::use_nonce().map(|nonce| nonce.to_string()).unwrap_or_default();
-    for chunk in chunks {
-        let _ = view! {
-            <Link rel="preload" href=format!("/pkg/{chunk}.wasm") as_="fetch" type_="application/wasm"
-                crossorigin=nonce.clone() />
-        }
-        .to_html();
-    }
-    let _ = view! {
-        <Link rel="modulepreload" href="/pkg/__wasm_split.______________________.js" crossorigin=nonce />
-    }
-    .to_html();
 }
 
 lazy_page! {

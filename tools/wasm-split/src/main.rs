@@ -14,7 +14,7 @@
 //! `<head>` is settled, which under async rendering is a race. The app writes them from
 //! `page-chunks.json` instead (`app::PageChunks`), for every page.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// The loader's name as Leptos 0.8 spells it when `hash_files` is off.
@@ -41,11 +41,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn split(
-    input: &PathBuf,
-    pkg_dir: &PathBuf,
-    main_out: &PathBuf,
-) -> Result<usize, Box<dyn std::error::Error>> {
+fn split(input: &Path, pkg_dir: &Path, main_out: &Path) -> Result<usize, Box<dyn std::error::Error>> {
     let input_wasm = std::fs::read(input)?;
     std::fs::create_dir_all(pkg_dir)?;
     let mut options = wasm_split_cli_support::Options::new(&input_wasm);
