@@ -11,7 +11,7 @@
 //! [`connected_phone_number_ids`], or for template reviews the WABA, against
 //! [`connected_waba_ids`]; and its [`dedupe_key`]) and hands it to the
 //! [`DeliveryWriter`], the ingest task that stores many deliveries per statement (group commit)
-//! and processes them on the same connection.
+//! and processes them in between, many per transaction ([`process_deliveries`]).
 
 mod writer;
 
@@ -129,13 +129,140 @@ pub struct Processed {
     pub ignored: usize,
 }
 
-/// Applies every event of a stored delivery and marks it processed (or failed, with why).
-/// Writes go through `conn`: the ingest task processes on the connection it stores
-/// deliveries with (see [`DeliveryWriter`]), several deliveries per transaction. A delivery's
-/// events are applied in a savepoint of their own, so one that fails leaves nothing behind and
-/// the others stand. The live notices to send once the transaction holding `conn`'s writes has
-/// committed are added to `notices` (sending them earlier could let a browser look before the
-/// change is visible). `body` is the delivery's body when the caller still has it.
+/// A stored delivery waiting to be processed: its id, and its body while the ingest task
+/// still has it in memory (otherwise it is read back from the row).
+pub type Pending = (String, Option<String>);
+
+/// Most deliveries processed in one transaction.
+pub const MAX_PROCESSED_PER_TRANSACTION: usize = 64;
+
+/// Processes stored deliveries from the front of `pending`, in one transaction on `conn`, for
+/// as long as `keep_going` says so (it is asked before each delivery after the first) and at
+/// most [`MAX_PROCESSED_PER_TRANSACTION`]. Returns how many were handled — processed, marked
+/// failed (with why), or found processed already; after an error, none were (the
+/// transaction was rolled back, e.g. the connection broke).
+///
+/// The transaction first runs without a savepoint per delivery (each costs two round trips to
+/// the database, most of the time for nothing): if one delivery fails, the whole transaction
+/// is rolled back and the same deliveries run again through [`process_delivery`], each in a
+/// savepoint of its own, so the failure is recorded and the others stand. Live notices go out
+/// after the commit (sooner could let a browser look before the change is visible).
+pub async fn process_deliveries(
+    services: &Services,
+    conn: &mut AnyConnection,
+    pending: &[Pending],
+    keep_going: impl Fn() -> bool,
+) -> Result<usize> {
+    let mut notices = Vec::new();
+    let mut numbers = NumberCache::new();
+    let mut processed = Vec::new();
+    let mut handled = 0;
+    let mut clean = true;
+    let mut tx = begin_writing(services.db.dialect(), conn).await?;
+    for (delivery_id, body) in pending.iter().take(MAX_PROCESSED_PER_TRANSACTION) {
+        if handled > 0 && !keep_going() {
+            break;
+        }
+        handled += 1;
+        let stored;
+        let body = match body {
+            Some(body) => body,
+            None => match stored_body(&mut tx, delivery_id).await? {
+                Some(body) => {
+                    stored = body;
+                    &stored
+                }
+                None => continue, // processed already
+            },
+        };
+        match apply_delivery(services, &mut tx, delivery_id, body.as_bytes(), &mut numbers, &mut notices)
+            .await
+        {
+            Ok(_) => processed.push(delivery_id.as_str()),
+            Err(_) => {
+                clean = false;
+                break;
+            }
+        }
+    }
+    if clean {
+        mark_processed(&mut tx, &processed, services.clock.now()).await?;
+        tx.commit().await?;
+        publish(services, notices).await;
+        return Ok(handled);
+    }
+    tx.rollback().await?;
+
+    let mut notices = Vec::new();
+    let mut tx = begin_writing(services.db.dialect(), conn).await?;
+    for (delivery_id, body) in &pending[..handled] {
+        if let Err(err) = process_delivery(services, &mut tx, delivery_id, body.clone(), &mut notices).await {
+            tracing::warn!(%delivery_id, error = %err, "webhook delivery failed to process");
+        }
+    }
+    tx.commit().await?;
+    publish(services, notices).await;
+    Ok(handled)
+}
+
+/// Begins a processing transaction. SQLite: takes the write lock up front — a deferred
+/// transaction that reads first (a body read back) cannot upgrade to writing if another
+/// connection committed in between, and would fail instead of waiting its turn.
+///
+/// PostgreSQL: the commit does not wait for the WAL flush (`synchronous_commit = off`, for
+/// this transaction only). Processing needs no durability of its own: the delivery's state
+/// changes in the same transaction as its effects, so a commit lost to a database crash
+/// leaves the delivery `pending`, and it is processed again at start. Every acknowledgement
+/// still waits for its batch's flushed commit; processing no longer adds a flush of its own
+/// to every turn of the ingest task.
+async fn begin_writing(
+    dialect: Dialect,
+    conn: &mut AnyConnection,
+) -> Result<sqlx::Transaction<'_, sqlx::Any>> {
+    Ok(match dialect {
+        Dialect::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
+        Dialect::Postgres => conn.begin_with("BEGIN; SET LOCAL synchronous_commit = off").await?,
+    })
+}
+
+/// A stored delivery's body, or `None` when it is processed already.
+async fn stored_body(conn: &mut AnyConnection, delivery_id: &str) -> Result<Option<String>> {
+    let row: Option<(String, String)> =
+        sqlx::query_as("SELECT body, state FROM webhook_deliveries WHERE id = $1")
+            .bind(delivery_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let (body, state) = row.ok_or(Error::NotFound { what: "webhook delivery" })?;
+    Ok((state != "processed").then_some(body))
+}
+
+/// Marks deliveries processed, with one statement for all of them.
+async fn mark_processed(conn: &mut AnyConnection, delivery_ids: &[&str], now: i64) -> Result<()> {
+    if delivery_ids.is_empty() {
+        return Ok(());
+    }
+    let placeholders: Vec<String> = (0..delivery_ids.len()).map(|i| format!("${}", i + 2)).collect();
+    let statement = format!(
+        "UPDATE webhook_deliveries SET state = 'processed', processed_at = $1, error = NULL WHERE id IN ({})",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query(&statement).bind(now);
+    for id in delivery_ids {
+        query = query.bind(*id);
+    }
+    query.execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// The numbers met by the deliveries of one transaction, by `phone_number_id` (`None`: not
+/// connected here), so a number is read once per transaction rather than once per delivery.
+type NumberCache = HashMap<String, Option<WhatsAppNumber>>;
+
+/// Applies every event of a stored delivery and marks it processed (or failed, with why), in
+/// a savepoint of its own inside the transaction holding `conn`, so one that fails leaves
+/// nothing behind and the others stand: the careful path of [`process_deliveries`]. The live
+/// notices to send once that transaction has committed are added to `notices`. `body` is the
+/// delivery's body when the caller still has it.
 pub async fn process_delivery(
     services: &Services,
     conn: &mut AnyConnection,
@@ -145,23 +272,17 @@ pub async fn process_delivery(
 ) -> Result<Processed> {
     let body = match body {
         Some(body) => body,
-        None => {
-            let row: Option<(String, String)> =
-                sqlx::query_as("SELECT body, state FROM webhook_deliveries WHERE id = $1")
-                    .bind(delivery_id)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-            let (body, state) = row.ok_or(Error::NotFound { what: "webhook delivery" })?;
-            if state == "processed" {
-                return Ok(Processed::default());
-            }
-            body
-        }
+        None => match stored_body(&mut *conn, delivery_id).await? {
+            Some(body) => body,
+            None => return Ok(Processed::default()),
+        },
     };
     let mut attempt = conn.begin().await?;
     let mut own_notices = Vec::new();
+    let mut numbers = NumberCache::new();
     let outcome =
-        apply_delivery(services, &mut attempt, delivery_id, body.as_bytes(), &mut own_notices).await;
+        apply_delivery(services, &mut attempt, delivery_id, body.as_bytes(), &mut numbers, &mut own_notices)
+            .await;
     if outcome.is_ok() {
         attempt.commit().await?;
         notices.append(&mut own_notices);
@@ -194,10 +315,10 @@ pub async fn publish(services: &Services, notices: Vec<LiveEvent>) {
 
 /// The deliveries still `pending` (stored, then a crash or restart before processing), oldest
 /// first.
-pub async fn pending_deliveries(db: &Db) -> Result<Vec<String>> {
+pub async fn pending_deliveries(conn: &mut AnyConnection) -> Result<Vec<String>> {
     let pending: Vec<(String,)> =
         sqlx::query_as("SELECT id FROM webhook_deliveries WHERE state = 'pending' ORDER BY received_at, id")
-            .fetch_all(db.pool())
+            .fetch_all(&mut *conn)
             .await?;
     Ok(pending.into_iter().map(|(id,)| id).collect())
 }
@@ -207,10 +328,10 @@ async fn apply_delivery(
     conn: &mut AnyConnection,
     delivery_id: &str,
     body: &[u8],
+    numbers: &mut NumberCache,
     notices: &mut Vec<LiveEvent>,
 ) -> Result<Processed> {
     let delivery = Delivery::parse(body)?;
-    let mut numbers: HashMap<String, Option<WhatsAppNumber>> = HashMap::new();
     let mut processed = Processed::default();
     for event in events_from_delivery(&delivery) {
         // WABA-level: names no number, only the account whose template it is.
@@ -223,7 +344,7 @@ async fn apply_delivery(
             continue;
         }
         if !numbers.contains_key(&event.phone_number_id) {
-            let number = numbers::by_phone_number_id(&services.db, &event.phone_number_id).await?;
+            let number = numbers::by_phone_number_id_in(&mut *conn, &event.phone_number_id).await?;
             numbers.insert(event.phone_number_id.clone(), number);
         }
         let Some(Some(number)) = numbers.get(&event.phone_number_id) else {
@@ -280,11 +401,11 @@ async fn apply_call_event(
     if direction == Direction::BusinessInitiated {
         adopt_dialled_call(&mut *tx, number, &event.call_id, &contact).await?;
     }
-    sqlx::query(
+    let created: Option<(String, String)> = sqlx::query_as(
         "INSERT INTO calls (id, workspace_id, wa_call_id, phone_number_id, number_id, direction, status, phase, \
            contact_number, business_number, started_at, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, 'ringing', 'new', $7, $8, $9, $10, $10) \
-         ON CONFLICT (workspace_id, wa_call_id) DO NOTHING",
+         ON CONFLICT (workspace_id, wa_call_id) DO NOTHING RETURNING id, contact_number",
     )
     .bind(new_id())
     .bind(&number.workspace_id)
@@ -296,19 +417,27 @@ async fn apply_call_event(
     .bind(&number.e164)
     .bind(at)
     .bind(now)
-    .execute(&mut *tx)
+    .fetch_optional(&mut *tx)
     .await?;
-    let lock = match db.dialect() {
-        Dialect::Postgres => " FOR UPDATE",
-        Dialect::Sqlite => "",
+    // A call this fact created has no other fact yet: its state is this fact's alone, and
+    // there is nothing to read back (most deliveries under load are a call's first).
+    let new_call = created.is_some();
+    let (call_id, contact_number) = match created {
+        Some(created) => created,
+        None => {
+            let lock = match db.dialect() {
+                Dialect::Postgres => " FOR UPDATE",
+                Dialect::Sqlite => "",
+            };
+            sqlx::query_as(&format!(
+                "SELECT id, contact_number FROM calls WHERE workspace_id = $1 AND wa_call_id = $2{lock}"
+            ))
+            .bind(&number.workspace_id)
+            .bind(&event.call_id)
+            .fetch_one(&mut *tx)
+            .await?
+        }
     };
-    let (call_id, contact_number): (String, String) = sqlx::query_as(&format!(
-        "SELECT id, contact_number FROM calls WHERE workspace_id = $1 AND wa_call_id = $2{lock}"
-    ))
-    .bind(&number.workspace_id)
-    .bind(&event.call_id)
-    .fetch_one(&mut *tx)
-    .await?;
 
     let details = json!({
         "from": event.from, "to": event.to, "contact": event.contact, "errors": event.errors,
@@ -332,7 +461,7 @@ async fn apply_call_event(
         cta_payload: event.cta_payload.clone(),
         deeplink_payload: event.deeplink_payload.clone(),
     };
-    let applied = apply_fact(tx, &number.workspace_id, &call_id, &fact, &extras, now).await?;
+    let applied = apply_fact_to(tx, &number.workspace_id, &call_id, &fact, &extras, now, new_call).await?;
     let mut permission_changed = false;
     if let Some(state) = &applied
         && let Some(event) = PermissionEvent::from_finished_call(state)
@@ -396,6 +525,20 @@ pub async fn apply_fact(
     extras: &CallExtras,
     now: i64,
 ) -> Result<Option<CallState>> {
+    apply_fact_to(tx, workspace_id, call_id, fact, extras, now, false).await
+}
+
+/// [`apply_fact`], told whether the call was created in this transaction (then `fact` is its
+/// only fact, and the state needs no read).
+async fn apply_fact_to(
+    tx: &mut AnyConnection,
+    workspace_id: &str,
+    call_id: &str,
+    fact: &Fact<'_>,
+    extras: &CallExtras,
+    now: i64,
+    new_call: bool,
+) -> Result<Option<CallState>> {
     let input = serde_json::to_string(fact.input).map_err(Error::internal)?;
     let inserted = sqlx::query(
         "INSERT INTO call_events (id, workspace_id, call_id, kind, at, input, details, delivery_id, recorded_at) \
@@ -418,7 +561,11 @@ pub async fn apply_fact(
     }
 
     // The call record is a projection of all its facts, whatever order they came in.
-    let state = replay_call(&mut *tx, call_id).await?;
+    let state = if new_call {
+        CallState::replay([(fact.at, fact.input)])
+    } else {
+        replay_call(&mut *tx, call_id).await?
+    };
     let failure_code = state.termination().and_then(|t| t.error_codes.first().copied());
     sqlx::query(
         "UPDATE calls SET status = $1, phase = $2, started_at = COALESCE($3, started_at), answered_at = $4, \

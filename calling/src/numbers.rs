@@ -466,6 +466,21 @@ pub async fn by_phone_number_id(db: &Db, phone_number_id: &str) -> Result<Option
 }
 
 #[cfg(feature = "server")]
+/// [`by_phone_number_id`] on a given connection (the ingest task reads it inside the
+/// transaction that processes the delivery).
+pub async fn by_phone_number_id_in(
+    conn: &mut sqlx::AnyConnection,
+    phone_number_id: &str,
+) -> Result<Option<WhatsAppNumber>> {
+    let row: Option<NumberRow> =
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM whatsapp_numbers WHERE phone_number_id = $1"))
+            .bind(phone_number_id)
+            .fetch_optional(conn)
+            .await?;
+    Ok(row.map(from_row))
+}
+
+#[cfg(feature = "server")]
 /// One number of a workspace; a number of another workspace is "not found".
 pub async fn get(db: &Db, workspace_id: &str, id: &str) -> Result<WhatsAppNumber> {
     let row: Option<NumberRow> = sqlx::query_as(&format!(

@@ -14,7 +14,7 @@ use std::time::Duration;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyConnection, AnyPool, ConnectOptions, Executor};
 
 use crate::{Error, Result};
 
@@ -81,15 +81,7 @@ impl Db {
             create_sqlite_parent_dir(url)?;
             options = options.after_connect(|conn, _meta| {
                 Box::pin(async move {
-                    // mmap: pages are read from the OS page cache shared by every connection,
-                    // without a read syscall each; a modest private cache on top.
-                    conn.execute(
-                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-                         PRAGMA wal_autocheckpoint = 0; \
-                         PRAGMA cache_size = -8192;",
-                    )
-                    .await?;
+                    conn.execute(SQLITE_PRAGMAS).await?;
                     Ok(())
                 })
             });
@@ -120,6 +112,30 @@ impl Db {
         Ok(())
     }
 
+    /// A new connection outside the pool, set up like the pool's, for a task that keeps one
+    /// to itself (the webhook ingest task). It is opened on the caller's runtime: a
+    /// PostgreSQL socket is driven by the runtime it was opened on, so a task on a runtime of
+    /// its own must not borrow one of the pool's.
+    pub async fn dedicated_connection(&self) -> Result<AnyConnection> {
+        let mut conn = self.pool.connect_options().connect().await?;
+        if self.dialect == Dialect::Sqlite {
+            conn.execute(SQLITE_PRAGMAS).await?;
+        }
+        Ok(conn)
+    }
+
+    /// The SQLite database file (`None` on PostgreSQL, or for an in-memory database), for a
+    /// connection of the SQLite library's own (the webhook ingest task stores batches through
+    /// one).
+    pub fn sqlite_file(&self) -> Option<std::path::PathBuf> {
+        if self.dialect != Dialect::Sqlite {
+            return None;
+        }
+        let options = SqliteConnectOptions::from_url(&self.pool.connect_options().database_url).ok()?;
+        let file = options.get_filename();
+        (file.as_os_str() != ":memory:" && !file.as_os_str().is_empty()).then(|| file.to_path_buf())
+    }
+
     /// The pool, for queries.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
@@ -135,6 +151,13 @@ impl Db {
         self.pool.close().await;
     }
 }
+
+/// Every SQLite connection's settings: WAL, so readers never block the writer; `NORMAL`
+/// sync, so a commit survives the process being killed (not a power cut) without an `fsync`;
+/// checkpoints left to [`spawn_sqlite_checkpointer`]; a modest private page cache.
+pub(crate) const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+     PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -8192;";
 
 /// How often the SQLite WAL is checkpointed in the background.
 pub const SQLITE_CHECKPOINT_EVERY: Duration = Duration::from_millis(500);

@@ -1,47 +1,45 @@
-//! The ingest task: one task, on one database connection of its own, stores every delivery
-//! the webhook endpoint accepts — many per statement (group commit) — answers each caller only
-//! once the statement holding its row has committed, and processes the stored deliveries in
-//! between.
+//! The ingest task: one task, on a thread and database connections of its own, stores every
+//! delivery the webhook endpoint accepts — many per statement (group commit) — answers each
+//! caller only once the statement holding its row has committed, and processes the stored
+//! deliveries in between.
 //!
-//! Why one task and one connection: a transaction per request makes every webhook pay a
-//! commit and, on SQLite, fight the other requests for the single write lock (losers sleep in
-//! SQLite's busy handler for milliseconds). With one writer, requests that arrive while a batch
-//! commits simply form the next batch, so the batch size follows the load with no timer and no
-//! added latency when idle. Processing on the same connection means it never waits for that
-//! lock either, and — SQLite again — never discards the connection's page cache the way a
-//! commit from another connection does, so the pages the inserts touch stay in memory.
+//! Why one task: a transaction per request makes every webhook pay a commit and, on SQLite,
+//! fight the other requests for the single write lock (losers sleep in SQLite's busy handler
+//! for milliseconds). With one writer, requests that arrive while a batch commits simply form
+//! the next batch, so the batch size follows the load with no timer and no added latency when
+//! idle; and storing and processing take turns instead of fighting over that lock.
 //!
-//! Storing comes first: each turn stores everything waiting, then processes stored deliveries
-//! — one while new ones keep arriving, so under a flood an acknowledgement waits for at most one
-//! delivery's processing; up to [`PROCESS_WHEN_QUIET`] in one transaction (one commit for all of
-//! them, on PostgreSQL one `fsync`) when none arrived, so the backlog is worked off quickly once
-//! the flood eases. Deliveries left `pending` by a previous run are queued at start.
+//! Why a thread of its own (a single-threaded Tokio runtime): every statement is a wait for
+//! the database, and on the server's runtime the task, once woken, queued behind the HTTP
+//! tasks of the flood it was serving — each round trip cost a millisecond under load (a quiet
+//! `BEGIN IMMEDIATE` takes 30 µs). On SQLite, batches are stored through the SQLite library
+//! directly ([`SqliteStore`]), not through sqlx, whose every statement is a hand-over to the
+//! connection's own thread and back.
+//!
+//! Storing comes first: each turn stores everything waiting, then processes stored
+//! deliveries — one while new ones keep arriving, so under a flood an acknowledgement waits
+//! for at most one delivery's processing; otherwise as many as are pending, in one
+//! transaction, until a delivery arrives to be stored (see [`process_deliveries`]), so the
+//! backlog is worked off quickly once the flood eases. Deliveries left `pending` by a previous
+//! run are queued at start.
 //!
 //! The guarantees: a caller hears `New` or `Duplicate` only after the row is committed (so an
 //! acknowledged delivery survives a crash), deliveries are deduplicated by their
 //! [`super::dedupe_key`] (also within one batch), and a failed statement fails every request
 //! in it, so nothing is acknowledged that is not stored.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
-use std::collections::VecDeque;
-
-use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, Connection};
+use sqlx::AnyConnection;
 use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Stored, pending_deliveries, process_delivery, publish};
+use super::{Pending, Stored, pending_deliveries, process_deliveries};
 use crate::ids::new_id;
-use crate::storage::Dialect;
 use crate::{Error, Result, Services};
 
 /// Deliveries waiting for the writer before callers wait to enqueue (backpressure).
 const QUEUE: usize = 8192;
-/// Deliveries processed per turn while new ones keep arriving (acknowledgements wait for them),
-/// and while none do.
-const PROCESS_UNDER_LOAD: usize = 1;
-const PROCESS_WHEN_QUIET: usize = 32;
 /// Processing backlog entries keep their body (no re-read) while the backlog is shorter than
 /// this, so a long flood does not pile bodies up in memory.
 const BODIES_IN_MEMORY: usize = 10_000;
@@ -65,11 +63,11 @@ struct Job {
 }
 
 impl DeliveryWriter {
-    /// Starts the ingest task on the current Tokio runtime. It lives until every handle is
-    /// dropped and its backlog is processed.
+    /// Starts the ingest task on a thread of its own. It lives until every handle is dropped
+    /// and its backlog is processed.
     pub fn start(services: Services) -> Self {
         let (queue, jobs) = mpsc::channel(QUEUE);
-        tokio::spawn(run(services, jobs));
+        spawn_ingest_thread(services, jobs);
         DeliveryWriter { queue }
     }
 
@@ -87,25 +85,33 @@ impl DeliveryWriter {
     }
 }
 
+/// Runs the ingest task on a new thread, on a single-threaded runtime of its own: woken by the
+/// database, it runs at once instead of after the HTTP tasks queued on the server's runtime.
+fn spawn_ingest_thread(services: Services, jobs: mpsc::Receiver<Job>) {
+    let spawned = std::thread::Builder::new().name("webhook-ingest".into()).spawn(move || {
+        match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(runtime) => runtime.block_on(run(services, jobs)),
+            Err(err) => tracing::error!(error = %err, "cannot start the webhook ingest runtime"),
+        }
+    });
+    if let Err(err) = spawned {
+        // The receiver went with the closure: every store() answers "unavailable".
+        tracing::error!(error = %err, "cannot start the webhook ingest thread");
+    }
+}
+
 async fn run(services: Services, mut jobs: mpsc::Receiver<Job>) {
-    let mut backlog: Backlog = match pending_deliveries(&services.db).await {
-        Ok(pending) => {
-            if !pending.is_empty() {
-                tracing::info!(count = pending.len(), "processing webhook deliveries left from the last run");
-            }
-            pending.into_iter().map(|id| (id, None)).collect()
-        }
-        Err(err) => {
-            tracing::error!(error = %err, "could not read pending webhook deliveries");
-            VecDeque::new()
-        }
-    };
+    let mut backlog: Backlog = VecDeque::new();
+    // Deliveries a previous run stored but did not process are read, once, before this run
+    // stores any (so none is queued twice).
+    let mut recovered = false;
     let mut statements = Statements::default();
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    let mut connection: Option<PoolConnection<Any>> = None;
+    let mut connection: Option<AnyConnection> = None;
+    let mut sqlite: Option<SqliteStore> = None;
     loop {
         // Wait for work only when there is nothing to process; otherwise take what is waiting.
-        if backlog.is_empty() {
+        if backlog.is_empty() && recovered {
             if jobs.recv_many(&mut batch, MAX_BATCH).await == 0 {
                 return; // every handle dropped, nothing left to do
             }
@@ -121,83 +127,65 @@ async fn run(services: Services, mut jobs: mpsc::Receiver<Job>) {
         let worked = async {
             let conn = match &mut connection {
                 Some(conn) => conn,
-                None => connection.insert(services.db.pool().acquire().await?),
+                None => connection.insert(services.db.dedicated_connection().await?),
             };
-            let busy = !batch.is_empty();
-            if busy {
-                store_batch(conn, &mut statements, &mut batch, &mut backlog).await?;
+            if sqlite.is_none()
+                && let Some(file) = services.db.sqlite_file()
+            {
+                sqlite = Some(SqliteStore::open(&file)?);
             }
-            let take = if busy { PROCESS_UNDER_LOAD } else { PROCESS_WHEN_QUIET };
-            let chunk: Vec<_> = backlog.drain(..take.min(backlog.len())).collect();
-            if !chunk.is_empty() {
-                process_chunk(&services, conn, chunk, &mut backlog).await?;
+            if !recovered {
+                let pending = pending_deliveries(conn).await?;
+                if !pending.is_empty() {
+                    tracing::info!(
+                        count = pending.len(),
+                        "processing webhook deliveries left from the last run"
+                    );
+                }
+                backlog.extend(pending.into_iter().map(|id| (id, None)));
+                recovered = true;
+            }
+            let flooded = !batch.is_empty();
+            if flooded {
+                let outcomes = match &mut sqlite {
+                    Some(sqlite) => sqlite.write_batch(&batch),
+                    None => write_batch(conn, &mut statements, &batch).await,
+                };
+                answer_batch(outcomes, &mut batch, &mut backlog)?;
+            }
+            if !backlog.is_empty() {
+                // While deliveries pour in, one delivery per turn, so an acknowledgement waits
+                // for little; the backlog is worked off once the flood eases. Otherwise as
+                // many as are pending, for as long as no delivery waits to be stored (the one
+                // in hand finishes and the transaction commits first).
+                let keep_going = || !flooded && jobs.is_empty();
+                let handled =
+                    process_deliveries(&services, conn, backlog.make_contiguous(), keep_going).await?;
+                backlog.drain(..handled);
             }
             Ok::<_, Error>(())
         }
         .await;
         if let Err(err) = worked {
-            // Most likely the connection broke: take a fresh one next turn.
+            // Most likely the connection broke: open fresh ones next turn. What was not
+            // processed stays at the front of the backlog.
             tracing::warn!(error = %err, "webhook ingest: replacing the database connection");
             connection = None;
+            sqlite = None;
             fail_batch(&mut batch, &err);
+            // Do not spin while the database is unreachable.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
     }
 }
 
-/// Stored deliveries waiting to be processed: id, and the body while it is kept in memory.
-type Backlog = VecDeque<(String, Option<String>)>;
+/// Stored deliveries waiting to be processed, oldest first.
+type Backlog = VecDeque<Pending>;
 
-/// Processes `chunk` in one transaction, then sends the live notices. If the transaction
-/// itself fails (the connection, most likely), the chunk goes back to the front of the backlog.
-async fn process_chunk(
-    services: &Services,
-    conn: &mut AnyConnection,
-    chunk: Vec<(String, Option<String>)>,
-    backlog: &mut Backlog,
-) -> Result<()> {
-    let mut notices = Vec::new();
-    let processed = async {
-        // SQLite: take the write lock up front. A deferred transaction that reads first (a body
-        // not kept in memory) cannot upgrade to writing if another connection committed in
-        // between, and would fail instead of waiting its turn.
-        let mut tx = match services.db.dialect() {
-            Dialect::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
-            Dialect::Postgres => conn.begin().await?,
-        };
-        for (delivery_id, body) in &chunk {
-            // A delivery that fails is marked failed (with why) and the rest go on.
-            if let Err(err) =
-                process_delivery(services, &mut tx, delivery_id, body.clone(), &mut notices).await
-            {
-                tracing::warn!(%delivery_id, error = %err, "webhook delivery failed to process");
-            }
-        }
-        tx.commit().await
-    }
-    .await;
-    match processed {
-        Ok(()) => {
-            publish(services, notices).await;
-            Ok(())
-        }
-        Err(err) => {
-            for entry in chunk.into_iter().rev() {
-                backlog.push_front(entry);
-            }
-            Err(err.into())
-        }
-    }
-}
-
-/// Stores `batch` and answers its callers; new deliveries join the processing `backlog`. On
-/// failure every caller has been answered with the error, which is returned too.
-async fn store_batch(
-    conn: &mut AnyConnection,
-    statements: &mut Statements,
-    batch: &mut Vec<Job>,
-    backlog: &mut Backlog,
-) -> Result<()> {
-    match write_batch(conn, statements, batch).await {
+/// Answers the callers of a stored `batch`; new deliveries join the processing `backlog`. If
+/// storing failed, every caller is answered with the error, which is returned too.
+fn answer_batch(outcomes: Result<Vec<Stored>>, batch: &mut Vec<Job>, backlog: &mut Backlog) -> Result<()> {
+    match outcomes {
         Ok(outcomes) => {
             for (Job { body, done, .. }, outcome) in batch.drain(..).zip(outcomes) {
                 if let Stored::New { delivery_id } = &outcome {
@@ -250,6 +238,41 @@ fn insert_statement(rows: usize) -> String {
     )
 }
 
+/// The jobs of a batch to insert: the first of each dedupe key (the same bytes twice in one
+/// batch: insert the first, answer both with its row), and where each key first appears.
+fn unique_jobs(batch: &[Job]) -> (HashMap<&str, usize>, Vec<&Job>) {
+    let mut first_of: HashMap<&str, usize> = HashMap::with_capacity(batch.len());
+    let unique = batch
+        .iter()
+        .enumerate()
+        .filter(|(i, job)| *first_of.entry(&job.dedupe_key).or_insert(*i) == *i)
+        .map(|(_, job)| job)
+        .collect();
+    (first_of, unique)
+}
+
+/// The outcome of each job, in order, given the rows stored before (`existing`, by dedupe
+/// key): those are duplicates of the stored row, the rest new or duplicates of the batch's
+/// first job with the same key.
+fn outcomes(
+    batch: &[Job],
+    first_of: &HashMap<&str, usize>,
+    existing: &HashMap<String, String>,
+) -> Vec<Stored> {
+    batch
+        .iter()
+        .enumerate()
+        .map(|(i, job)| {
+            let first = first_of[job.dedupe_key.as_str()];
+            match existing.get(job.dedupe_key.as_str()) {
+                Some(id) => Stored::Duplicate { delivery_id: id.clone() },
+                None if first == i => Stored::New { delivery_id: job.id.clone() },
+                None => Stored::Duplicate { delivery_id: batch[first].id.clone() },
+            }
+        })
+        .collect()
+}
+
 /// Inserts the batch with one statement (its own transaction); the outcome of each job, in
 /// order.
 async fn write_batch(
@@ -257,15 +280,7 @@ async fn write_batch(
     statements: &mut Statements,
     batch: &[Job],
 ) -> Result<Vec<Stored>> {
-    // The same bytes twice in one batch: insert the first, answer both with its row.
-    let mut first_of: HashMap<&str, usize> = HashMap::with_capacity(batch.len());
-    let unique: Vec<&Job> = batch
-        .iter()
-        .enumerate()
-        .filter(|(i, job)| *first_of.entry(&job.dedupe_key).or_insert(*i) == *i)
-        .map(|(_, job)| job)
-        .collect();
-
+    let (first_of, unique) = unique_jobs(batch);
     // One statement, so one round trip to the database and one commit for the whole batch.
     let mut query = sqlx::query_as::<_, (String,)>(statements.insert(unique.len()));
     for job in &unique {
@@ -275,27 +290,84 @@ async fn write_batch(
         query.fetch_all(&mut *connection).await?.into_iter().map(|(key,)| key).collect();
     // Stored before (Meta retried): answer with the existing row, which is committed. Rare, so
     // one query each.
-    let mut existing: HashMap<&str, String> = HashMap::new();
+    let mut existing = HashMap::new();
     for job in unique.iter().filter(|job| !inserted.contains(&job.dedupe_key)) {
         let (id,): (String,) = sqlx::query_as("SELECT id FROM webhook_deliveries WHERE dedupe_key = $1")
             .bind(&job.dedupe_key)
             .fetch_one(&mut *connection)
             .await?;
-        existing.insert(&job.dedupe_key, id);
+        existing.insert(job.dedupe_key.clone(), id);
+    }
+    Ok(outcomes(batch, &first_of, &existing))
+}
+
+/// SQLite: batches are stored through a connection of the SQLite library's own, called
+/// directly on the ingest thread. Through sqlx, every statement is a round trip to the
+/// connection's own thread; under load that hand-over (two thread switches, each waiting for a
+/// CPU the HTTP tasks want too) cost more than the insert itself. Processing stays on the sqlx
+/// connection; the two never hold SQLite's write lock at once, as the ingest task stores only
+/// between its processing transactions.
+struct SqliteStore {
+    conn: rusqlite::Connection,
+    statements: Statements,
+}
+
+impl SqliteStore {
+    fn open(file: &std::path::Path) -> Result<Self> {
+        let conn = rusqlite::Connection::open_with_flags(
+            file,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(sqlite_error)?;
+        // The same settings as every pooled connection; `journal_mode` answers with a row.
+        conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(())).map_err(sqlite_error)?;
+        conn.execute_batch(
+            "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+             PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -8192;",
+        )
+        .map_err(sqlite_error)?;
+        // One prepared statement per batch size met (a batch is at most the requests in flight).
+        conn.set_prepared_statement_cache_capacity(128);
+        Ok(SqliteStore { conn, statements: Statements::default() })
     }
 
-    Ok(batch
-        .iter()
-        .enumerate()
-        .map(|(i, job)| {
-            let first = &batch[first_of[job.dedupe_key.as_str()]];
-            match existing.get(job.dedupe_key.as_str()) {
-                Some(id) => Stored::Duplicate { delivery_id: id.clone() },
-                None if first_of[job.dedupe_key.as_str()] == i => Stored::New { delivery_id: job.id.clone() },
-                None => Stored::Duplicate { delivery_id: first.id.clone() },
+    /// [`write_batch`] on this connection: one statement, its own transaction.
+    fn write_batch(&mut self, batch: &[Job]) -> Result<Vec<Stored>> {
+        let (first_of, unique) = unique_jobs(batch);
+        let mut inserted = HashSet::with_capacity(unique.len());
+        {
+            let mut statement =
+                self.conn.prepare_cached(self.statements.insert(unique.len())).map_err(sqlite_error)?;
+            for (i, job) in unique.iter().enumerate() {
+                let n = i * 4;
+                statement.raw_bind_parameter(n + 1, &job.id).map_err(sqlite_error)?;
+                statement.raw_bind_parameter(n + 2, &job.dedupe_key).map_err(sqlite_error)?;
+                statement.raw_bind_parameter(n + 3, job.received_at).map_err(sqlite_error)?;
+                statement.raw_bind_parameter(n + 4, &job.body).map_err(sqlite_error)?;
             }
-        })
-        .collect())
+            let mut rows = statement.raw_query();
+            while let Some(row) = rows.next().map_err(sqlite_error)? {
+                inserted.insert(row.get::<_, String>(0).map_err(sqlite_error)?);
+            }
+        }
+        let mut existing = HashMap::new();
+        for job in unique.iter().filter(|job| !inserted.contains(&job.dedupe_key)) {
+            let id: String = self
+                .conn
+                .query_row(
+                    "SELECT id FROM webhook_deliveries WHERE dedupe_key = $1",
+                    [&job.dedupe_key],
+                    |row| row.get(0),
+                )
+                .map_err(sqlite_error)?;
+            existing.insert(job.dedupe_key.clone(), id);
+        }
+        Ok(outcomes(batch, &first_of, &existing))
+    }
+}
+
+fn sqlite_error(err: rusqlite::Error) -> Error {
+    Error::Unavailable { message: format!("database unavailable: {err}") }
 }
 
 #[cfg(test)]
