@@ -13,6 +13,7 @@
 //! [`DeliveryWriter`], the ingest task that stores many deliveries per statement (group commit)
 //! and processes them in between, many per transaction ([`process_deliveries`]).
 
+mod screen;
 mod writer;
 
 pub use writer::DeliveryWriter;
@@ -69,6 +70,15 @@ pub struct Screened {
 /// the database: the webhook endpoint then checks the numbers it names against its cached
 /// [`connected_phone_number_ids`] and stores it under its dedupe key.
 pub fn screen(raw_body: &[u8]) -> Result<Screened> {
+    if let Some(quick) = screen::quick_screen(raw_body) {
+        let dedupe_key = dedupe_key(raw_body, quick.occurred_at);
+        return Ok(Screened { phone_number_ids: quick.phone_number_ids, waba_ids: Vec::new(), dedupe_key });
+    }
+    screen_fully(raw_body)
+}
+
+/// [`screen`] from the whole delivery and its events, for the shapes the quick path leaves.
+fn screen_fully(raw_body: &[u8]) -> Result<Screened> {
     let delivery = Delivery::parse(raw_body)?;
     if delivery.object.as_deref() != Some(WHATSAPP_OBJECT) {
         return Err(Error::validation("object", format!("expected \"{WHATSAPP_OBJECT}\"")));

@@ -97,26 +97,32 @@ impl<'de> Deserialize<'de> for FlexibleInt {
             }
 
             fn visit_f64<E: de::Error>(self, value: f64) -> Result<FlexibleInt, E> {
-                if value.is_finite() && value.fract() == 0.0 && value.abs() < 9.0e15 {
-                    Ok(FlexibleInt(value as i64))
-                } else {
-                    Err(E::custom("not a whole number"))
-                }
+                FlexibleInt::from_f64(value).ok_or_else(|| E::custom("not a whole number"))
             }
 
             fn visit_str<E: de::Error>(self, value: &str) -> Result<FlexibleInt, E> {
-                let trimmed = value.trim();
-                if let Ok(int) = trimmed.parse::<i64>() {
-                    return Ok(FlexibleInt(int));
-                }
-                match trimmed.parse::<f64>() {
-                    Ok(float) => self.visit_f64(float),
-                    Err(_) => Err(E::custom(format!("{value:?} is not a number"))),
-                }
+                FlexibleInt::from_text(value).ok_or_else(|| E::custom(format!("{value:?} is not a number")))
             }
         }
 
         deserializer.deserialize_any(FlexibleIntVisitor)
+    }
+}
+
+impl FlexibleInt {
+    /// A JSON float that is a whole number of safe size.
+    pub fn from_f64(value: f64) -> Option<Self> {
+        (value.is_finite() && value.fract() == 0.0 && value.abs() < 9.0e15)
+            .then_some(FlexibleInt(value as i64))
+    }
+
+    /// A string of digits (surrounding spaces allowed), or of a whole float.
+    pub fn from_text(value: &str) -> Option<Self> {
+        let trimmed = value.trim();
+        match trimmed.parse::<i64>() {
+            Ok(int) => Some(FlexibleInt(int)),
+            Err(_) => trimmed.parse::<f64>().ok().and_then(FlexibleInt::from_f64),
+        }
     }
 }
 
