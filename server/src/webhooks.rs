@@ -50,11 +50,14 @@ pub fn routes<S: Clone + Send + Sync + 'static>(webhooks: Webhooks) -> Router<S>
         .with_state(webhooks)
 }
 
-/// Shared by the webhook handlers: the secrets and numbers cache and the ingest task.
+/// Shared by the webhook handlers: the secrets and numbers cache and the ingest task. One
+/// `Arc`, as axum clones it for every request.
 #[derive(Clone)]
-pub struct Webhooks {
+pub struct Webhooks(Arc<Shared>);
+
+struct Shared {
     services: Services,
-    known: Arc<RwLock<Option<Arc<Known>>>>,
+    known: RwLock<Option<Arc<Known>>>,
     writer: DeliveryWriter,
 }
 
@@ -72,17 +75,17 @@ impl Webhooks {
     /// previous run stored but did not process).
     pub fn start(services: Services) -> Self {
         let writer = DeliveryWriter::start(services.clone());
-        Webhooks { services, known: Arc::new(RwLock::new(None)), writer }
+        Webhooks(Arc::new(Shared { services, known: RwLock::new(None), writer }))
     }
 
     /// Forgets the cached secrets and numbers (after a number is connected or edited).
     pub async fn invalidate(&self) {
-        *self.known.write().await = None;
+        *self.0.known.write().await = None;
     }
 
     async fn known(&self, max_age: Duration) -> Result<Arc<Known>, Error> {
-        let services = &self.services;
-        if let Some(known) = &*self.known.read().await
+        let services = &self.0.services;
+        if let Some(known) = &*self.0.known.read().await
             && known.loaded.elapsed() < max_age
         {
             return Ok(known.clone());
@@ -92,7 +95,7 @@ impl Webhooks {
         let phone_number_ids = ingest::connected_phone_number_ids(&services.db).await?;
         let waba_ids = ingest::connected_waba_ids(&services.db).await?;
         let fresh = Arc::new(Known { loaded, secrets, phone_number_ids, waba_ids });
-        *self.known.write().await = Some(fresh.clone());
+        *self.0.known.write().await = Some(fresh.clone());
         Ok(fresh)
     }
 }
@@ -172,7 +175,7 @@ async fn receive(State(webhooks): State<Webhooks>, headers: HeaderMap, body: Byt
             );
         }
     };
-    match webhooks.writer.store(&body, dedupe_key, webhooks.services.clock.now()).await {
+    match webhooks.0.writer.store(&body, dedupe_key, webhooks.0.services.clock.now()).await {
         Ok(Stored::New { .. }) => StatusCode::OK.into_response(),
         Ok(Stored::Duplicate { delivery_id }) => {
             tracing::debug!(%delivery_id, "duplicate webhook delivery acknowledged");

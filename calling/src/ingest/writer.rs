@@ -176,10 +176,9 @@ async fn run(services: Services, mut jobs: mpsc::Receiver<Job>) {
                 answer_batch(outcomes, &mut batch, &mut backlog)?;
                 last_stored_at = Some(Instant::now());
             }
-            // While deliveries pour in, one delivery at a time and only within its share of
-            // the time, so acknowledgements wait for little; the backlog is worked off once
-            // the flood eases. Otherwise as many as are pending, for as long as no delivery
-            // waits to be stored (the one in hand finishes and the transaction commits first).
+            // During a flood, a slice at intervals; otherwise as many as are pending, for as
+            // long as no delivery waits to be stored (the one in hand finishes and the
+            // transaction commits first).
             if !backlog.is_empty() && (!flooding || Instant::now() >= process_again_at) {
                 let started = Instant::now();
                 let keep_going = || {
