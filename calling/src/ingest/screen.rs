@@ -65,13 +65,16 @@ fn unusual<E: de::Error>() -> E {
     E::custom("not a shape quick screening reads")
 }
 
-/// Visitor methods for the scalar JSON types (but null) a field does not expect: each returns
-/// `$result`.
+/// Visitor methods for the JSON types a visitor does not read: each skips what it was given
+/// and returns `$result`. Kinds: `bool`, `numbers`, `text`, `scalars` (those three), `null`,
+/// `list`, `object`.
 macro_rules! other_types_give {
-    ($result:expr) => {
+    ($result:expr; bool) => {
         fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
             $result
         }
+    };
+    ($result:expr; numbers) => {
         fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
             $result
         }
@@ -81,9 +84,34 @@ macro_rules! other_types_give {
         fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
             $result
         }
+    };
+    ($result:expr; text) => {
         fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
             $result
         }
+    };
+    ($result:expr; scalars) => {
+        other_types_give!($result; bool, numbers, text);
+    };
+    ($result:expr; null) => {
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            $result
+        }
+    };
+    ($result:expr; list) => {
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            skip_rest_of_seq(&mut seq)?;
+            $result
+        }
+    };
+    ($result:expr; object) => {
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            skip_rest_of_map(&mut map)?;
+            $result
+        }
+    };
+    ($result:expr; $($kind:ident),+) => {
+        $(other_types_give!($result; $kind);)+
     };
 }
 
@@ -217,13 +245,7 @@ impl<'de> Visitor<'de> for EntryVisitor {
     fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str("an entry")
     }
-    other_types_give!(Err(unusual()));
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Err(unusual())
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<EntryScan, A::Error> {
-        Err(unusual())
-    }
+    other_types_give!(Err(unusual()); scalars, null, list);
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<EntryScan, A::Error> {
         let mut entry = EntryScan { time: None, changes: Vec::new() };
         while let Some(key) = next_key(&mut map)? {
@@ -261,13 +283,7 @@ impl<'de> Visitor<'de> for ChangeVisitor {
     fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str("a change")
     }
-    other_types_give!(Err(unusual()));
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Err(unusual())
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<ChangeScan, A::Error> {
-        Err(unusual())
-    }
+    other_types_give!(Err(unusual()); scalars, null, list);
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ChangeScan, A::Error> {
         let mut field = None;
         let mut value = ValueScan::default();
@@ -337,14 +353,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
     fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str("a change value")
     }
-    other_types_give!(Ok(ValueScan::default()));
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(ValueScan::default())
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ValueScan, A::Error> {
-        skip_rest_of_seq(&mut seq)?;
-        Ok(ValueScan::default())
-    }
+    other_types_give!(Ok(ValueScan::default()); scalars, null, list);
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ValueScan, A::Error> {
         let mut value = ValueScan { is_object: true, reads_as_messaging: true, ..ValueScan::default() };
         // Per key, whether its value has a type `ChangeValue` accepts (the last of a repeated
@@ -423,18 +432,7 @@ impl<'de> Visitor<'de> for ShapeVisitor {
     fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str("any value")
     }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Shape, E> {
-        Ok(Shape::Other)
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Shape, E> {
-        Ok(Shape::Other)
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Shape, E> {
-        Ok(Shape::Other)
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Shape, E> {
-        Ok(Shape::Other)
-    }
+    other_types_give!(Ok(Shape::Other); bool, numbers);
     fn visit_str<E: de::Error>(self, _: &str) -> Result<Shape, E> {
         Ok(Shape::Text)
     }
@@ -459,7 +457,7 @@ impl<'de> Visitor<'de> for CountVisitor {
     fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str("a list")
     }
-    other_types_give!(Ok(None));
+    other_types_give!(Ok(None); scalars, object);
     fn visit_unit<E: de::Error>(self) -> Result<Option<usize>, E> {
         Ok(Some(0))
     }
@@ -469,10 +467,6 @@ impl<'de> Visitor<'de> for CountVisitor {
             count += 1;
         }
         Ok(Some(count))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<usize>, A::Error> {
-        skip_rest_of_map(&mut map)?;
-        Ok(None)
     }
 }
 
@@ -485,13 +479,9 @@ impl<'de> Visitor<'de> for ItemTimesVisitor {
     fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str("a list of items")
     }
-    other_types_give!(Ok(None));
+    other_types_give!(Ok(None); scalars, object);
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
         Ok(Some(ItemTimes::default()))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        skip_rest_of_map(&mut map)?;
-        Ok(None)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut times = ItemTimes::default();
@@ -516,14 +506,7 @@ impl<'de> Visitor<'de> for ItemTimeVisitor {
     fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str("an item")
     }
-    other_types_give!(Ok(None));
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        skip_rest_of_seq(&mut seq)?;
-        Ok(None)
-    }
+    other_types_give!(Ok(None); scalars, null, list);
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut timestamp = None;
         while let Some(key) = next_key(&mut map)? {
@@ -544,9 +527,7 @@ impl<'de> Visitor<'de> for TimestampVisitor {
     fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str("a timestamp")
     }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
-    }
+    other_types_give!(Ok(None); bool, null, list, object);
     fn visit_i64<E: de::Error>(self, seconds: i64) -> Result<Self::Value, E> {
         Ok(Some(FlexibleInt(seconds).seconds_to_millis()))
     }
@@ -559,17 +540,6 @@ impl<'de> Visitor<'de> for TimestampVisitor {
     fn visit_str<E: de::Error>(self, seconds: &str) -> Result<Self::Value, E> {
         Ok(FlexibleInt::from_text(seconds).map(FlexibleInt::seconds_to_millis))
     }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        skip_rest_of_seq(&mut seq)?;
-        Ok(None)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        skip_rest_of_map(&mut map)?;
-        Ok(None)
-    }
 }
 
 /// An object's `phone_number_id` (a string, or an integer written as digits), with the
@@ -581,18 +551,7 @@ impl<'de> Visitor<'de> for IdHolderVisitor {
     fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str("an object with a phone_number_id")
     }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok((Shape::Other, None))
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok((Shape::Other, None))
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok((Shape::Other, None))
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok((Shape::Other, None))
-    }
+    other_types_give!(Ok((Shape::Other, None)); bool, numbers);
     fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
         Ok((Shape::Text, None))
     }
@@ -623,9 +582,7 @@ impl<'de> Visitor<'de> for IdVisitor {
     fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str("an id")
     }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
-    }
+    other_types_give!(Ok(None); bool, null, list, object);
     fn visit_i64<E: de::Error>(self, id: i64) -> Result<Self::Value, E> {
         Ok(Some(id.to_string()))
     }
@@ -637,17 +594,6 @@ impl<'de> Visitor<'de> for IdVisitor {
     }
     fn visit_str<E: de::Error>(self, id: &str) -> Result<Self::Value, E> {
         Ok(Some(id.to_owned()))
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        skip_rest_of_seq(&mut seq)?;
-        Ok(None)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        skip_rest_of_map(&mut map)?;
-        Ok(None)
     }
 }
 
