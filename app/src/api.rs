@@ -39,7 +39,7 @@ impl OverviewCard {
 }
 
 /// The header card and the latest calls for the current workspace.
-#[server]
+#[server(output = crate::json_text::JsonText)]
 pub async fn get_overview(period: OverviewPeriod) -> Result<OverviewCard, ServerFnError> {
     use self::ssr::*;
     let services = services()?;
@@ -72,7 +72,7 @@ pub async fn get_overview(period: OverviewPeriod) -> Result<OverviewCard, Server
 
 /// Sandbox only: makes the simulated WhatsApp user `from` call the sandbox number. Like the
 /// scenario API, only for members who may change settings of the workspace that owns it.
-#[server]
+#[server(output = crate::json_text::JsonText)]
 pub async fn simulate_inbound_call(
     from: String,
     name: String,
@@ -110,7 +110,7 @@ pub async fn simulate_inbound_call(
 }
 
 /// Totals and the daily series of the current workspace.
-#[server]
+#[server(output = crate::json_text::JsonText)]
 pub async fn get_analytics(period: AnalyticsPeriod) -> Result<Analytics, ServerFnError> {
     use self::ssr::*;
     let services = services()?;
@@ -120,7 +120,7 @@ pub async fn get_analytics(period: AnalyticsPeriod) -> Result<Analytics, ServerF
 }
 
 /// The same for the days from `from` to `to` (`YYYY-MM-DD`, both included).
-#[server]
+#[server(output = crate::json_text::JsonText)]
 pub async fn get_analytics_between(from: String, to: String) -> Result<Analytics, ServerFnError> {
     use self::ssr::*;
     let services = services()?;
@@ -132,7 +132,7 @@ pub async fn get_analytics_between(from: String, to: String) -> Result<Analytics
 
 /// Where a WhatsApp user stands with the workspace's (first) number: permission, quotas, and
 /// whether a call or a permission request would go through now.
-#[server]
+#[server(output = crate::json_text::JsonText)]
 pub async fn lookup_permission(phone: String) -> Result<PermissionLookup, ServerFnError> {
     use self::ssr::*;
     let services = services()?;
@@ -146,7 +146,7 @@ pub async fn lookup_permission(phone: String) -> Result<PermissionLookup, Server
 }
 
 /// Everyone the workspace's (first) number may call now.
-#[server]
+#[server(output = crate::json_text::JsonText)]
 pub async fn list_permissions() -> Result<Vec<PermissionLookup>, ServerFnError> {
     use self::ssr::*;
     let services = services()?;
@@ -161,7 +161,7 @@ pub async fn list_permissions() -> Result<Vec<PermissionLookup>, ServerFnError> 
 }
 
 /// A page of the current workspace's call history.
-#[server(input = leptos::server_fn::codec::Json)]
+#[server(input = leptos::server_fn::codec::Json, output = crate::json_text::JsonText)]
 pub async fn list_calls(filter: CallFilter) -> Result<CallPage, ServerFnError> {
     use self::ssr::*;
     let services = services()?;
@@ -179,7 +179,7 @@ pub struct CallChoices {
     pub agents: Vec<(String, String)>,
 }
 
-#[server]
+#[server(output = crate::json_text::JsonText)]
 pub async fn call_filter_choices() -> Result<CallChoices, ServerFnError> {
     use self::ssr::*;
     let services = services()?;
@@ -195,7 +195,7 @@ pub async fn call_filter_choices() -> Result<CallChoices, ServerFnError> {
 }
 
 /// One call with its timeline.
-#[server]
+#[server(output = crate::json_text::JsonText)]
 pub async fn get_call(id: String) -> Result<CallDetail, ServerFnError> {
     use self::ssr::*;
     let services = services()?;
@@ -234,7 +234,7 @@ pub enum Visitor {
 }
 
 /// Who is looking at the page.
-#[server]
+#[server(output = crate::json_text::JsonText)]
 pub async fn current_visitor() -> Result<Visitor, ServerFnError> {
     use self::ssr::*;
     let services = services()?;

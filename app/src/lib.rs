@@ -7,6 +7,7 @@
 pub mod api;
 pub mod bridge;
 pub mod format;
+pub mod json_text;
 #[cfg(feature = "ssr")]
 mod page_chunks;
 pub mod pages;

@@ -32,8 +32,9 @@ impl PageChunks {
     }
 }
 
-/// Server side: puts `<link rel="preload">`s for the chunks of `route`'s page into the page's
-/// `<head>`, so the browser fetches them alongside the main module rather than after it.
+/// Server side: puts a `<link rel="preload">` for the chunks of `route`'s page (all in one file,
+/// `page_<split point>.bin`) into the page's `<head>`, so the browser fetches them alongside the
+/// main module rather than after it.
 ///
 /// Leptos would add them itself from a manifest named `__wasm_split_manifest.json`, but only
 /// once the lazy view has run, which under async rendering sometimes came after `<head>` was
@@ -57,10 +58,10 @@ pub(crate) fn preload_chunks_of(route: &str) {
     }
     // As Leptos writes them (the nonce doubles as `crossorigin`, which then means anonymous).
     let nonce = leptos::nonce::use_nonce().map(|nonce| nonce.to_string()).unwrap_or_default();
-    for chunk in chunks {
+    // The loader fetches the first page's chunks in one file (tools/wasm-split/src/first_load.rs).
+    if !chunks.is_empty() {
         let _ = view! {
-            <Link rel="preload" href=format!("/pkg/{chunk}.wasm") as_="fetch" type_="application/wasm"
-                crossorigin=nonce.clone() />
+            <Link rel="preload" href=format!("/pkg/page_{split_point}.bin") as_="fetch" crossorigin=nonce.clone() />
         }
         .to_html();
     }

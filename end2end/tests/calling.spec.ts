@@ -63,27 +63,37 @@ test("navigation between sections happens in the browser after hydration", async
 
 test("each page's code is a WASM chunk of its own, fetched when the page is first shown", async ({ page }) => {
   const wasm: string[] = [];
+  const warnings: string[] = [];
   page.on("request", (request) => {
     const path = new URL(request.url()).pathname;
-    if (path.startsWith("/pkg/") && path.endsWith(".wasm")) wasm.push(path);
+    if (path.startsWith("/pkg/") && (path.endsWith(".wasm") || path.endsWith(".bin"))) wasm.push(path);
   });
+  page.on("console", (message) => {
+    if (message.type() === "warning" || message.type() === "error") warnings.push(message.text());
+  });
+  const firstLoadOf = (route: string) => wasm.filter((path) => path.includes(`/page___${route}_route_view_`));
   const chunkOf = (route: string) => wasm.some((path) => path.includes(`/split___${route}_route_view_`));
   const errors = await openHydrated(page, "/calling");
   expect(wasm).toContain("/pkg/switchboard_bg.wasm");
-  expect(chunkOf("overview")).toBe(true);
+  // The first page's chunks come in one file, fetched once; no chunk is fetched on its own.
+  expect(firstLoadOf("overview")).toHaveLength(1);
+  expect(wasm.filter((path) => path.endsWith(".wasm"))).toEqual(["/pkg/switchboard_bg.wasm"]);
   expect(chunkOf("settings")).toBe(false);
-  // The server-rendered page already names the overview's chunks, so the browser fetches them
-  // alongside the main module instead of after it.
+  // The server-rendered page already names that file, so the browser fetches it alongside the
+  // main module instead of after it.
   const html = await (await page.request.get("/calling")).text();
-  const preloads = html.match(/<link[^>]*\/pkg\/split___overview_route_view_[^>]*>/g) ?? [];
+  const preloads = html.match(/<link[^>]*\/pkg\/page___overview_route_view_[^>]*>/g) ?? [];
   expect(preloads).toHaveLength(1);
   expect(preloads[0]).toContain('rel="preload"');
-  expect(html).not.toContain("split___settings_route_view_");
+  expect(html).not.toContain("settings_route_view_");
 
+  // A page shown later fetches only the chunks it misses, one by one.
   await page.getByRole("navigation", { name: "Calling sections" }).getByRole("link", { name: "Settings" }).click();
   await expect(page.getByRole("heading", { level: 1, name: "Settings" })).toBeVisible();
   expect(chunkOf("settings")).toBe(true);
+  expect(firstLoadOf("settings")).toEqual([]);
   expect(errors).toEqual([]);
+  expect(warnings.filter((text) => /first load|preload/i.test(text))).toEqual([]);
 });
 
 test("read-only pages are readable without JavaScript", async ({ browser }) => {

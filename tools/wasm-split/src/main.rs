@@ -13,6 +13,12 @@
 //! name Leptos writes its own preload links, and only when a page's lazy view has run before
 //! `<head>` is settled, which under async rendering is a race. The app writes them from
 //! `page-chunks.json` instead (`app::PageChunks`), for every page.
+//!
+//! The loader is Leptos' own with its module loaders replaced (see [`first_load`]): the first
+//! page's modules come in one file, which `switchboard-wasm-split first-load PKG_DIR` writes
+//! once the modules are final (after `wasm-opt`).
+
+mod first_load;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -25,13 +31,21 @@ const MAIN_MODULE: &str = "./switchboard.js";
 
 fn main() -> ExitCode {
     let args: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
-    let [input, pkg_dir, main_out] = args.as_slice() else {
-        eprintln!("usage: switchboard-wasm-split INPUT.wasm PKG_DIR MAIN_OUT.wasm");
-        return ExitCode::from(2);
+    let done = match args.as_slice() {
+        [command, pkg_dir] if command.as_os_str() == "first-load" => write_first_loads(pkg_dir)
+            .map(|files| format!("wrote the first load of {files} pages into {}", pkg_dir.display())),
+        [input, pkg_dir, main_out] => split(input, pkg_dir, main_out)
+            .map(|chunks| format!("split {} into its main module and {chunks} chunks", input.display())),
+        _ => {
+            eprintln!(
+                "usage: switchboard-wasm-split INPUT.wasm PKG_DIR MAIN_OUT.wasm\n       switchboard-wasm-split first-load PKG_DIR"
+            );
+            return ExitCode::from(2);
+        }
     };
-    match split(input, pkg_dir, main_out) {
-        Ok(chunks) => {
-            eprintln!("split {} into its main module and {chunks} chunks", input.display());
+    match done {
+        Ok(report) => {
+            eprintln!("{report}");
             ExitCode::SUCCESS
         }
         Err(error) => {
@@ -50,6 +64,17 @@ fn split(input: &Path, pkg_dir: &Path, main_out: &Path) -> Result<usize, Box<dyn
     options.link_name = LOADER;
     options.main_module = MAIN_MODULE;
     let split = wasm_split_cli_support::transform(options).map_err(|e| format!("{e:?}"))?;
-    std::fs::write(pkg_dir.join(MANIFEST), serde_json::to_string_pretty(&split.prefetch_map)?)?;
+    let manifest: first_load::Manifest = split.prefetch_map.into_iter().collect();
+    std::fs::write(pkg_dir.join(MANIFEST), serde_json::to_string_pretty(&manifest)?)?;
+    let loader = pkg_dir.join(LOADER);
+    let generated = std::fs::read_to_string(&loader)?;
+    std::fs::write(&loader, first_load::loader(&generated, &manifest)?)?;
     Ok(split.split_modules.len())
+}
+
+/// Writes each page's first-load file from the modules in `pkg_dir` and its manifest.
+fn write_first_loads(pkg_dir: &Path) -> Result<usize, Box<dyn std::error::Error>> {
+    let manifest: first_load::Manifest =
+        serde_json::from_str(&std::fs::read_to_string(pkg_dir.join(MANIFEST))?)?;
+    Ok(first_load::write_files(pkg_dir, &manifest)?)
 }

@@ -58,7 +58,7 @@ impl From<calling::accounts::api_keys::ApiKey> for KeyRow {
 }
 
 /// The workspace's keys, newest first, revoked ones included.
-#[server]
+#[server(output = crate::json_text::JsonText)]
 pub async fn list_admin_api_keys() -> Result<KeyList, ServerFnError> {
     use crate::api::ssr::*;
     let services = services()?;
@@ -69,7 +69,7 @@ pub async fn list_admin_api_keys() -> Result<KeyList, ServerFnError> {
 }
 
 /// Creates a key named `name` acting as `role`.
-#[server]
+#[server(output = crate::json_text::JsonText)]
 pub async fn create_admin_api_key(
     name: String,
     role: String,
@@ -106,7 +106,7 @@ pub async fn create_admin_api_key(
 }
 
 /// Revokes a key at once: requests with it are refused from now on.
-#[server]
+#[server(output = crate::json_text::JsonText)]
 pub async fn revoke_admin_api_key(id: String) -> Result<KeyRow, ServerFnError> {
     use super::ssr::*;
     use crate::api::ssr::*;

@@ -40,7 +40,7 @@ pub struct AuditView {
 }
 
 /// The newest entries, only those whose action is `action` when one is given.
-#[server]
+#[server(output = crate::json_text::JsonText)]
 pub async fn list_audit_entries(action: Option<String>) -> Result<AuditView, ServerFnError> {
     use crate::api::ssr::*;
     use calling::accounts::{api_keys, audit, invitations, users};

@@ -107,7 +107,7 @@ pub struct Expenses {
 }
 
 /// The wallet and the subscription.
-#[server]
+#[server(output = crate::json_text::JsonText)]
 pub async fn load_billing() -> Result<BillingView, ServerFnError> {
     use crate::api::ssr::*;
     use calling::billing::{subscription, threshold};
@@ -189,7 +189,7 @@ fn message_label(kind: calling::billing::MessageKind) -> &'static str {
 }
 
 /// The current rate card and every version.
-#[server]
+#[server(output = crate::json_text::JsonText)]
 pub async fn load_rate_cards() -> Result<RateCards, ServerFnError> {
     use crate::api::ssr::*;
     use calling::billing::rates;
@@ -214,7 +214,7 @@ pub async fn load_rate_cards() -> Result<RateCards, ServerFnError> {
 }
 
 /// The expenses log lines the filter selects (default: the last 30 days).
-#[server(input = leptos::server_fn::codec::Json)]
+#[server(input = leptos::server_fn::codec::Json, output = crate::json_text::JsonText)]
 pub async fn list_expenses(filter: ExpenseFilter) -> Result<Expenses, ServerFnError> {
     use crate::api::ssr::*;
     use calling::billing::{statement, wallet};
@@ -263,7 +263,7 @@ pub struct TopUpDone {
 
 /// Records money received outside Switchboard (the manual provider), as
 /// `POST /api/v1/app/billing/top-ups`.
-#[server]
+#[server(output = crate::json_text::JsonText)]
 pub async fn record_top_up(
     amount: String,
     reference: String,
@@ -297,7 +297,7 @@ pub async fn record_top_up(
 }
 
 /// Sets the low-balance threshold, as `PUT /api/v1/app/billing/low-balance-threshold`.
-#[server]
+#[server(output = crate::json_text::JsonText)]
 pub async fn set_low_balance_threshold(threshold: String) -> Result<FormReply<Micros>, ServerFnError> {
     use super::ssr::record;
     use crate::api::ssr::*;
@@ -326,7 +326,7 @@ pub async fn set_low_balance_threshold(threshold: String) -> Result<FormReply<Mi
 }
 
 /// Sets the subscription by hand (owners), as `PUT /api/v1/app/billing/subscription`.
-#[server]
+#[server(output = crate::json_text::JsonText)]
 pub async fn update_subscription(
     plan: String,
     status: String,
@@ -352,7 +352,7 @@ pub async fn update_subscription(
 
 /// Publishes the edited rate card as the next version (owners), as
 /// `PUT /api/v1/app/billing/rate-card`; the reply is the new version number.
-#[server(input = leptos::server_fn::codec::Json)]
+#[server(input = leptos::server_fn::codec::Json, output = crate::json_text::JsonText)]
 pub async fn publish_rate_card(form: RateCardForm) -> Result<FormReply<i64>, ServerFnError> {
     use super::ssr::record;
     use crate::api::ssr::*;

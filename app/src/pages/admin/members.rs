@@ -77,7 +77,7 @@ pub struct NewInvitation {
 }
 
 /// The team, and the pending invitations for those who manage it.
-#[server]
+#[server(output = crate::json_text::JsonText)]
 pub async fn load_team() -> Result<Team, ServerFnError> {
     use crate::api::ssr::*;
     use calling::accounts::{invitations, users};
@@ -115,7 +115,7 @@ pub async fn load_team() -> Result<Team, ServerFnError> {
 }
 
 /// Invites `email` with `role`; the reply carries the link to pass on (its only appearance).
-#[server]
+#[server(output = crate::json_text::JsonText)]
 pub async fn invite_member(email: String, role: String) -> Result<FormReply<NewInvitation>, ServerFnError> {
     use super::ssr::*;
     use crate::api::ssr::*;
@@ -162,7 +162,7 @@ pub async fn invite_member(email: String, role: String) -> Result<FormReply<NewI
 }
 
 /// Withdraws a pending invitation: its link stops working.
-#[server]
+#[server(output = crate::json_text::JsonText)]
 pub async fn revoke_team_invitation(id: String) -> Result<(), ServerFnError> {
     use super::ssr::*;
     use crate::api::ssr::*;
@@ -175,7 +175,7 @@ pub async fn revoke_team_invitation(id: String) -> Result<(), ServerFnError> {
 }
 
 /// Gives a member another role. Touching an owner takes `ManageOwners`; the last owner stays.
-#[server]
+#[server(output = crate::json_text::JsonText)]
 pub async fn change_member_role(user_id: String, role: String) -> Result<TeamMember, ServerFnError> {
     use super::ssr::*;
     use crate::api::ssr::*;
@@ -199,7 +199,7 @@ pub async fn change_member_role(user_id: String, role: String) -> Result<TeamMem
 
 /// Removes a member from the workspace (their sessions leave it too). Anyone may leave; the
 /// last owner cannot be removed.
-#[server]
+#[server(output = crate::json_text::JsonText)]
 pub async fn remove_team_member(user_id: String) -> Result<TeamMember, ServerFnError> {
     use super::ssr::*;
     use crate::api::ssr::*;

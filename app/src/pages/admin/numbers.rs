@@ -38,7 +38,7 @@ pub enum ConnectionTest {
 }
 
 /// The workspace's numbers, oldest first.
-#[server]
+#[server(output = crate::json_text::JsonText)]
 pub async fn list_admin_numbers() -> Result<NumberList, ServerFnError> {
     use crate::api::ssr::*;
     let services = services()?;
@@ -61,7 +61,7 @@ fn form_reply<T>(result: calling::Result<T>) -> Result<Result<T, FormReply<Whats
 }
 
 /// Connects a number to the workspace.
-#[server(input = leptos::server_fn::codec::Json)]
+#[server(input = leptos::server_fn::codec::Json, output = crate::json_text::JsonText)]
 pub async fn connect_admin_number(form: NumberForm) -> Result<FormReply<WhatsAppNumber>, ServerFnError> {
     use super::ssr::record;
     use crate::api::ssr::*;
@@ -102,7 +102,7 @@ pub async fn connect_admin_number(form: NumberForm) -> Result<FormReply<WhatsApp
 }
 
 /// Changes a connected number; blank secrets are kept.
-#[server(input = leptos::server_fn::codec::Json)]
+#[server(input = leptos::server_fn::codec::Json, output = crate::json_text::JsonText)]
 pub async fn update_admin_number(
     id: String,
     form: NumberForm,
@@ -131,7 +131,7 @@ pub async fn update_admin_number(
 
 /// Reads the number's calling settings from WhatsApp with its own credentials, as
 /// `POST /api/v1/app/numbers/:id/test` does; WhatsApp's refusal is an answer here, not an error.
-#[server]
+#[server(output = crate::json_text::JsonText)]
 pub async fn test_admin_number(id: String) -> Result<ConnectionTest, ServerFnError> {
     use crate::api::ssr::*;
     let services = services()?;

@@ -23,7 +23,7 @@ pub struct WorkspaceProfile {
 }
 
 /// The current workspace's profile.
-#[server]
+#[server(output = crate::json_text::JsonText)]
 pub async fn load_workspace_profile() -> Result<WorkspaceProfile, ServerFnError> {
     use crate::api::ssr::*;
     let services = services()?;
@@ -38,7 +38,7 @@ pub async fn load_workspace_profile() -> Result<WorkspaceProfile, ServerFnError>
 }
 
 /// Renames the current workspace; the reply is the name as stored (trimmed).
-#[server]
+#[server(output = crate::json_text::JsonText)]
 pub async fn rename_workspace(name: String) -> Result<FormReply<String>, ServerFnError> {
     use super::ssr::record;
     use crate::api::ssr::*;

@@ -448,7 +448,7 @@ fn plain(problem: &SettingsProblem) -> String {
 }
 
 /// The settings of every connected number, asking WhatsApp for the ones never read yet.
-#[server]
+#[server(output = crate::json_text::JsonText)]
 pub async fn load_call_settings() -> Result<SettingsPageData, ServerFnError> {
     use crate::api::ssr::*;
     let services = services()?;
@@ -485,7 +485,7 @@ pub async fn load_call_settings() -> Result<SettingsPageData, ServerFnError> {
 }
 
 /// Asks WhatsApp again what it has for a number.
-#[server]
+#[server(output = crate::json_text::JsonText)]
 pub async fn refresh_call_settings(phone_number_id: String) -> Result<NumberState, ServerFnError> {
     use crate::api::ssr::*;
     let services = services()?;
@@ -498,7 +498,7 @@ pub async fn refresh_call_settings(phone_number_id: String) -> Result<NumberStat
 
 /// Checks the form by Meta's rules, pushes it to WhatsApp and stores it once accepted, then
 /// audits the change as `PUT /api/v1/app/calling/settings` does.
-#[server(input = leptos::server_fn::codec::Json)]
+#[server(input = leptos::server_fn::codec::Json, output = crate::json_text::JsonText)]
 pub async fn save_call_settings(form: SettingsForm) -> Result<SaveReply, ServerFnError> {
     use crate::api::ssr::*;
     let services = services()?;

@@ -49,7 +49,7 @@ pub struct ButtonFields {
 }
 
 /// Which of the page's controls the signed-in member gets.
-#[server]
+#[server(output = crate::json_text::JsonText)]
 pub async fn template_access() -> Result<TemplateRights, ServerFnError> {
     use crate::api::ssr::*;
     let services = services()?;
@@ -61,7 +61,7 @@ pub async fn template_access() -> Result<TemplateRights, ServerFnError> {
 }
 
 /// Every template of the current workspace: call buttons first, oldest first within a kind.
-#[server]
+#[server(output = crate::json_text::JsonText)]
 pub async fn list_templates() -> Result<Vec<Template>, ServerFnError> {
     use crate::api::ssr::*;
     let services = services()?;
@@ -70,7 +70,7 @@ pub async fn list_templates() -> Result<Vec<Template>, ServerFnError> {
 }
 
 /// Creates a call-button template on the workspace's first number.
-#[server]
+#[server(output = crate::json_text::JsonText)]
 pub async fn create_call_button_template(
     name: String,
     language: String,
@@ -114,7 +114,7 @@ pub async fn create_call_button_template(
 }
 
 /// Creates a permission-request template on the workspace's first number.
-#[server]
+#[server(output = crate::json_text::JsonText)]
 pub async fn create_permission_template(
     name: String,
     language: String,
@@ -147,7 +147,7 @@ pub async fn create_permission_template(
 }
 
 /// Makes a template the default of its kind.
-#[server]
+#[server(output = crate::json_text::JsonText)]
 pub async fn set_default_template(id: String) -> Result<Template, ServerFnError> {
     use self::ssr::*;
     use crate::api::ssr::*;
@@ -163,7 +163,7 @@ pub async fn set_default_template(id: String) -> Result<Template, ServerFnError>
 
 /// Deletes a template at WhatsApp, then here (see `calling::templates::delete`); when
 /// WhatsApp refuses, nothing is deleted and its error is the answer.
-#[server]
+#[server(output = crate::json_text::JsonText)]
 pub async fn delete_template(id: String) -> Result<Template, ServerFnError> {
     use self::ssr::*;
     use crate::api::ssr::*;
@@ -180,7 +180,7 @@ pub async fn delete_template(id: String) -> Result<Template, ServerFnError> {
 /// Sends a template to a WhatsApp number: the checks, the permission-request quota and
 /// billing's preflight of `calling::templates::send`, then WhatsApp. Billing refusals carry
 /// their "how to fix it" hint in the message.
-#[server(input = leptos::server_fn::codec::Json)]
+#[server(input = leptos::server_fn::codec::Json, output = crate::json_text::JsonText)]
 pub async fn send_template(form: TemplateSendForm) -> Result<FormReply<SentTemplate>, ServerFnError> {
     use self::ssr::*;
     use crate::api::ssr::*;
@@ -1028,7 +1028,7 @@ fn BoundField(
 
 /// A `wa.me/call` link to one of the workspace's numbers, with an optional `biz_payload`, and
 /// its QR code (drawn by the server, see `calling::deep_links`).
-#[server]
+#[server(output = crate::json_text::JsonText)]
 pub async fn make_deep_link(
     phone_number_id: String,
     payload: String,
