@@ -39,8 +39,9 @@ pub fn encode(modules: &[(&str, &[u8])]) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-/// Reads a container back (what the loader does in the browser; here for the tests and as the
-/// format's reference).
+/// Reads a container back, as the loader does in the browser: the format's reference, for the
+/// tests.
+#[cfg(test)]
 pub fn decode(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
     let mut rest = bytes.strip_prefix(MAGIC).ok_or("not a first-load file")?;
     let mut take = |count: usize| -> Result<&[u8], String> {
