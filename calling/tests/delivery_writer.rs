@@ -70,5 +70,44 @@ async fn concurrent_deliveries_are_stored_once_and_answered_after_commit() {
             assert!(std::time::Instant::now() < deadline, "only {processed} of 200 processed");
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
+
+        // Processed deliveries are still recognised, also by a writer started later (after a
+        // restart), and so is one a previous run stored and left pending.
+        let key_of = |body: &str| ingest::dedupe_key(body.as_bytes(), None);
+        let first_id = |outcome: &Result<Stored, calling::Error>| match outcome.as_ref().unwrap() {
+            Stored::New { delivery_id } | Stored::Duplicate { delivery_id } => delivery_id.clone(),
+        };
+        let again = writer.store(bodies[7].as_bytes(), key_of(&bodies[7]), 4).await;
+        assert!(
+            matches!(again, Ok(Stored::Duplicate { ref delivery_id }) if *delivery_id == first_id(&outcomes[7].1))
+        );
+        let left_over = r#"{"left":"over"}"#;
+        sqlx::query(
+            "INSERT INTO webhook_deliveries (id, dedupe_key, received_at, body, state) \
+             VALUES ('left-over', $1, 1, $2, 'pending')",
+        )
+        .bind(key_of(left_over))
+        .bind(left_over)
+        .execute(db.pool())
+        .await
+        .unwrap();
+        let restarted = DeliveryWriter::start(testing::services(&db, Clock::System));
+        let pending_again = restarted.store(left_over.as_bytes(), key_of(left_over), 5).await;
+        assert!(
+            matches!(pending_again, Ok(Stored::Duplicate { ref delivery_id }) if delivery_id == "left-over"),
+            "{pending_again:?} ({:?})",
+            test_db.dialect()
+        );
+        let processed_again = restarted.store(bodies[9].as_bytes(), key_of(&bodies[9]), 6).await;
+        assert!(
+            matches!(processed_again, Ok(Stored::Duplicate { ref delivery_id }) if *delivery_id == first_id(&outcomes[9].1))
+        );
+        let fresh = restarted.store(b"{\"fresh\":1}", key_of("{\"fresh\":1}"), 7).await;
+        assert!(matches!(fresh, Ok(Stored::New { .. })));
+        let (rows,): (i64,) = sqlx::query_as("SELECT CAST(COUNT(*) AS BIGINT) FROM webhook_deliveries")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(rows, 202, "{:?}", test_db.dialect());
     }
 }

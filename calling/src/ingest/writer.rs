@@ -186,7 +186,11 @@ async fn run(services: Services, mut jobs: mpsc::Receiver<Job>) {
                 };
                 let handled =
                     process_deliveries(&services, conn, backlog.make_contiguous(), keep_going).await?;
-                backlog.drain(..handled);
+                for (delivery_id, _) in backlog.drain(..handled) {
+                    if let Some(sqlite) = &mut sqlite {
+                        sqlite.processed(&delivery_id);
+                    }
+                }
                 if flooding {
                     process_again_at = started + FLOOD_PROCESSING_EVERY;
                 }
@@ -244,26 +248,35 @@ fn fail_batch(batch: &mut Vec<Job>, err: &Error) {
 /// The multi-row INSERT for each batch size met so far (the text is built once; the database
 /// connection keeps the prepared statements of the sizes in use).
 #[derive(Default)]
-struct Statements(HashMap<usize, String>);
+struct Statements {
+    texts: HashMap<usize, String>,
+    /// SQLite: no unique index to lean on (see [`SqliteStore`]), so a plain INSERT.
+    plain: bool,
+}
 
 impl Statements {
+    fn plain() -> Self {
+        Statements { plain: true, ..Statements::default() }
+    }
+
     fn insert(&mut self, rows: usize) -> &str {
-        self.0.entry(rows).or_insert_with(|| insert_statement(rows))
+        let plain = self.plain;
+        self.texts.entry(rows).or_insert_with(|| insert_statement(rows, plain))
     }
 }
 
-fn insert_statement(rows: usize) -> String {
+fn insert_statement(rows: usize, plain: bool) -> String {
     let values: Vec<String> = (0..rows)
         .map(|row| {
             let n = row * 4;
             format!("(${}, ${}, ${}, ${}, 'pending')", n + 1, n + 2, n + 3, n + 4)
         })
         .collect();
-    format!(
-        "INSERT INTO webhook_deliveries (id, dedupe_key, received_at, body, state) VALUES {} \
-         ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key",
+    let insert = format!(
+        "INSERT INTO webhook_deliveries (id, dedupe_key, received_at, body, state) VALUES {}",
         values.join(", ")
-    )
+    );
+    if plain { insert } else { insert + " ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key" }
 }
 
 /// The jobs of a batch to insert: the first of each dedupe key (the same bytes twice in one
@@ -335,9 +348,20 @@ async fn write_batch(
 /// CPU the HTTP tasks want too) cost more than the insert itself. Processing stays on the sqlx
 /// connection; the two never hold SQLite's write lock at once, as the ingest task stores only
 /// between its processing transactions.
+///
+/// Deduplication without a unique index on the stored deliveries (migration 0020): a key is
+/// known either here, for the deliveries stored and not yet processed (loaded from the file
+/// when the store opens, so a restart forgets nothing), or in `webhook_delivery_keys`, where a
+/// trigger records it when processing ends a delivery's `pending` state. One ingest task owns
+/// a SQLite file and stores and processes in turn, so no key is in neither place. The unique
+/// index it replaces rewrote about one index page per stored row (the keys are random within
+/// a second); the keys table's pages are written by processing, at its own pace, instead.
 struct SqliteStore {
     conn: rusqlite::Connection,
     statements: Statements,
+    /// Stored and not yet processed: dedupe key → delivery id, and back.
+    unprocessed: HashMap<String, String>,
+    key_of: HashMap<String, String>,
 }
 
 impl SqliteStore {
@@ -355,43 +379,85 @@ impl SqliteStore {
         )
         .map_err(sqlite_error)?;
         // One prepared statement per batch size met (a batch is at most the requests in flight).
-        conn.set_prepared_statement_cache_capacity(128);
-        Ok(SqliteStore { conn, statements: Statements::default() })
+        conn.set_prepared_statement_cache_capacity(256);
+        let mut unprocessed = HashMap::new();
+        let mut key_of = HashMap::new();
+        {
+            let mut pending = conn
+                .prepare("SELECT dedupe_key, id FROM webhook_deliveries WHERE state = 'pending'")
+                .map_err(sqlite_error)?;
+            let mut rows = pending.query([]).map_err(sqlite_error)?;
+            while let Some(row) = rows.next().map_err(sqlite_error)? {
+                let (key, id): (String, String) =
+                    (row.get(0).map_err(sqlite_error)?, row.get(1).map_err(sqlite_error)?);
+                key_of.insert(id.clone(), key.clone());
+                unprocessed.insert(key, id);
+            }
+        }
+        Ok(SqliteStore { conn, statements: Statements::plain(), unprocessed, key_of })
     }
 
-    /// [`write_batch`] on this connection: one statement, its own transaction.
+    /// [`write_batch`] on this connection: the keys looked up (see the type's doc), then the
+    /// new deliveries in one statement, its own transaction.
     fn write_batch(&mut self, batch: &[Job]) -> Result<Vec<Stored>> {
         let (first_of, unique) = unique_jobs(batch);
-        let mut inserted = HashSet::with_capacity(unique.len());
-        {
+        let mut existing = HashMap::new();
+        let mut unknown = Vec::with_capacity(unique.len());
+        for job in unique {
+            match self.unprocessed.get(&job.dedupe_key) {
+                Some(id) => {
+                    existing.insert(job.dedupe_key.clone(), id.clone());
+                }
+                None => unknown.push(job),
+            }
+        }
+        if !unknown.is_empty() {
             let mut statement =
-                self.conn.prepare_cached(self.statements.insert(unique.len())).map_err(sqlite_error)?;
-            for (i, job) in unique.iter().enumerate() {
+                self.conn.prepare_cached(&processed_keys_statement(unknown.len())).map_err(sqlite_error)?;
+            for (i, job) in unknown.iter().enumerate() {
+                statement.raw_bind_parameter(i + 1, &job.dedupe_key).map_err(sqlite_error)?;
+            }
+            let mut rows = statement.raw_query();
+            while let Some(row) = rows.next().map_err(sqlite_error)? {
+                existing.insert(row.get(0).map_err(sqlite_error)?, row.get(1).map_err(sqlite_error)?);
+            }
+        }
+        let new: Vec<&Job> =
+            unknown.into_iter().filter(|job| !existing.contains_key(&job.dedupe_key)).collect();
+        if !new.is_empty() {
+            let mut statement =
+                self.conn.prepare_cached(self.statements.insert(new.len())).map_err(sqlite_error)?;
+            for (i, job) in new.iter().enumerate() {
                 let n = i * 4;
                 statement.raw_bind_parameter(n + 1, &job.id).map_err(sqlite_error)?;
                 statement.raw_bind_parameter(n + 2, &job.dedupe_key).map_err(sqlite_error)?;
                 statement.raw_bind_parameter(n + 3, job.received_at).map_err(sqlite_error)?;
                 statement.raw_bind_parameter(n + 4, &job.body).map_err(sqlite_error)?;
             }
-            let mut rows = statement.raw_query();
-            while let Some(row) = rows.next().map_err(sqlite_error)? {
-                inserted.insert(row.get::<_, String>(0).map_err(sqlite_error)?);
+            statement.raw_execute().map_err(sqlite_error)?;
+            for job in new {
+                self.unprocessed.insert(job.dedupe_key.clone(), job.id.clone());
+                self.key_of.insert(job.id.clone(), job.dedupe_key.clone());
             }
-        }
-        let mut existing = HashMap::new();
-        for job in unique.iter().filter(|job| !inserted.contains(&job.dedupe_key)) {
-            let id: String = self
-                .conn
-                .query_row(
-                    "SELECT id FROM webhook_deliveries WHERE dedupe_key = $1",
-                    [&job.dedupe_key],
-                    |row| row.get(0),
-                )
-                .map_err(sqlite_error)?;
-            existing.insert(job.dedupe_key.clone(), id);
         }
         Ok(outcomes(batch, &first_of, &existing))
     }
+
+    /// `delivery_id` was processed: its key is in `webhook_delivery_keys` now.
+    fn processed(&mut self, delivery_id: &str) {
+        if let Some(key) = self.key_of.remove(delivery_id) {
+            self.unprocessed.remove(&key);
+        }
+    }
+}
+
+/// The processed deliveries among `keys` dedupe keys: `(dedupe_key, delivery_id)` rows.
+fn processed_keys_statement(keys: usize) -> String {
+    let places: Vec<String> = (1..=keys).map(|n| format!("${n}")).collect();
+    format!(
+        "SELECT dedupe_key, delivery_id FROM webhook_delivery_keys WHERE dedupe_key IN ({})",
+        places.join(", ")
+    )
 }
 
 fn sqlite_error(err: rusqlite::Error) -> Error {
@@ -404,8 +470,10 @@ mod tests {
 
     #[test]
     fn a_statement_has_four_binds_a_row() {
-        let two = insert_statement(2);
+        let two = insert_statement(2, false);
         assert!(two.contains("($1, $2, $3, $4, 'pending'), ($5, $6, $7, $8, 'pending')"), "{two}");
         assert!(two.ends_with("RETURNING dedupe_key"));
+        assert!(insert_statement(2, true).ends_with("($5, $6, $7, $8, 'pending')"));
+        assert!(processed_keys_statement(3).ends_with("IN ($1, $2, $3)"));
     }
 }
