@@ -245,11 +245,13 @@ fn fail_batch(batch: &mut Vec<Job>, err: &Error) {
     }
 }
 
-/// The multi-row INSERT for each batch size met so far (the text is built once; the database
-/// connection keeps the prepared statements of the sizes in use).
+/// The multi-row INSERT (and, on SQLite, the key lookup) for each batch size met so far (the
+/// text is built once; the database connection keeps the prepared statements of the sizes in
+/// use).
 #[derive(Default)]
 struct Statements {
     texts: HashMap<usize, String>,
+    lookups: HashMap<usize, String>,
     /// SQLite: no unique index to lean on (see [`SqliteStore`]), so a plain INSERT.
     plain: bool,
 }
@@ -262,6 +264,10 @@ impl Statements {
     fn insert(&mut self, rows: usize) -> &str {
         let plain = self.plain;
         self.texts.entry(rows).or_insert_with(|| insert_statement(rows, plain))
+    }
+
+    fn processed_keys(&mut self, keys: usize) -> &str {
+        self.lookups.entry(keys).or_insert_with(|| processed_keys_statement(keys))
     }
 }
 
@@ -412,8 +418,10 @@ impl SqliteStore {
             }
         }
         if !unknown.is_empty() {
-            let mut statement =
-                self.conn.prepare_cached(&processed_keys_statement(unknown.len())).map_err(sqlite_error)?;
+            let mut statement = self
+                .conn
+                .prepare_cached(self.statements.processed_keys(unknown.len()))
+                .map_err(sqlite_error)?;
             for (i, job) in unknown.iter().enumerate() {
                 statement.raw_bind_parameter(i + 1, &job.dedupe_key).map_err(sqlite_error)?;
             }
