@@ -531,15 +531,8 @@ fn parse_time(raw: &str) -> Option<u32> {
 
 /// `"YYYY-MM-DD"`, a real calendar date.
 fn parse_date(raw: &str) -> Option<NaiveDate> {
-    let bytes = raw.as_bytes();
-    let shaped = bytes.len() == 10
-        && bytes[4] == b'-'
-        && bytes[7] == b'-'
-        && bytes.iter().enumerate().all(|(index, byte)| index == 4 || index == 7 || byte.is_ascii_digit());
-    if !shaped {
-        return None;
-    }
-    NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok()
+    let (year, month, day) = crate::dates::parse_ymd(raw)?;
+    NaiveDate::from_ymd_opt(year, month, day)
 }
 
 fn check_countries(countries: &[String], problems: &mut Problems) {

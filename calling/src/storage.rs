@@ -8,8 +8,9 @@
 //! `SUM` returns `NUMERIC`, which the `Any` driver cannot decode.
 
 use std::str::FromStr;
-use std::sync::Once;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Once};
+use std::time::{Duration, Instant};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::Migrator;
@@ -49,6 +50,7 @@ impl Dialect {
 pub struct Db {
     pool: AnyPool,
     dialect: Dialect,
+    bursts: Arc<WriteBursts>,
 }
 
 /// How many connections to open at most.
@@ -90,10 +92,11 @@ impl Db {
             .connect(url)
             .await
             .map_err(|err| Error::Unavailable { message: format!("cannot open the database: {err}") })?;
+        let bursts = Arc::new(WriteBursts::default());
         if dialect == Dialect::Sqlite {
-            spawn_sqlite_checkpointer(pool.clone());
+            spawn_sqlite_checkpointer(pool.clone(), bursts.clone());
         }
-        Ok(Db { pool, dialect })
+        Ok(Db { pool, dialect, bursts })
     }
 
     /// Applies the migrations of this database's dialect that have not run yet.
@@ -136,6 +139,13 @@ impl Db {
         (file.as_os_str() != ":memory:" && !file.as_os_str().is_empty()).then(|| file.to_path_buf())
     }
 
+    /// Says that a burst of writes is under way (the webhook ingest task, after each batch it
+    /// stores): SQLite's background checkpoints hold off until the burst is over, for at most
+    /// [`SQLITE_CHECKPOINT_DEFERRAL`] (see [`spawn_sqlite_checkpointer`]).
+    pub fn writing_burst(&self) {
+        self.bursts.mark();
+    }
+
     /// The pool, for queries.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
@@ -162,15 +172,59 @@ pub(crate) const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synch
 /// How often the SQLite WAL is checkpointed in the background.
 pub const SQLITE_CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
+/// The longest a burst of writes holds SQLite's checkpoints off.
+pub const SQLITE_CHECKPOINT_DEFERRAL: Duration = Duration::from_secs(10);
+
+/// When the last burst of writes was marked ([`Db::writing_burst`]), in milliseconds after
+/// `since` (0: never).
+#[derive(Debug)]
+struct WriteBursts {
+    since: Instant,
+    last_mark_ms: AtomicU64,
+}
+
+impl Default for WriteBursts {
+    fn default() -> Self {
+        WriteBursts { since: Instant::now(), last_mark_ms: AtomicU64::new(0) }
+    }
+}
+
+impl WriteBursts {
+    fn mark(&self) {
+        let ms = u64::try_from(self.since.elapsed().as_millis()).unwrap_or(u64::MAX).max(1);
+        self.last_mark_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Whether a burst was marked within the last `window`.
+    fn under_way(&self, window: Duration) -> bool {
+        let last = self.last_mark_ms.load(Ordering::Relaxed);
+        last != 0 && self.since.elapsed().saturating_sub(Duration::from_millis(last)) < window
+    }
+}
+
 /// Checkpoints the WAL every [`SQLITE_CHECKPOINT_EVERY`] until the pool closes. PASSIVE never
 /// waits for readers or writers; what it could not copy is copied next time, and the WAL
 /// restarts from its beginning once a checkpoint completes.
-fn spawn_sqlite_checkpointer(pool: AnyPool) {
+///
+/// While a burst of webhook deliveries is being stored, checkpoints wait for it to end (for
+/// at most [`SQLITE_CHECKPOINT_DEFERRAL`]): a checkpoint copies everything written since the
+/// last one and `fsync`s twice, a tenth of a core during a flood, taken from the two the
+/// acknowledgements share with everything else. The WAL is not restarted during a burst
+/// anyway (SQLite restarts it only when a checkpoint has caught up with the last writer), so
+/// waiting costs only the copying, done once the burst is over.
+fn spawn_sqlite_checkpointer(pool: AnyPool, bursts: Arc<WriteBursts>) {
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(SQLITE_CHECKPOINT_EVERY);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_checkpoint = Instant::now();
         while !pool.is_closed() {
             interval.tick().await;
+            if bursts.under_way(SQLITE_CHECKPOINT_EVERY)
+                && last_checkpoint.elapsed() < SQLITE_CHECKPOINT_DEFERRAL
+            {
+                continue;
+            }
+            last_checkpoint = Instant::now();
             if let Err(err) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await
                 && !pool.is_closed()
             {

@@ -175,6 +175,7 @@ async fn run(services: Services, mut jobs: mpsc::Receiver<Job>) {
                 };
                 answer_batch(outcomes, &mut batch, &mut backlog)?;
                 last_stored_at = Some(Instant::now());
+                services.db.writing_burst();
             }
             // During a flood, a slice at intervals; otherwise as many as are pending, for as
             // long as no delivery waits to be stored (the one in hand finishes and the
