@@ -123,6 +123,7 @@ mod tests {
 
     #[test]
     fn dates_parse_as_chrono_reads_them() {
+        use chrono::Datelike;
         // Every day of four centuries (leap years of every kind) and every impossible day of
         // month in them: the hand-written parser and chrono's agree, and the day numbers
         // round-trip.
@@ -130,7 +131,6 @@ mod tests {
             let text = date_of_day(day);
             let ours = parse_ymd(&text).expect("a real date parses");
             let theirs = chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d").expect("chrono reads it");
-            use chrono::Datelike;
             assert_eq!(ours, (theirs.year(), theirs.month(), theirs.day()), "{text}");
             assert_eq!(days_from_civil(i64::from(ours.0), i64::from(ours.1), i64::from(ours.2)), day);
         }

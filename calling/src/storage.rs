@@ -255,6 +255,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_burst_of_writes_is_under_way_only_within_its_window() {
+        let bursts = WriteBursts::default();
+        assert!(!bursts.under_way(Duration::from_secs(60)), "nothing marked yet");
+        bursts.mark();
+        assert!(bursts.under_way(Duration::from_secs(60)));
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(!bursts.under_way(Duration::from_millis(10)), "the mark is older than the window");
+    }
+
+    #[test]
     fn dialect_comes_from_the_url_scheme() {
         assert_eq!(Dialect::of_url("sqlite://data/a.db").unwrap(), Dialect::Sqlite);
         assert_eq!(Dialect::of_url("sqlite::memory:").unwrap(), Dialect::Sqlite);
