@@ -340,7 +340,10 @@ mod load {
         ) -> crate::Result<Analytics> {
             let day = |field: &str, text: &str| {
                 crate::dates::start_of_date(text).map(|millis| millis / DAY).ok_or_else(|| {
-                    crate::Error::validation(field, format!("{text:?} is not a date (YYYY-MM-DD)"))
+                    crate::Error::validation(
+                        field,
+                        format!("{text} is not a date (YYYY-MM-DD)", text = crate::error::Quoted(&text)),
+                    )
                 })
             };
             let (first_day, last_day) = (day("from", from)?, day("to", to)?);

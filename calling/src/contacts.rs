@@ -9,6 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::Quoted;
 use crate::phone::PhoneNumber;
 use crate::storage::Db;
 use crate::{Error, Result};
@@ -44,7 +45,7 @@ impl Tag {
         if !valid {
             return Err(Error::validation(
                 "tags",
-                format!("{raw:?} is not a tag: 1 to 32 letters, digits, '-' or '_'"),
+                format!("{raw} is not a tag: 1 to 32 letters, digits, '-' or '_'", raw = Quoted(&raw)),
             ));
         }
         Ok(Tag(tag))

@@ -6,6 +6,18 @@
 
 use serde_json::Value;
 
+/// Text a message quotes, written as `{:?}` writes a string (`"+1 555"`, escapes included).
+///
+/// Why not `{:?}`: the release WASM is built with `-Zfmt-debug=none` (`./dev`), which makes
+/// every `Debug` print nothing, and these messages are also shown by the browser as you type.
+pub struct Quoted<'a>(pub &'a str);
+
+impl std::fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "\"{}\"", self.0.escape_debug())
+    }
+}
+
 /// A domain error. `Internal` hides its cause from users; everything else is safe to show.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -174,5 +186,17 @@ impl From<sqlx::Error> for Error {
 impl From<sqlx::migrate::MigrateError> for Error {
     fn from(err: sqlx::migrate::MigrateError) -> Self {
         Error::internal(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Quoted;
+
+    #[test]
+    fn quoted_text_reads_as_debug_writes_it() {
+        for text in ["+1 555", "", "say \"hi\"", "tab\there", "new\nline", "back\\slash", "café ✓", "\u{301}accent"] {
+            assert_eq!(Quoted(text).to_string(), format!("{text:?}"));
+        }
     }
 }

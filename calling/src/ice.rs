@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::Quoted;
 use crate::{Error, Result};
 
 /// How long TURN credentials handed to a browser stay valid (seconds).
@@ -36,7 +37,8 @@ impl IceUrl {
             return Err(Error::validation(
                 "ice_servers",
                 format!(
-                    "{url:?} is not a STUN or TURN address (stun:host:port, turn:host:port?transport=udp)"
+                    "{url} is not a STUN or TURN address (stun:host:port, turn:host:port?transport=udp)",
+                    url = Quoted(url)
                 ),
             ));
         }

@@ -26,6 +26,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::Error;
+use crate::error::Quoted;
 
 /// The field name validation errors carry.
 const FIELD: &str = "phone_number";
@@ -64,7 +65,10 @@ impl PhoneNumber {
     pub fn parse(raw: &str) -> Result<Self, Error> {
         let international = normalise(raw)?;
         let Some(code) = calling_codes::find(&international) else {
-            return Err(Error::validation(FIELD, format!("{raw:?} has an unknown country code")));
+            return Err(Error::validation(
+                FIELD,
+                format!("{raw} has an unknown country code", raw = Quoted(&raw)),
+            ));
         };
         let calling_code = code.code;
         let mut national = &international[calling_code_digits(calling_code)..];
@@ -82,7 +86,10 @@ impl PhoneNumber {
         if !code.has_length(national.len()) {
             return Err(Error::validation(
                 FIELD,
-                format!("{raw:?} does not have the length of a number of country code +{calling_code}"),
+                format!(
+                    "{raw} does not have the length of a number of country code +{calling_code}",
+                    raw = Quoted(&raw)
+                ),
             ));
         }
         let e164 = format!("+{calling_code}{national}");
@@ -138,7 +145,10 @@ fn normalise(raw: &str) -> Result<String, Error> {
             _ => {
                 return Err(Error::validation(
                     FIELD,
-                    format!("{raw:?} may only contain digits, a leading +, spaces, dashes and parentheses"),
+                    format!(
+                        "{raw} may only contain digits, a leading +, spaces, dashes and parentheses",
+                        raw = Quoted(&raw)
+                    ),
                 ));
             }
         }
@@ -146,13 +156,22 @@ fn normalise(raw: &str) -> Result<String, Error> {
     let international =
         if !trimmed.starts_with('+') && digits.starts_with("00") { &digits[2..] } else { &digits[..] };
     if international.len() < MIN_DIGITS {
-        return Err(Error::validation(FIELD, format!("{raw:?} is too short to be a phone number")));
+        return Err(Error::validation(
+            FIELD,
+            format!("{raw} is too short to be a phone number", raw = Quoted(&raw)),
+        ));
     }
     if international.len() > MAX_DIGITS {
-        return Err(Error::validation(FIELD, format!("{raw:?} has more than {MAX_DIGITS} digits")));
+        return Err(Error::validation(
+            FIELD,
+            format!("{raw} has more than {MAX_DIGITS} digits", raw = Quoted(&raw)),
+        ));
     }
     if international.starts_with('0') {
-        return Err(Error::validation(FIELD, format!("{raw:?} must start with its country code")));
+        return Err(Error::validation(
+            FIELD,
+            format!("{raw} must start with its country code", raw = Quoted(&raw)),
+        ));
     }
     Ok(international.to_owned())
 }

@@ -17,6 +17,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
+use crate::error::Quoted;
 use crate::time_zone::TimeZone;
 use crate::{Error, Result};
 
@@ -402,7 +403,10 @@ impl CallHours {
             Some(id) => match TimeZone::parse(id) {
                 Some(timezone) => Some(timezone),
                 None => {
-                    problems.add("call_hours.timezone_id", format!("{id:?} is not an IANA time zone"));
+                    problems.add(
+                        "call_hours.timezone_id",
+                        format!("{id} is not an IANA time zone", id = Quoted(&id)),
+                    );
                     None
                 }
             },
@@ -420,7 +424,10 @@ impl CallHours {
         for (index, slot) in self.weekly_operating_hours.iter().enumerate() {
             let path = format!("call_hours.weekly_operating_hours[{index}]");
             if let DayOfWeek::Other(raw) = &slot.day_of_week {
-                problems.add(format!("{path}.day_of_week"), format!("must be MONDAY … SUNDAY, not {raw:?}"));
+                problems.add(
+                    format!("{path}.day_of_week"),
+                    format!("must be MONDAY … SUNDAY, not {raw}", raw = Quoted(&raw)),
+                );
             }
             let open = problems.check_time(&format!("{path}.open_time"), &slot.open_time);
             let close = problems.check_time(&format!("{path}.close_time"), &slot.close_time);
@@ -465,8 +472,10 @@ impl CallHours {
                         problems.add(format!("{path}.date"), format!("{} is in the past", holiday.date));
                     }
                 }
-                None => problems
-                    .add(format!("{path}.date"), format!("{:?} is not a YYYY-MM-DD date", holiday.date)),
+                None => problems.add(
+                    format!("{path}.date"),
+                    format!("{} is not a YYYY-MM-DD date", Quoted(&holiday.date)),
+                ),
             }
             let start = problems.check_time(&format!("{path}.start_time"), &holiday.start_time);
             let end = problems.check_time(&format!("{path}.end_time"), &holiday.end_time);
@@ -540,7 +549,10 @@ fn check_countries(countries: &[String], problems: &mut Problems) {
         let field = format!("call_icons.restrict_to_user_countries[{index}]");
         let well_formed = country.len() == 2 && country.bytes().all(|byte| byte.is_ascii_uppercase());
         if !well_formed || !crate::phone::is_country(country) {
-            problems.add(&field, format!("{country:?} is not an ISO 3166 alpha-2 country code"));
+            problems.add(
+                &field,
+                format!("{country} is not an ISO 3166 alpha-2 country code", country = Quoted(&country)),
+            );
         } else if countries[..index].contains(country) {
             problems.add(&field, format!("{country} is listed twice"));
         }
@@ -560,7 +572,8 @@ fn check_sip(sip: &SipSettings, problems: &mut Problems) {
     for (index, server) in servers.iter().enumerate() {
         let path = format!("sip.servers[{index}]");
         if !is_hostname(&server.hostname) {
-            problems.add(format!("{path}.hostname"), format!("{:?} is not a host name", server.hostname));
+            problems
+                .add(format!("{path}.hostname"), format!("{} is not a host name", Quoted(&server.hostname)));
         }
         if server.port == Some(0) {
             problems.add(format!("{path}.port"), "must be between 1 and 65535");
@@ -608,7 +621,7 @@ impl Problems {
     fn check_time(&mut self, field: &str, raw: &str) -> Option<u32> {
         let minutes = parse_time(raw);
         if minutes.is_none() {
-            self.add(field, format!("{raw:?} is not a 24-hour HHMM time"));
+            self.add(field, format!("{raw} is not a 24-hour HHMM time", raw = Quoted(&raw)));
         }
         minutes
     }
@@ -780,7 +793,7 @@ pub fn weekly_hours_from_shorthand(raw: &str) -> Result<Vec<WeeklyHours>> {
             "fri" | "friday" => DayOfWeek::Friday,
             "sat" | "saturday" => DayOfWeek::Saturday,
             "sun" | "sunday" => DayOfWeek::Sunday,
-            _ => return Err(invalid(format!("{key:?} is not a day (mon … sun)"))),
+            _ => return Err(invalid(format!("{key} is not a day (mon … sun)", key = Quoted(&key)))),
         };
         let ranges: Vec<Vec<String>> = match serde_json::from_value::<Vec<String>>(ranges.clone()) {
             Ok(one) => vec![one],
@@ -799,7 +812,7 @@ pub fn weekly_hours_from_shorthand(raw: &str) -> Result<Vec<WeeklyHours>> {
                     && digits[2..] <= *"59";
                 valid
                     .then_some(digits)
-                    .ok_or_else(|| invalid(format!("{key}: {raw:?} is not a time (HH:MM)")))
+                    .ok_or_else(|| invalid(format!("{key}: {raw} is not a time (HH:MM)", raw = Quoted(&raw))))
             };
             hours.push(WeeklyHours {
                 day_of_week: day.clone(),

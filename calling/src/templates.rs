@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::error::Quoted;
 use crate::phone::PhoneNumber;
 use crate::{Error, Result};
 
@@ -66,7 +67,11 @@ impl TemplateName {
         {
             return Err(Error::validation(
                 "name",
-                format!("{name:?} may hold only lowercase letters, digits and underscores, not {bad:?}"),
+                format!(
+                    "{name} may hold only lowercase letters, digits and underscores, not '{bad}'",
+                    name = Quoted(&name),
+                    bad = bad.escape_debug()
+                ),
             ));
         }
         Ok(TemplateName(name.to_owned()))
@@ -88,7 +93,10 @@ pub fn parse_language(raw: Option<&str>) -> Result<String> {
     if language_ok && region_ok {
         Ok(raw.to_owned())
     } else {
-        Err(Error::validation("language", format!("{raw:?} is not a language code like en_US or pt_BR")))
+        Err(Error::validation(
+            "language",
+            format!("{raw} is not a language code like en_US or pt_BR", raw = Quoted(&raw)),
+        ))
     }
 }
 
@@ -139,9 +147,10 @@ impl Category {
         match raw.map(|raw| raw.trim().to_ascii_lowercase()).as_deref() {
             None | Some("marketing") => Ok(Category::Marketing),
             Some("utility") => Ok(Category::Utility),
-            Some(other) => {
-                Err(Error::validation("category", format!("{other:?} is not marketing or utility")))
-            }
+            Some(other) => Err(Error::validation(
+                "category",
+                format!("{other} is not marketing or utility", other = Quoted(&other)),
+            )),
         }
     }
 }
@@ -527,7 +536,10 @@ fn url(raw: &str) -> Result<String> {
         .or_else(|| url.strip_prefix("http://"))
         .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'));
     if !has_host || url.chars().any(char::is_whitespace) {
-        return Err(Error::validation("url", format!("{url:?} is not an http:// or https:// address")));
+        return Err(Error::validation(
+            "url",
+            format!("{url} is not an http:// or https:// address", url = Quoted(&url)),
+        ));
     }
     if url.len() > MAX_URL_CHARS {
         return Err(Error::validation("url", format!("is longer than {MAX_URL_CHARS} characters")));
@@ -672,7 +684,10 @@ fn variables(raw: &Value) -> Result<Vec<String>> {
             let mut ordered = BTreeMap::new();
             for (key, value) in map {
                 let n: usize = key.trim().parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
-                    Error::validation("vars", format!("key {key:?} is not a variable number like \"1\""))
+                    Error::validation(
+                        "vars",
+                        format!("key {key} is not a variable number like \"1\"", key = Quoted(&key)),
+                    )
                 })?;
                 ordered.insert(n, text(&format!("vars.{n}"), value)?);
             }

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use crate::Error;
+use crate::error::Quoted;
 
 /// A list item that either fits its type or is kept verbatim.
 #[derive(Clone, Debug, PartialEq)]
@@ -101,7 +102,8 @@ impl<'de> Deserialize<'de> for FlexibleInt {
             }
 
             fn visit_str<E: de::Error>(self, value: &str) -> Result<FlexibleInt, E> {
-                FlexibleInt::from_text(value).ok_or_else(|| E::custom(format!("{value:?} is not a number")))
+                FlexibleInt::from_text(value)
+                    .ok_or_else(|| E::custom(format!("{} is not a number", Quoted(value))))
             }
         }
 
