@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod bridge;
+pub mod form_action;
 pub mod format;
 pub mod json_text;
 #[cfg(feature = "ssr")]

@@ -8,7 +8,7 @@
 //   log, where sandbox mode writes it) sets a new one checked as typed, and they sign in with it.
 import { expect, Page, test } from "@playwright/test";
 import { readFileSync } from "node:fs";
-import { openHydrated, SIGNED_OUT, HYDRATION_TIMEOUT } from "./helpers";
+import { openHydrated, OWNER_STATE, SIGNED_OUT, HYDRATION_TIMEOUT } from "./helpers";
 
 const run = Date.now().toString(36);
 // Digits only, distinct per run (Meta ids), and a UK test number (Ofcom's drama range).
@@ -114,6 +114,7 @@ test.describe("WhatsApp numbers, workspace and passwords", () => {
 
   test("rename the workspace: a bad name is refused by the field, a good one shows in the top bar", async ({
     page,
+    browser,
   }) => {
     await openHydrated(page, "/admin/workspace");
     const name = page.getByLabel("Name", { exact: true });
@@ -129,6 +130,24 @@ test.describe("WhatsApp numbers, workspace and passwords", () => {
     await expect(page.getByRole("status").filter({ hasText: `now called ${renamed}` })).toBeVisible();
     await openHydrated(page, "/calling");
     await expect(page.getByLabel("Account")).toContainText(renamed);
+
+    // Without JavaScript the form is an ordinary POST to its server function, which sends the
+    // browser back to the page.
+    const noScript = await browser.newContext({ javaScriptEnabled: false, storageState: OWNER_STATE });
+    const plain = await noScript.newPage();
+    await plain.goto("/admin/workspace");
+    const withoutJs = `${renamed} without JS`;
+    await plain.getByLabel("Name", { exact: true }).fill(withoutJs);
+    const posted = plain.waitForResponse((response) => response.request().method() === "POST");
+    await plain.getByRole("button", { name: "Save" }).click();
+    const answer = await posted;
+    expect(answer.status()).toBe(302);
+    expect(answer.headers()["location"]).toContain("/admin/workspace");
+    await plain.waitForLoadState("load");
+    await plain.goto("/admin/workspace");
+    await expect(plain.getByLabel("Name", { exact: true })).toHaveValue(withoutJs);
+    await expect(plain.getByLabel("Account")).toContainText(withoutJs);
+    await noScript.close();
 
     // Put it back for the other tests.
     await openHydrated(page, "/admin/workspace");

@@ -3,6 +3,7 @@
 //! revoke after confirming. `ManageApiKeys` only, as `/api/v1/api-keys`; a key never gets a role
 //! above its creator's.
 
+use crate::form_action::{FormAction, ServerForm};
 use calling::accounts::{Permission, Role};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -123,7 +124,7 @@ pub async fn revoke_admin_api_key(id: String) -> Result<KeyRow, ServerFnError> {
 /// The API keys section.
 #[component]
 pub fn ApiKeysPage() -> impl IntoView {
-    let create = ServerAction::<CreateAdminApiKey>::new();
+    let create = FormAction::<CreateAdminApiKey>::new();
     let revoke = ServerAction::<RevokeAdminApiKey>::new();
     let access = Resource::new(|| (), |_| current_visitor());
     let keys =
@@ -180,7 +181,7 @@ pub fn ApiKeysPage() -> impl IntoView {
 }
 
 #[component]
-fn CreateKeyForm(role: Role, create: ServerAction<CreateAdminApiKey>) -> impl IntoView {
+fn CreateKeyForm(role: Role, create: FormAction<CreateAdminApiKey>) -> impl IntoView {
     let value = create.value();
     let name_error = Signal::derive(move || value.with(|v| refusal_of(v, "name")));
     let role_error = Signal::derive(move || value.with(|v| refusal_of(v, "role")));
@@ -206,7 +207,7 @@ fn CreateKeyForm(role: Role, create: ServerAction<CreateAdminApiKey>) -> impl In
     view! {
         <section class="card" aria-labelledby="new-key-heading">
             <h2 id="new-key-heading">"Create a key"</h2>
-            <ActionForm action=create node_ref=form attr:class="admin-form">
+            <ServerForm action=create node_ref=form attr:class="admin-form">
                 <div class="field">
                     <label for="key-name">"Name"</label>
                     <input
@@ -236,7 +237,7 @@ fn CreateKeyForm(role: Role, create: ServerAction<CreateAdminApiKey>) -> impl In
                 <button class="button" type="submit" disabled=move || create.pending().get()>
                     {move || if create.pending().get() { "Creating…" } else { "Create key" }}
                 </button>
-            </ActionForm>
+            </ServerForm>
             {problem}
             {move || {
                 created()

@@ -9,6 +9,7 @@
 //! sets the threshold, `ManageBilling` (owners) changes the subscription and publishes rates;
 //! every change is audited as the REST API audits it.
 
+use crate::form_action::{FormAction, ServerForm};
 use calling::billing::forms::{CountryRateForm, ExpenseFilter, RateCardForm, RateForm, StatementKind};
 use calling::billing::{Currency, Micros, Money};
 use leptos::prelude::*;
@@ -378,17 +379,20 @@ pub async fn publish_rate_card(form: RateCardForm) -> Result<FormReply<i64>, Ser
     Ok(FormReply::Done(published.version))
 }
 
-/// The action's version as of its last successful reply; refusals leave it as it was.
-fn saved_version<I, T>(action: &Action<I, Result<FormReply<T>, ServerFnError>>) -> Memo<usize>
-where
-    I: Send + Sync + 'static,
-    T: Send + Sync + 'static,
-{
-    let action = *action;
-    Memo::new(move |before: Option<&usize>| {
-        let saved = action.value().with(|value| matches!(value, Some(Ok(FormReply::Done(_)))));
-        if saved { action.version().get() } else { before.copied().unwrap_or(0) }
-    })
+/// An action's version as of its last successful reply; refusals leave it as it was.
+fn saved_version(
+    succeeded: impl Fn() -> bool + Send + Sync + 'static,
+    version: RwSignal<usize>,
+) -> Memo<usize> {
+    Memo::new(
+        move |before: Option<&usize>| {
+            if succeeded() { version.get() } else { before.copied().unwrap_or(0) }
+        },
+    )
+}
+
+fn is_done<T>(value: &Option<Result<FormReply<T>, ServerFnError>>) -> bool {
+    matches!(value, Some(Ok(FormReply::Done(_))))
 }
 
 fn money(amount: Micros, currency: &Currency) -> String {
@@ -398,18 +402,19 @@ fn money(amount: Micros, currency: &Currency) -> String {
 /// The Billing section.
 #[component]
 pub fn BillingPage() -> impl IntoView {
-    let top_up = ServerAction::<RecordTopUp>::new();
-    let set_threshold = ServerAction::<SetLowBalanceThreshold>::new();
-    let update = ServerAction::<UpdateSubscription>::new();
+    let top_up = FormAction::<RecordTopUp>::new();
+    let set_threshold = FormAction::<SetLowBalanceThreshold>::new();
+    let update = FormAction::<UpdateSubscription>::new();
     let publish = ServerAction::<PublishRateCard>::new();
     // Refetched after a change only: a refused field rebuilds nothing, so what was typed stays.
-    let topped_up = saved_version(&top_up);
-    let (threshold_set, subscription_set) = (saved_version(&set_threshold), saved_version(&update));
+    let topped_up = saved_version(move || top_up.value().with(is_done), top_up.version());
+    let threshold_set = saved_version(move || set_threshold.value().with(is_done), set_threshold.version());
+    let subscription_set = saved_version(move || update.value().with(is_done), update.version());
     let billing = Resource::new(
         move || (topped_up.get(), threshold_set.get(), subscription_set.get()),
         |_| load_billing(),
     );
-    let published = saved_version(&publish);
+    let published = saved_version(move || publish.value().with(is_done), publish.version());
     let cards = Resource::new(move || published.get(), |_| load_rate_cards());
     view! {
         <Title text="Billing" />
@@ -497,7 +502,7 @@ fn WalletCard(view: BillingView) -> impl IntoView {
 }
 
 #[component]
-fn SubscriptionCard(view: BillingView, update: ServerAction<UpdateSubscription>) -> impl IntoView {
+fn SubscriptionCard(view: BillingView, update: FormAction<UpdateSubscription>) -> impl IntoView {
     let facts = match &view.subscription {
         Some(s) => view! {
             <dl class="facts">
@@ -534,7 +539,7 @@ fn SubscriptionCard(view: BillingView, update: ServerAction<UpdateSubscription>)
 #[component]
 fn SubscriptionForm(
     current: Option<SubscriptionView>,
-    update: ServerAction<UpdateSubscription>,
+    update: FormAction<UpdateSubscription>,
 ) -> impl IntoView {
     let value = update.value();
     let plan_error = Signal::derive(move || value.with(|v| refusal_of(v, "plan")));
@@ -557,7 +562,7 @@ fn SubscriptionForm(
     let status = current.as_ref().map_or_else(|| "active".to_owned(), |s| s.status.clone());
     let end = current.as_ref().map(|s| format::utc_date(s.current_period_end)).unwrap_or_default();
     view! {
-        <ActionForm action=update attr:class="admin-form">
+        <ServerForm action=update attr:class="admin-form">
             <div class="field">
                 <label for="subscription-plan">"Plan"</label>
                 <input id="subscription-plan" type="text" name="plan" required maxlength="64" value=plan
@@ -583,7 +588,7 @@ fn SubscriptionForm(
             <button class="button" type="submit" disabled=move || update.pending().get()>
                 {move || if update.pending().get() { "Saving…" } else { "Save subscription" }}
             </button>
-        </ActionForm>
+        </ServerForm>
         {problem}
         {saved}
     }
@@ -591,7 +596,7 @@ fn SubscriptionForm(
 }
 
 #[component]
-fn TopUpForm(top_up: ServerAction<RecordTopUp>) -> impl IntoView {
+fn TopUpForm(top_up: FormAction<RecordTopUp>) -> impl IntoView {
     let value = top_up.value();
     let amount_error = Signal::derive(move || value.with(|v| refusal_of(v, "amount")));
     let reference_error = Signal::derive(move || value.with(|v| refusal_of(v, "reference")));
@@ -627,7 +632,7 @@ fn TopUpForm(top_up: ServerAction<RecordTopUp>) -> impl IntoView {
                 "Payments arrive outside Switchboard (a bank transfer, an invoice paid; play money on a sandbox install). "
                 "Record each one with its reference: the same reference is only ever added once."
             </p>
-            <ActionForm action=top_up node_ref=form attr:class="admin-form">
+            <ServerForm action=top_up node_ref=form attr:class="admin-form">
                 <div class="field">
                     <label for="top-up-amount">"Amount"</label>
                     <input id="top-up-amount" type="text" inputmode="decimal" name="amount" required placeholder="25.00"
@@ -649,7 +654,7 @@ fn TopUpForm(top_up: ServerAction<RecordTopUp>) -> impl IntoView {
                 <button class="button" type="submit" disabled=move || top_up.pending().get()>
                     {move || if top_up.pending().get() { "Recording…" } else { "Record top-up" }}
                 </button>
-            </ActionForm>
+            </ServerForm>
             {problem}
             {done}
         </section>
@@ -658,7 +663,7 @@ fn TopUpForm(top_up: ServerAction<RecordTopUp>) -> impl IntoView {
 }
 
 #[component]
-fn ThresholdForm(view: BillingView, set_threshold: ServerAction<SetLowBalanceThreshold>) -> impl IntoView {
+fn ThresholdForm(view: BillingView, set_threshold: FormAction<SetLowBalanceThreshold>) -> impl IntoView {
     let value = set_threshold.value();
     let threshold_error = Signal::derive(move || value.with(|v| refusal_of(v, "threshold")));
     let problem = move || {
@@ -679,7 +684,7 @@ fn ThresholdForm(view: BillingView, set_threshold: ServerAction<SetLowBalanceThr
         <section class="card" aria-labelledby="threshold-heading">
             <h2 id="threshold-heading">"Low-balance warning"</h2>
             <p class="muted">"The wallet and the calling overview warn when less than this is available. 0 turns the warning off."</p>
-            <ActionForm action=set_threshold attr:class="admin-form">
+            <ServerForm action=set_threshold attr:class="admin-form">
                 <div class="field">
                     <label for="threshold-amount">{format!("Warn below ({})", view.currency)}</label>
                     <input id="threshold-amount" type="text" inputmode="decimal" name="threshold" required
@@ -690,7 +695,7 @@ fn ThresholdForm(view: BillingView, set_threshold: ServerAction<SetLowBalanceThr
                 <button class="button" type="submit" disabled=move || set_threshold.pending().get()>
                     {move || if set_threshold.pending().get() { "Saving…" } else { "Save threshold" }}
                 </button>
-            </ActionForm>
+            </ServerForm>
             {problem}
             {saved}
         </section>

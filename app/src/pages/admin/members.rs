@@ -7,6 +7,7 @@
 //! roles and removes; only `ManageOwners` touches an owner or grants owner; nobody grants a
 //! role above their own.
 
+use crate::form_action::{FormAction, ServerForm};
 use calling::accounts::{Permission, Role};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -225,9 +226,9 @@ pub async fn remove_team_member(user_id: String) -> Result<TeamMember, ServerFnE
 /// The Members section.
 #[component]
 pub fn MembersPage() -> impl IntoView {
-    let invite = ServerAction::<InviteMember>::new();
+    let invite = FormAction::<InviteMember>::new();
     let revoke = ServerAction::<RevokeTeamInvitation>::new();
-    let change = ServerAction::<ChangeMemberRole>::new();
+    let change = FormAction::<ChangeMemberRole>::new();
     let remove = ServerAction::<RemoveTeamMember>::new();
     let access = Resource::new(|| (), |_| current_visitor());
     let team = Resource::new(
@@ -324,7 +325,7 @@ pub fn MembersPage() -> impl IntoView {
 #[component]
 fn MemberTable(
     team: Team,
-    change: ServerAction<ChangeMemberRole>,
+    change: FormAction<ChangeMemberRole>,
     remove: ServerAction<RemoveTeamMember>,
 ) -> impl IntoView {
     let owners = team.owners();
@@ -392,7 +393,7 @@ fn MemberControls(
     member: TeamMember,
     is_me: bool,
     grantable: Vec<Role>,
-    change: ServerAction<ChangeMemberRole>,
+    change: FormAction<ChangeMemberRole>,
     remove: ServerAction<RemoveTeamMember>,
 ) -> impl IntoView {
     let select_id = format!("role-{}", member.user_id);
@@ -418,14 +419,14 @@ fn MemberControls(
     });
     view! {
         <div class="actions">
-            <ActionForm action=change attr:class="row-action role-change">
+            <ServerForm action=change attr:class="row-action role-change">
                 <input type="hidden" name="user_id" value=member.user_id.clone() />
                 <label class="visually-hidden" for=select_id.clone()>{label}</label>
                 <RoleSelect name="role" id=select_id roles=grantable selected=member.role />
                 <button class="button quiet" type="submit" disabled=move || change.pending().get()>
                     "Change role"
                 </button>
-            </ActionForm>
+            </ServerForm>
             {remove_control}
         </div>
     }
@@ -506,7 +507,7 @@ pub(super) fn Confirm(
 /// Invite by email with a role; the link appears below once the invitation exists. Built once
 /// (never refetched) so what was typed survives a refused field.
 #[component]
-fn InviteForm(role: Role, invite: ServerAction<InviteMember>) -> impl IntoView {
+fn InviteForm(role: Role, invite: FormAction<InviteMember>) -> impl IntoView {
     let value = invite.value();
     let email_error = Signal::derive(move || value.with(|v| refusal_of(v, "email")));
     let role_error = Signal::derive(move || value.with(|v| refusal_of(v, "role")));
@@ -536,7 +537,7 @@ fn InviteForm(role: Role, invite: ServerAction<InviteMember>) -> impl IntoView {
             <p class="muted">
                 "The invitation is emailed when this install has email set up; either way you get the link to pass on yourself. It works once and expires after 7 days."
             </p>
-            <ActionForm action=invite node_ref=form attr:class="admin-form">
+            <ServerForm action=invite node_ref=form attr:class="admin-form">
                 <div class="field">
                     <label for="invite-email">"Email"</label>
                     <input
@@ -564,7 +565,7 @@ fn InviteForm(role: Role, invite: ServerAction<InviteMember>) -> impl IntoView {
                 <button class="button" type="submit" disabled=move || invite.pending().get()>
                     {move || if invite.pending().get() { "Inviting…" } else { "Create invitation" }}
                 </button>
-            </ActionForm>
+            </ServerForm>
             {problem}
             {move || {
                 created()

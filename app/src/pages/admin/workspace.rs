@@ -3,6 +3,7 @@
 //! owners and admins (`ChangeSettings`) rename it, audited as `workspace.updated` like the REST
 //! API's `PUT /api/v1/workspace`.
 
+use crate::form_action::{FormAction, ServerForm};
 use calling::accounts::Role;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -63,7 +64,7 @@ pub async fn rename_workspace(name: String) -> Result<FormReply<String>, ServerF
 /// The Workspace section.
 #[component]
 pub fn WorkspacePage() -> impl IntoView {
-    let rename = ServerAction::<RenameWorkspace>::new();
+    let rename = FormAction::<RenameWorkspace>::new();
     let profile = Resource::new(|| (), |_| load_workspace_profile());
     view! {
         <Title text="Workspace" />
@@ -82,7 +83,7 @@ pub fn WorkspacePage() -> impl IntoView {
 }
 
 #[component]
-fn ProfileCard(profile: WorkspaceProfile, rename: ServerAction<RenameWorkspace>) -> impl IntoView {
+fn ProfileCard(profile: WorkspaceProfile, rename: FormAction<RenameWorkspace>) -> impl IntoView {
     let value = rename.value();
     let name_error = Signal::derive(move || value.with(|v| refusal_of(v, "name")));
     let problem = move || {
@@ -103,7 +104,7 @@ fn ProfileCard(profile: WorkspaceProfile, rename: ServerAction<RenameWorkspace>)
     let name = profile.name.clone();
     let editor = if profile.can_change {
         view! {
-            <ActionForm action=rename attr:class="admin-form">
+            <ServerForm action=rename attr:class="admin-form">
                 <div class="field">
                     <label for="workspace-name">"Name"</label>
                     <input
@@ -122,7 +123,7 @@ fn ProfileCard(profile: WorkspaceProfile, rename: ServerAction<RenameWorkspace>)
                 <button class="button" type="submit" disabled=move || rename.pending().get()>
                     {move || if rename.pending().get() { "Saving…" } else { "Save" }}
                 </button>
-            </ActionForm>
+            </ServerForm>
             {problem}
             {saved}
         }

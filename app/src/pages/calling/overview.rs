@@ -1,5 +1,6 @@
 //! `/calling`: the header card (today's or the week's figures) and the latest calls.
 
+use crate::form_action::{FormAction, ServerForm};
 use calling::overview::OverviewPeriod;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -12,7 +13,7 @@ use crate::format;
 #[component]
 pub fn OverviewPage() -> impl IntoView {
     let period = RwSignal::new(OverviewPeriod::Today);
-    let simulate = ServerAction::<SimulateInboundCall>::new();
+    let simulate = FormAction::<SimulateInboundCall>::new();
     let live = live_changes();
     let card = Resource::new(
         move || (period.get(), simulate.version().get(), live.get()),
@@ -51,7 +52,7 @@ pub fn OverviewPage() -> impl IntoView {
 }
 
 #[component]
-fn OverviewFigures(card: OverviewCard, simulate: ServerAction<SimulateInboundCall>) -> impl IntoView {
+fn OverviewFigures(card: OverviewCard, simulate: FormAction<SimulateInboundCall>) -> impl IntoView {
     let sandbox = card.is_sandbox();
     let numbers = card
         .numbers
@@ -125,7 +126,7 @@ fn Stat(label: &'static str, value: String) -> impl IntoView {
 
 /// Sandbox only: ring the sandbox number from a simulated WhatsApp user.
 #[component]
-fn SandboxPanel(simulate: ServerAction<SimulateInboundCall>) -> impl IntoView {
+fn SandboxPanel(simulate: FormAction<SimulateInboundCall>) -> impl IntoView {
     let result = move || match simulate.value().get() {
         Some(Ok(call_id)) => {
             view! { <p class="ok" role="status">"Ringing: " <code>{call_id}</code></p> }.into_any()
@@ -141,7 +142,7 @@ fn SandboxPanel(simulate: ServerAction<SimulateInboundCall>) -> impl IntoView {
             <p class="muted">
                 "A simulated WhatsApp user calls your sandbox number, exactly as a real customer would."
             </p>
-            <ActionForm action=simulate attr:class="inline-form">
+            <ServerForm action=simulate attr:class="inline-form">
                 <label>
                     "Caller number"
                     <input type="tel" name="from" value="+919876543210" required autocomplete="off" />
@@ -157,7 +158,7 @@ fn SandboxPanel(simulate: ServerAction<SimulateInboundCall>) -> impl IntoView {
                 <button class="button" type="submit" disabled=move || simulate.pending().get()>
                     "Ring the sandbox number"
                 </button>
-            </ActionForm>
+            </ServerForm>
             {result}
         </section>
     }

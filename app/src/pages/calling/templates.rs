@@ -6,6 +6,7 @@
 //! sees settings lists, `ManageTemplates` creates, deletes and sets defaults, `SendTemplates`
 //! sends. The rules themselves live in `calling::templates`.
 
+use crate::form_action::{FormAction, ServerForm};
 use calling::deep_links::DeepLink;
 use calling::templates::{ButtonTarget, SentTemplate, Template, TemplateKind, TemplateStatus};
 use leptos::prelude::*;
@@ -369,10 +370,10 @@ fn FieldError(id: String, message: Signal<Option<String>>) -> impl IntoView {
 #[component]
 pub fn TemplatesPage() -> impl IntoView {
     let access = Resource::new(|| (), |_| template_access());
-    let create_call_button = ServerAction::<CreateCallButtonTemplate>::new();
-    let create_permission = ServerAction::<CreatePermissionTemplate>::new();
-    let set_default = ServerAction::<SetDefaultTemplate>::new();
-    let delete = ServerAction::<DeleteTemplate>::new();
+    let create_call_button = FormAction::<CreateCallButtonTemplate>::new();
+    let create_permission = FormAction::<CreatePermissionTemplate>::new();
+    let set_default = FormAction::<SetDefaultTemplate>::new();
+    let delete = FormAction::<DeleteTemplate>::new();
     let send = ServerAction::<SendTemplate>::new();
     let templates = Resource::new(
         move || {
@@ -466,8 +467,8 @@ pub fn TemplatesPage() -> impl IntoView {
 fn TemplateTable(
     list: Vec<Template>,
     can_manage: bool,
-    set_default: ServerAction<SetDefaultTemplate>,
-    delete: ServerAction<DeleteTemplate>,
+    set_default: FormAction<SetDefaultTemplate>,
+    delete: FormAction<DeleteTemplate>,
 ) -> impl IntoView {
     let rows = list
         .into_iter()
@@ -486,10 +487,10 @@ fn TemplateTable(
                 let set_default_form = (!template.is_default).then(|| {
                     let id = id.clone();
                     view! {
-                        <ActionForm action=set_default attr:class="row-action">
+                        <ServerForm action=set_default attr:class="row-action">
                             <input type="hidden" name="id" value=id />
                             <button class="button quiet" type="submit">"Set as default"</button>
-                        </ActionForm>
+                        </ServerForm>
                     }
                 });
                 view! {
@@ -548,7 +549,7 @@ fn TemplateTable(
 /// Delete, then "are you sure?" in place: the second step says what happens and deletes for
 /// real; Cancel (or Escape) steps back.
 #[component]
-fn DeleteControl(id: String, name: String, delete: ServerAction<DeleteTemplate>) -> impl IntoView {
+fn DeleteControl(id: String, name: String, delete: FormAction<DeleteTemplate>) -> impl IntoView {
     let confirming = RwSignal::new(false);
     // The confirmation is rebuilt each time it opens.
     let id = StoredValue::new(id);
@@ -596,12 +597,12 @@ fn DeleteControl(id: String, name: String, delete: ServerAction<DeleteTemplate>)
                 }
             >
                 <span>{question.clone()}</span>
-                <ActionForm action=delete attr:class="row-action">
+                <ServerForm action=delete attr:class="row-action">
                     <input type="hidden" name="id" value=id.get_value() />
                     <button class="button danger" type="submit" node_ref=confirm_button disabled=move || delete.pending().get()>
                         "Delete for good"
                     </button>
-                </ActionForm>
+                </ServerForm>
                 <button class="button quiet" type="button" on:click=move |_| step_back()>
                     "Cancel"
                 </button>
@@ -626,8 +627,8 @@ fn created_line(value: &Option<Result<FormReply<Template>, ServerFnError>>) -> O
 
 /// Empties a create form once its template exists, ready for the next one.
 fn reset_on_success(
-    action: ServerAction<
-        impl leptos::server_fn::ServerFn<Output = FormReply<Template>> + Clone + Sync + 'static,
+    action: FormAction<
+        impl leptos::server_fn::ServerFn<Output = FormReply<Template>, Error = ServerFnError> + 'static,
     >,
     form: NodeRef<leptos::html::Form>,
 ) {
@@ -716,7 +717,7 @@ const CALL_BUTTON_FIELDS: [&str; 10] = [
 ];
 
 #[component]
-fn CallButtonForm(action: ServerAction<CreateCallButtonTemplate>) -> impl IntoView {
+fn CallButtonForm(action: FormAction<CreateCallButtonTemplate>) -> impl IntoView {
     let target = RwSignal::new(ButtonTarget::WhatsappCall);
     let form = NodeRef::<leptos::html::Form>::new();
     reset_on_success(action, form);
@@ -736,7 +737,7 @@ fn CallButtonForm(action: ServerAction<CreateCallButtonTemplate>) -> impl IntoVi
     view! {
         <section class="card" aria-labelledby="new-call-button-heading">
             <h2 id="new-call-button-heading">"New call-button template"</h2>
-            <ActionForm action node_ref=form attr:class="template-form" attr:aria-label="New call-button template">
+            <ServerForm action node_ref=form attr:class="template-form" attr:aria-label="New call-button template">
                 <TextField id="cb-name" label="Name" name="name" required=true placeholder="support_call"
                     hint="Lowercase letters, digits and underscores." error=error("name") />
                 <div class="form-row">
@@ -778,7 +779,7 @@ fn CallButtonForm(action: ServerAction<CreateCallButtonTemplate>) -> impl IntoVi
                         "Submit to WhatsApp"
                     </button>
                 </div>
-            </ActionForm>
+            </ServerForm>
             {problem}
             {done}
         </section>
@@ -789,7 +790,7 @@ fn CallButtonForm(action: ServerAction<CreateCallButtonTemplate>) -> impl IntoVi
 const PERMISSION_FIELDS: [&str; 7] = ["name", "language", "category", "body", "examples", "header", "footer"];
 
 #[component]
-fn PermissionForm(action: ServerAction<CreatePermissionTemplate>) -> impl IntoView {
+fn PermissionForm(action: FormAction<CreatePermissionTemplate>) -> impl IntoView {
     let form = NodeRef::<leptos::html::Form>::new();
     reset_on_success(action, form);
     let error =
@@ -806,7 +807,7 @@ fn PermissionForm(action: ServerAction<CreatePermissionTemplate>) -> impl IntoVi
     view! {
         <section class="card" aria-labelledby="new-permission-heading">
             <h2 id="new-permission-heading">"New permission template"</h2>
-            <ActionForm action node_ref=form attr:class="template-form" attr:aria-label="New permission template">
+            <ServerForm action node_ref=form attr:class="template-form" attr:aria-label="New permission template">
                 <TextField id="pm-name" label="Name" name="name" required=true placeholder="may_we_call"
                     hint="Lowercase letters, digits and underscores." error=error("name") />
                 <div class="form-row">
@@ -825,7 +826,7 @@ fn PermissionForm(action: ServerAction<CreatePermissionTemplate>) -> impl IntoVi
                         "Submit to WhatsApp"
                     </button>
                 </div>
-            </ActionForm>
+            </ServerForm>
             {problem}
             {done}
         </section>
@@ -1049,7 +1050,7 @@ pub async fn make_deep_link(
 /// The call-link generator: pick a number, add a payload, get the link and its QR code.
 #[component]
 fn DeepLinkCard() -> impl IntoView {
-    let make = ServerAction::<MakeDeepLink>::new();
+    let make = FormAction::<MakeDeepLink>::new();
     let choices = Resource::new(|| (), |_| crate::api::call_filter_choices());
     let value = make.value();
     let payload_error = Signal::derive(move || {
@@ -1092,7 +1093,7 @@ fn DeepLinkCard() -> impl IntoView {
             <p class="muted">
                 "A wa.me/call link starts a WhatsApp call to your number without a template. What you put in the payload comes back with the call (as its deep link payload), so you can tell which page or poster it came from."
             </p>
-            <ActionForm action=make attr:class="admin-form inline-form">
+            <ServerForm action=make attr:class="admin-form inline-form">
                 <Suspense>
                     {move || Suspend::new(async move {
                         let numbers = choices.await.map(|c| c.numbers).unwrap_or_default();
@@ -1117,7 +1118,7 @@ fn DeepLinkCard() -> impl IntoView {
                 </label>
                 <FieldError id="deep-link-payload-error".to_owned() message=payload_error />
                 <button class="button" type="submit" disabled=move || make.pending().get()>"Make the link"</button>
-            </ActionForm>
+            </ServerForm>
             {result}
         </section>
     }
