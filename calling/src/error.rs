@@ -195,7 +195,9 @@ mod tests {
 
     #[test]
     fn quoted_text_reads_as_debug_writes_it() {
-        for text in ["+1 555", "", "say \"hi\"", "tab\there", "new\nline", "back\\slash", "café ✓", "\u{301}accent"] {
+        for text in
+            ["+1 555", "", "say \"hi\"", "tab\there", "new\nline", "back\\slash", "café ✓", "\u{301}accent"]
+        {
             assert_eq!(Quoted(text).to_string(), format!("{text:?}"));
         }
     }
