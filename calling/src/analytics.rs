@@ -342,7 +342,7 @@ mod load {
                 crate::dates::start_of_date(text).map(|millis| millis / DAY).ok_or_else(|| {
                     crate::Error::validation(
                         field,
-                        format!("{text} is not a date (YYYY-MM-DD)", text = crate::error::Quoted(&text)),
+                        format!("{text} is not a date (YYYY-MM-DD)", text = crate::error::Quoted(text)),
                     )
                 })
             };

@@ -45,7 +45,7 @@ impl Tag {
         if !valid {
             return Err(Error::validation(
                 "tags",
-                format!("{raw} is not a tag: 1 to 32 letters, digits, '-' or '_'", raw = Quoted(&raw)),
+                format!("{raw} is not a tag: 1 to 32 letters, digits, '-' or '_'", raw = Quoted(raw)),
             ));
         }
         Ok(Tag(tag))

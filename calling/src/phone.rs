@@ -67,7 +67,7 @@ impl PhoneNumber {
         let Some(code) = calling_codes::find(&international) else {
             return Err(Error::validation(
                 FIELD,
-                format!("{raw} has an unknown country code", raw = Quoted(&raw)),
+                format!("{raw} has an unknown country code", raw = Quoted(raw)),
             ));
         };
         let calling_code = code.code;
@@ -88,7 +88,7 @@ impl PhoneNumber {
                 FIELD,
                 format!(
                     "{raw} does not have the length of a number of country code +{calling_code}",
-                    raw = Quoted(&raw)
+                    raw = Quoted(raw)
                 ),
             ));
         }
@@ -147,7 +147,7 @@ fn normalise(raw: &str) -> Result<String, Error> {
                     FIELD,
                     format!(
                         "{raw} may only contain digits, a leading +, spaces, dashes and parentheses",
-                        raw = Quoted(&raw)
+                        raw = Quoted(raw)
                     ),
                 ));
             }
@@ -158,19 +158,19 @@ fn normalise(raw: &str) -> Result<String, Error> {
     if international.len() < MIN_DIGITS {
         return Err(Error::validation(
             FIELD,
-            format!("{raw} is too short to be a phone number", raw = Quoted(&raw)),
+            format!("{raw} is too short to be a phone number", raw = Quoted(raw)),
         ));
     }
     if international.len() > MAX_DIGITS {
         return Err(Error::validation(
             FIELD,
-            format!("{raw} has more than {MAX_DIGITS} digits", raw = Quoted(&raw)),
+            format!("{raw} has more than {MAX_DIGITS} digits", raw = Quoted(raw)),
         ));
     }
     if international.starts_with('0') {
         return Err(Error::validation(
             FIELD,
-            format!("{raw} must start with its country code", raw = Quoted(&raw)),
+            format!("{raw} must start with its country code", raw = Quoted(raw)),
         ));
     }
     Ok(international.to_owned())

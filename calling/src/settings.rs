@@ -405,7 +405,7 @@ impl CallHours {
                 None => {
                     problems.add(
                         "call_hours.timezone_id",
-                        format!("{id} is not an IANA time zone", id = Quoted(&id)),
+                        format!("{id} is not an IANA time zone", id = Quoted(id)),
                     );
                     None
                 }
@@ -426,7 +426,7 @@ impl CallHours {
             if let DayOfWeek::Other(raw) = &slot.day_of_week {
                 problems.add(
                     format!("{path}.day_of_week"),
-                    format!("must be MONDAY … SUNDAY, not {raw}", raw = Quoted(&raw)),
+                    format!("must be MONDAY … SUNDAY, not {raw}", raw = Quoted(raw)),
                 );
             }
             let open = problems.check_time(&format!("{path}.open_time"), &slot.open_time);
@@ -551,7 +551,7 @@ fn check_countries(countries: &[String], problems: &mut Problems) {
         if !well_formed || !crate::phone::is_country(country) {
             problems.add(
                 &field,
-                format!("{country} is not an ISO 3166 alpha-2 country code", country = Quoted(&country)),
+                format!("{country} is not an ISO 3166 alpha-2 country code", country = Quoted(country)),
             );
         } else if countries[..index].contains(country) {
             problems.add(&field, format!("{country} is listed twice"));
@@ -621,7 +621,7 @@ impl Problems {
     fn check_time(&mut self, field: &str, raw: &str) -> Option<u32> {
         let minutes = parse_time(raw);
         if minutes.is_none() {
-            self.add(field, format!("{raw} is not a 24-hour HHMM time", raw = Quoted(&raw)));
+            self.add(field, format!("{raw} is not a 24-hour HHMM time", raw = Quoted(raw)));
         }
         minutes
     }
@@ -793,7 +793,7 @@ pub fn weekly_hours_from_shorthand(raw: &str) -> Result<Vec<WeeklyHours>> {
             "fri" | "friday" => DayOfWeek::Friday,
             "sat" | "saturday" => DayOfWeek::Saturday,
             "sun" | "sunday" => DayOfWeek::Sunday,
-            _ => return Err(invalid(format!("{key} is not a day (mon … sun)", key = Quoted(&key)))),
+            _ => return Err(invalid(format!("{key} is not a day (mon … sun)", key = Quoted(key)))),
         };
         let ranges: Vec<Vec<String>> = match serde_json::from_value::<Vec<String>>(ranges.clone()) {
             Ok(one) => vec![one],
@@ -812,7 +812,7 @@ pub fn weekly_hours_from_shorthand(raw: &str) -> Result<Vec<WeeklyHours>> {
                     && digits[2..] <= *"59";
                 valid
                     .then_some(digits)
-                    .ok_or_else(|| invalid(format!("{key}: {raw} is not a time (HH:MM)", raw = Quoted(&raw))))
+                    .ok_or_else(|| invalid(format!("{key}: {raw} is not a time (HH:MM)", raw = Quoted(raw))))
             };
             hours.push(WeeklyHours {
                 day_of_week: day.clone(),

@@ -69,7 +69,7 @@ impl TemplateName {
                 "name",
                 format!(
                     "{name} may hold only lowercase letters, digits and underscores, not '{bad}'",
-                    name = Quoted(&name),
+                    name = Quoted(name),
                     bad = bad.escape_debug()
                 ),
             ));
@@ -95,7 +95,7 @@ pub fn parse_language(raw: Option<&str>) -> Result<String> {
     } else {
         Err(Error::validation(
             "language",
-            format!("{raw} is not a language code like en_US or pt_BR", raw = Quoted(&raw)),
+            format!("{raw} is not a language code like en_US or pt_BR", raw = Quoted(raw)),
         ))
     }
 }
@@ -149,7 +149,7 @@ impl Category {
             Some("utility") => Ok(Category::Utility),
             Some(other) => Err(Error::validation(
                 "category",
-                format!("{other} is not marketing or utility", other = Quoted(&other)),
+                format!("{other} is not marketing or utility", other = Quoted(other)),
             )),
         }
     }
@@ -538,7 +538,7 @@ fn url(raw: &str) -> Result<String> {
     if !has_host || url.chars().any(char::is_whitespace) {
         return Err(Error::validation(
             "url",
-            format!("{url} is not an http:// or https:// address", url = Quoted(&url)),
+            format!("{url} is not an http:// or https:// address", url = Quoted(url)),
         ));
     }
     if url.len() > MAX_URL_CHARS {
@@ -686,7 +686,7 @@ fn variables(raw: &Value) -> Result<Vec<String>> {
                 let n: usize = key.trim().parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
                     Error::validation(
                         "vars",
-                        format!("key {key} is not a variable number like \"1\"", key = Quoted(&key)),
+                        format!("key {key} is not a variable number like \"1\"", key = Quoted(key)),
                     )
                 })?;
                 ordered.insert(n, text(&format!("vars.{n}"), value)?);
