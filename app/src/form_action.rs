@@ -26,7 +26,7 @@ use serde::de::DeserializeOwned;
 /// One form submission: the server function's path and the form's fields, URL-encoded.
 #[derive(Clone)]
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))] // read in the browser only
-pub struct Submission {
+struct Submission {
     path: &'static str,
     fields: String,
 }

@@ -3,7 +3,6 @@
 //! revoke after confirming. `ManageApiKeys` only, as `/api/v1/api-keys`; a key never gets a role
 //! above its creator's.
 
-use crate::form_action::{FormAction, ServerForm};
 use calling::accounts::{Permission, Role};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -14,6 +13,7 @@ use super::{
     FieldError, FormReply, RoleSelect, ShownOnce, action_error, form_problem, grantable_roles, refusal_of,
 };
 use crate::api::{Visitor, current_visitor};
+use crate::form_action::{FormAction, ServerForm};
 use crate::format;
 
 /// A key as the list shows it (never its secret).

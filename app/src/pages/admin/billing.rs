@@ -9,7 +9,6 @@
 //! sets the threshold, `ManageBilling` (owners) changes the subscription and publishes rates;
 //! every change is audited as the REST API audits it.
 
-use crate::form_action::{FormAction, ServerForm};
 use calling::billing::forms::{CountryRateForm, ExpenseFilter, RateCardForm, RateForm, StatementKind};
 use calling::billing::{Currency, Micros, Money};
 use leptos::prelude::*;
@@ -18,6 +17,7 @@ use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
 use super::{FieldError, FormReply, form_problem, refusal_of};
+use crate::form_action::{FormAction, ServerForm};
 use crate::format;
 
 /// The wallet, the subscription and what the signed-in member may do about them.

@@ -7,7 +7,6 @@
 //! roles and removes; only `ManageOwners` touches an owner or grants owner; nobody grants a
 //! role above their own.
 
-use crate::form_action::{FormAction, ServerForm};
 use calling::accounts::{Permission, Role};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -15,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{FieldError, FormReply, RoleSelect, ShownOnce, form_problem, grantable_roles, refusal_of};
 use crate::api::{Visitor, current_visitor};
+use crate::form_action::{FormAction, ServerForm};
 use crate::format;
 
 /// The team as the signed-in member may see it.

@@ -3,13 +3,13 @@
 //! owners and admins (`ChangeSettings`) rename it, audited as `workspace.updated` like the REST
 //! API's `PUT /api/v1/workspace`.
 
-use crate::form_action::{FormAction, ServerForm};
 use calling::accounts::Role;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use serde::{Deserialize, Serialize};
 
 use super::{FieldError, FormReply, form_problem, refusal_of};
+use crate::form_action::{FormAction, ServerForm};
 use crate::format;
 
 /// The profile as the signed-in member sees it.

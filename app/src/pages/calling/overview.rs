@@ -1,6 +1,5 @@
 //! `/calling`: the header card (today's or the week's figures) and the latest calls.
 
-use crate::form_action::{FormAction, ServerForm};
 use calling::overview::OverviewPeriod;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -8,6 +7,7 @@ use leptos_meta::Title;
 use super::CallsTable;
 use crate::api::{OverviewCard, SimulateInboundCall, get_overview};
 use crate::bridge::{PlaceCallForm, live_changes};
+use crate::form_action::{FormAction, ServerForm};
 use crate::format;
 
 #[component]

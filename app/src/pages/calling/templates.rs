@@ -6,7 +6,6 @@
 //! sees settings lists, `ManageTemplates` creates, deletes and sets defaults, `SendTemplates`
 //! sends. The rules themselves live in `calling::templates`.
 
-use crate::form_action::{FormAction, ServerForm};
 use calling::deep_links::DeepLink;
 use calling::templates::{ButtonTarget, SentTemplate, Template, TemplateKind, TemplateStatus};
 use leptos::prelude::*;
@@ -15,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::api::FormReply;
 use crate::api::error_text;
+use crate::form_action::{FormAction, ServerForm};
 use crate::format;
 
 /// What the signed-in member may do on this page (the list is open to everyone who sees it).
