@@ -12,12 +12,11 @@
 
 use calling::settings::{
     CallHours, CallIconVisibility, CallIcons, CallingSettings, DayOfWeek, Holiday, MAX_HOLIDAYS,
-    MAX_SLOTS_PER_DAY, SettingsDrift, SettingsProblem, Toggle, WeeklyHours,
+    MAX_SLOTS_PER_DAY, SettingsProblem, Toggle, WeeklyHours,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::api::error_text;
 use crate::format;
@@ -89,17 +88,49 @@ fn day_of(index: usize) -> DayOfWeek {
     }
 }
 
-/// A number's settings as this page shows them: `calling::settings_sync::NumberSettings`, which
-/// only exists on the server.
+/// A number's settings as this page shows them, read aloud on the server from
+/// `calling::settings_sync::NumberSettings` (which only exists there).
+///
+/// Why words and not `CallingSettings`: the summary is read-only, and reading `CallingSettings`
+/// in the browser (SIP servers, audio, restrictions, the fields WhatsApp adds kept as raw JSON)
+/// compiled a JSON reader for each of those types into the page's WASM.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct NumberState {
-    /// What was last saved here and accepted by WhatsApp.
-    pub desired: Option<CallingSettings>,
-    pub pushed_at: Option<i64>,
-    /// What WhatsApp last reported.
-    pub remote: Option<CallingSettings>,
+    /// What WhatsApp last reported; `None` until it has been read.
+    pub reported: Option<Reported>,
     pub remote_fetched_at: Option<i64>,
-    pub drift: Vec<SettingsDrift>,
+    /// Where WhatsApp differs from what was saved here.
+    pub drift: Vec<DriftLine>,
+}
+
+/// What WhatsApp reports for a number, in the page's words.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Reported {
+    pub calling: String,
+    pub icon: String,
+    pub callback: String,
+    /// The countries that see the call icon, or `Everyone`.
+    pub countries: String,
+    /// WhatsApp's restrictions on the number, a sentence each.
+    pub restrictions: Vec<String>,
+    pub hours: ReportedHours,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ReportedHours {
+    NotSet,
+    Off,
+    /// On, in `zone`: each day's ranges, Monday first (`Closed` or `09:00–12:00, 13:00–17:00`),
+    /// and the holidays (`2026-12-25: closed all day`).
+    On { zone: String, days: Vec<String>, holidays: Vec<String> },
+}
+
+/// A field where WhatsApp differs from what was saved here.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DriftLine {
+    pub field: String,
+    pub saved: String,
+    pub reported: String,
 }
 
 /// One connected number and its settings.
@@ -109,6 +140,8 @@ pub struct NumberSettingsView {
     pub display: String,
     pub is_sandbox: bool,
     pub state: NumberState,
+    /// The editor's starting values.
+    pub form: SettingsForm,
     /// Why WhatsApp could not be asked for the settings just now, if it could not.
     pub refresh_error: Option<String>,
 }
@@ -208,6 +241,7 @@ pub enum Part {
 }
 
 /// `0900` → `09:00`; anything else as it is.
+#[cfg(feature = "ssr")]
 fn to_clock(hhmm: &str) -> String {
     if hhmm.len() == 4 && hhmm.bytes().all(|byte| byte.is_ascii_digit()) {
         format!("{}:{}", &hhmm[..2], &hhmm[2..])
@@ -246,9 +280,13 @@ fn toggle(on: bool) -> Toggle {
 impl SettingsForm {
     /// The editor's starting values: what was saved here, else what WhatsApp reports, field by
     /// field.
-    pub fn from_state(phone_number_id: &str, state: &NumberState) -> Self {
-        let desired = state.desired.clone().unwrap_or_default();
-        let remote = state.remote.clone().unwrap_or_default();
+    #[cfg(feature = "ssr")]
+    pub fn starting_values(
+        phone_number_id: &str,
+        desired: Option<CallingSettings>,
+        remote: Option<CallingSettings>,
+    ) -> Self {
+        let (desired, remote) = (desired.unwrap_or_default(), remote.unwrap_or_default());
         let status = desired.status.or(remote.status);
         let icon = desired.call_icon_visibility.or(remote.call_icon_visibility);
         let callback = desired.callback_permission_status.or(remote.callback_permission_status);
@@ -469,11 +507,14 @@ pub async fn load_call_settings() -> Result<SettingsPageData, ServerFnError> {
                 Err(err) => refresh_error = Some(err.public_message()),
             }
         }
+        let form =
+            SettingsForm::starting_values(&number.phone_number_id, stored.desired.clone(), stored.remote.clone());
         views.push(NumberSettingsView {
             phone_number_id: number.phone_number_id,
             display: number.display_phone_number,
             is_sandbox: number.is_sandbox,
             state: self::ssr::state(stored),
+            form,
             refresh_error,
         });
     }
@@ -530,15 +571,18 @@ pub async fn save_call_settings(form: SettingsForm) -> Result<SaveReply, ServerF
 
 #[cfg(feature = "ssr")]
 mod ssr {
-    //! What the server functions share: finding the number and the page's view of stored
-    //! settings.
+    //! What the server functions share: finding the number, and reading its stored settings
+    //! aloud for the page.
     use calling::Services;
     use calling::numbers::WhatsAppNumber;
+    use calling::settings::{CallIconVisibility, CallingSettings, Toggle, WeeklyHours};
     use calling::settings_sync::NumberSettings;
     use leptos::prelude::ServerFnError;
+    use serde_json::Value;
 
-    use super::NumberState;
+    use super::{DriftLine, NumberState, Reported, ReportedHours, to_clock};
     use crate::api::ssr::server_error;
+    use crate::format;
 
     /// The workspace's number with this Graph id, or its first when the id is blank (as the
     /// REST API's `pick_number`).
@@ -558,87 +602,167 @@ mod ssr {
         found.map_err(server_error)
     }
 
+    /// What the page shows of a number's stored settings.
     pub fn state(settings: NumberSettings) -> NumberState {
         NumberState {
-            desired: settings.desired,
-            pushed_at: settings.pushed_at,
-            remote: settings.remote,
+            reported: settings.remote.as_ref().map(reported),
             remote_fetched_at: settings.remote_fetched_at,
-            drift: settings.drift,
+            drift: settings
+                .drift
+                .iter()
+                .map(|drift| DriftLine {
+                    field: field_text(&drift.field).to_owned(),
+                    saved: value_text(&drift.local),
+                    reported: value_text(&drift.remote),
+                })
+                .collect(),
         }
     }
-}
 
-// ---------------------------------------------------------------------------------------------
-// Reading settings aloud.
-
-fn toggle_text(toggle: Option<&Toggle>) -> &'static str {
-    match toggle {
-        Some(Toggle::Enabled) => "On",
-        Some(Toggle::Disabled) => "Off",
-        _ => "Not set",
-    }
-}
-
-fn icon_text(icon: Option<&CallIconVisibility>) -> &'static str {
-    match icon {
-        Some(CallIconVisibility::Default) => "Shown",
-        Some(CallIconVisibility::DisableAll) => "Hidden",
-        Some(CallIconVisibility::HideInChat) => "Hidden in chats",
-        _ => "Not set (shown)",
-    }
-}
-
-/// `Mon 09:00–17:00` for a slot as JSON; anything else as JSON text.
-fn value_text(value: &Value) -> String {
-    match value {
-        Value::Null => "nothing".to_owned(),
-        Value::String(raw) => match raw.as_str() {
-            "ENABLED" => "on".to_owned(),
-            "DISABLED" => "off".to_owned(),
-            "NOT_SET" => "not set".to_owned(),
-            "DEFAULT" => "shown".to_owned(),
-            "DISABLE_ALL" => "hidden".to_owned(),
-            other => other.to_owned(),
-        },
-        Value::Array(items) if items.is_empty() => "none".to_owned(),
-        Value::Array(items) => items
+    fn reported(remote: &CallingSettings) -> Reported {
+        let hours = match &remote.call_hours {
+            Some(hours) if hours.status == Toggle::Enabled => {
+                let days = (0..7u32)
+                    .map(|day| {
+                        let mut ranges: Vec<&WeeklyHours> = hours
+                            .weekly_operating_hours
+                            .iter()
+                            .filter(|slot| slot.day_of_week.index() == Some(day))
+                            .collect();
+                        ranges.sort_by(|a, b| a.open_time.cmp(&b.open_time));
+                        if ranges.is_empty() {
+                            "Closed".to_owned()
+                        } else {
+                            ranges
+                                .iter()
+                                .map(|slot| format!("{}–{}", to_clock(&slot.open_time), to_clock(&slot.close_time)))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        }
+                    })
+                    .collect();
+                let holidays = hours
+                    .holiday_schedule
+                    .iter()
+                    .map(|holiday| {
+                        if holiday.start_time == "0000" && holiday.end_time == "2359" {
+                            format!("{}: closed all day", holiday.date)
+                        } else {
+                            format!(
+                                "{}: closed {}–{}",
+                                holiday.date,
+                                to_clock(&holiday.start_time),
+                                to_clock(&holiday.end_time)
+                            )
+                        }
+                    })
+                    .collect();
+                ReportedHours::On { zone: hours.timezone_id.clone().unwrap_or_default(), days, holidays }
+            }
+            Some(hours) if hours.status == Toggle::Disabled => ReportedHours::Off,
+            _ => ReportedHours::NotSet,
+        };
+        let restrictions = remote
+            .restrictions
             .iter()
-            .map(|item| {
-                let text = |key: &str| item.get(key).and_then(Value::as_str).unwrap_or_default();
-                if item.get("day_of_week").is_some() {
-                    let day = text("day_of_week");
-                    let day = day.get(..1).unwrap_or_default().to_owned()
-                        + &day.get(1..3).unwrap_or_default().to_lowercase();
-                    format!("{day} {}–{}", to_clock(text("open_time")), to_clock(text("close_time")))
-                } else if item.get("date").is_some() {
-                    format!(
-                        "{} {}–{}",
-                        text("date"),
-                        to_clock(text("start_time")),
-                        to_clock(text("end_time"))
-                    )
-                } else {
-                    value_text(item)
-                }
+            .flat_map(|restrictions| &restrictions.restrictions_list)
+            .map(|restriction| {
+                let until = restriction
+                    .expiration
+                    .map(|seconds| format!(" until {}", format::utc_timestamp(seconds * 1000)))
+                    .unwrap_or_default();
+                let kind = match restriction.kind.as_str() {
+                    "RESTRICTED_BUSINESS_INITIATED_CALLING" => "Calling customers is paused",
+                    "RESTRICTED_USER_INITIATED_CALLING" => "Customers cannot call this number",
+                    other => other,
+                };
+                format!("{kind}{until} (a WhatsApp restriction).")
             })
-            .collect::<Vec<_>>()
-            .join(", "),
-        other => other.to_string(),
+            .collect();
+        Reported {
+            calling: toggle_text(remote.status.as_ref()).to_owned(),
+            icon: icon_text(remote.call_icon_visibility.as_ref()).to_owned(),
+            callback: toggle_text(remote.callback_permission_status.as_ref()).to_owned(),
+            countries: remote
+                .call_icons
+                .as_ref()
+                .map(|icons| icons.restrict_to_user_countries.join(", "))
+                .filter(|list| !list.is_empty())
+                .unwrap_or_else(|| "Everyone".to_owned()),
+            restrictions,
+            hours,
+        }
     }
-}
 
-fn field_text(field: &str) -> &str {
-    match field {
-        "status" => "Calling",
-        "call_icon_visibility" => "Call icon",
-        "callback_permission_status" => "Callback requests",
-        "call_icons.restrict_to_user_countries" => "Countries that see the icon",
-        "call_hours.status" => "Call hours",
-        "call_hours.timezone_id" => "Time zone",
-        "call_hours.weekly_operating_hours" => "Weekly hours",
-        "call_hours.holiday_schedule" => "Holidays",
-        other => other,
+
+    fn toggle_text(toggle: Option<&Toggle>) -> &'static str {
+        match toggle {
+            Some(Toggle::Enabled) => "On",
+            Some(Toggle::Disabled) => "Off",
+            _ => "Not set",
+        }
+    }
+
+    fn icon_text(icon: Option<&CallIconVisibility>) -> &'static str {
+        match icon {
+            Some(CallIconVisibility::Default) => "Shown",
+            Some(CallIconVisibility::DisableAll) => "Hidden",
+            Some(CallIconVisibility::HideInChat) => "Hidden in chats",
+            _ => "Not set (shown)",
+        }
+    }
+
+    /// `Mon 09:00–17:00` for a slot as JSON; anything else as JSON text.
+    fn value_text(value: &Value) -> String {
+        match value {
+            Value::Null => "nothing".to_owned(),
+            Value::String(raw) => match raw.as_str() {
+                "ENABLED" => "on".to_owned(),
+                "DISABLED" => "off".to_owned(),
+                "NOT_SET" => "not set".to_owned(),
+                "DEFAULT" => "shown".to_owned(),
+                "DISABLE_ALL" => "hidden".to_owned(),
+                other => other.to_owned(),
+            },
+            Value::Array(items) if items.is_empty() => "none".to_owned(),
+            Value::Array(items) => items
+                .iter()
+                .map(|item| {
+                    let text = |key: &str| item.get(key).and_then(Value::as_str).unwrap_or_default();
+                    if item.get("day_of_week").is_some() {
+                        let day = text("day_of_week");
+                        let day = day.get(..1).unwrap_or_default().to_owned()
+                            + &day.get(1..3).unwrap_or_default().to_lowercase();
+                        format!("{day} {}–{}", to_clock(text("open_time")), to_clock(text("close_time")))
+                    } else if item.get("date").is_some() {
+                        format!(
+                            "{} {}–{}",
+                            text("date"),
+                            to_clock(text("start_time")),
+                            to_clock(text("end_time"))
+                        )
+                    } else {
+                        value_text(item)
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+            other => other.to_string(),
+        }
+    }
+
+    fn field_text(field: &str) -> &str {
+        match field {
+            "status" => "Calling",
+            "call_icon_visibility" => "Call icon",
+            "callback_permission_status" => "Callback requests",
+            "call_icons.restrict_to_user_countries" => "Countries that see the icon",
+            "call_hours.status" => "Call hours",
+            "call_hours.timezone_id" => "Time zone",
+            "call_hours.weekly_operating_hours" => "Weekly hours",
+            "call_hours.holiday_schedule" => "Holidays",
+            other => other,
+        }
     }
 }
 
@@ -718,7 +842,7 @@ fn SettingsBody(data: SettingsPageData) -> impl IntoView {
 #[component]
 fn NumberPanel(number: NumberSettingsView, can_change: bool, now: i64) -> impl IntoView {
     let phone_number_id = number.phone_number_id.clone();
-    let form = SettingsForm::from_state(&phone_number_id, &number.state);
+    let form = number.form;
     let state = RwSignal::new(number.state);
     let refresh_error = RwSignal::new(number.refresh_error);
     let refresh = ServerAction::<RefreshCallSettings>::new();
@@ -765,53 +889,20 @@ fn NumberPanel(number: NumberSettingsView, can_change: bool, now: i64) -> impl I
 /// What WhatsApp last reported, and where it differs from what was saved here.
 #[component]
 fn CurrentSettings(state: NumberState) -> impl IntoView {
-    let Some(remote) = state.remote.clone() else {
+    let NumberState { reported, remote_fetched_at, drift } = state;
+    let Some(reported) = reported else {
         return view! { <p class="muted">"WhatsApp has not reported this number's settings yet."</p> }
             .into_any();
     };
-    let hours = match &remote.call_hours {
-        Some(hours) if hours.status == Toggle::Enabled => {
-            let zone = hours.timezone_id.clone().unwrap_or_default();
-            let days = (0..7)
-                .map(|day| {
-                    let mut ranges: Vec<&WeeklyHours> = hours
-                        .weekly_operating_hours
-                        .iter()
-                        .filter(|slot| slot.day_of_week.index() == Some(day as u32))
-                        .collect();
-                    ranges.sort_by(|a, b| a.open_time.cmp(&b.open_time));
-                    let text = if ranges.is_empty() {
-                        "Closed".to_owned()
-                    } else {
-                        ranges
-                            .iter()
-                            .map(|slot| {
-                                format!("{}–{}", to_clock(&slot.open_time), to_clock(&slot.close_time))
-                            })
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    };
-                    view! { <dt>{DAY_NAMES[day]}</dt><dd>{text}</dd> }
-                })
+    let hours = match reported.hours {
+        ReportedHours::On { zone, days, holidays } => {
+            let days = DAY_NAMES
+                .iter()
+                .zip(days)
+                .map(|(name, text)| view! { <dt>{*name}</dt><dd>{text}</dd> })
                 .collect_view();
-            let holidays = (!hours.holiday_schedule.is_empty()).then(|| {
-                let list = hours
-                    .holiday_schedule
-                    .iter()
-                    .map(|holiday| {
-                        let text = if holiday.start_time == "0000" && holiday.end_time == "2359" {
-                            format!("{}: closed all day", holiday.date)
-                        } else {
-                            format!(
-                                "{}: closed {}–{}",
-                                holiday.date,
-                                to_clock(&holiday.start_time),
-                                to_clock(&holiday.end_time)
-                            )
-                        };
-                        view! { <li>{text}</li> }
-                    })
-                    .collect_view();
+            let holidays = (!holidays.is_empty()).then(|| {
+                let list = holidays.into_iter().map(|text| view! { <li>{text}</li> }).collect_view();
                 view! { <p class="muted">"Holidays:"</p><ul class="holiday-list">{list}</ul> }
             });
             view! {
@@ -821,51 +912,27 @@ fn CurrentSettings(state: NumberState) -> impl IntoView {
             }
             .into_any()
         }
-        Some(hours) if hours.status == Toggle::Disabled => {
-            view! { <p>"Call hours are off: calls are taken at any time."</p> }.into_any()
+        ReportedHours::Off => view! { <p>"Call hours are off: calls are taken at any time."</p> }.into_any(),
+        ReportedHours::NotSet => {
+            view! { <p>"Call hours are not set: calls are taken at any time."</p> }.into_any()
         }
-        _ => view! { <p>"Call hours are not set: calls are taken at any time."</p> }.into_any(),
     };
-    let countries = remote
-        .call_icons
-        .as_ref()
-        .map(|icons| icons.restrict_to_user_countries.join(", "))
-        .filter(|list| !list.is_empty())
-        .unwrap_or_else(|| "Everyone".to_owned());
-    let restrictions = remote
+    let restrictions = reported
         .restrictions
-        .as_ref()
-        .map(|restrictions| restrictions.restrictions_list.clone())
-        .unwrap_or_default()
         .into_iter()
-        .map(|restriction| {
-            let until = restriction
-                .expiration
-                .map(|seconds| format!(" until {}", format::utc_timestamp(seconds * 1000)))
-                .unwrap_or_default();
-            let kind = match restriction.kind.as_str() {
-                "RESTRICTED_BUSINESS_INITIATED_CALLING" => "Calling customers is paused".to_owned(),
-                "RESTRICTED_USER_INITIATED_CALLING" => "Customers cannot call this number".to_owned(),
-                other => other.to_owned(),
-            };
-            view! { <p class="notice" role="status">{format!("{kind}{until} (a WhatsApp restriction).")}</p> }
-        })
+        .map(|text| view! { <p class="notice" role="status">{text}</p> })
         .collect_view();
-    let read_at = state
-        .remote_fetched_at
+    let read_at = remote_fetched_at
         .map(|at| format!("Last read from WhatsApp {}.", format::utc_timestamp(at)))
         .unwrap_or_default();
-    let drift = if state.drift.is_empty() {
-        ().into_any()
-    } else {
-        let items = state
-            .drift
-            .iter()
-            .map(|drift| {
+    let drift = (!drift.is_empty()).then(|| {
+        let items = drift
+            .into_iter()
+            .map(|line| {
                 view! {
                     <li>
-                        <strong>{field_text(&drift.field).to_owned()}</strong>
-                        {format!(": saved here as {}, WhatsApp reports {}.", value_text(&drift.local), value_text(&drift.remote))}
+                        <strong>{line.field}</strong>
+                        {format!(": saved here as {}, WhatsApp reports {}.", line.saved, line.reported)}
                     </li>
                 }
             })
@@ -877,14 +944,13 @@ fn CurrentSettings(state: NumberState) -> impl IntoView {
                 <p class="muted">"Save again to send your settings, or check whether someone changed them in Meta's tools."</p>
             </div>
         }
-        .into_any()
-    };
+    });
     view! {
         <dl class="facts current-settings">
-            <div><dt>"Calling"</dt><dd>{toggle_text(remote.status.as_ref())}</dd></div>
-            <div><dt>"Call icon"</dt><dd>{icon_text(remote.call_icon_visibility.as_ref())}</dd></div>
-            <div><dt>"Callback requests"</dt><dd>{toggle_text(remote.callback_permission_status.as_ref())}</dd></div>
-            <div><dt>"Icon shown in"</dt><dd>{countries}</dd></div>
+            <div><dt>"Calling"</dt><dd>{reported.calling}</dd></div>
+            <div><dt>"Call icon"</dt><dd>{reported.icon}</dd></div>
+            <div><dt>"Callback requests"</dt><dd>{reported.callback}</dd></div>
+            <div><dt>"Icon shown in"</dt><dd>{reported.countries}</dd></div>
         </dl>
         {restrictions}
         <div class="current-hours">{hours}</div>
@@ -1635,8 +1701,34 @@ mod tests {
         assert_eq!(hours.weekly_operating_hours[1].open_time, "1300");
         assert_eq!(hours.holiday_schedule[0].end_time, "2359");
         assert!(settings.validate(NOW).is_ok());
-        let state = NumberState { desired: Some(settings), ..NumberState::default() };
-        assert_eq!(SettingsForm::from_state("123", &state), form);
+        assert_eq!(SettingsForm::starting_values("123", Some(settings), None), form);
+    }
+
+    #[test]
+    fn what_whatsapp_reports_is_read_aloud_on_the_server() {
+        let (remote, _) = week_form().to_settings(CallingSettings::default());
+        let mut desired = remote.clone();
+        desired.callback_permission_status = Some(Toggle::Enabled);
+        let stored = calling::settings_sync::NumberSettings {
+            drift: calling::settings::drift(&desired, &remote),
+            desired: Some(desired),
+            pushed_at: Some(NOW),
+            remote: Some(remote),
+            remote_fetched_at: Some(NOW),
+        };
+        let state = ssr::state(stored);
+        let reported = state.reported.unwrap();
+        assert_eq!((reported.calling.as_str(), reported.callback.as_str()), ("On", "Off"));
+        assert_eq!(reported.countries, "Everyone");
+        let ReportedHours::On { zone, days, holidays } = reported.hours else { panic!("hours are on") };
+        assert_eq!(zone, "America/Sao_Paulo");
+        assert_eq!(days[0], "09:00–12:00, 13:00–17:00");
+        assert_eq!(days[1], "Closed");
+        assert_eq!(holidays, vec!["2026-12-25: closed all day".to_owned()]);
+        assert_eq!(
+            state.drift,
+            vec![DriftLine { field: "Callback requests".into(), saved: "on".into(), reported: "off".into() }]
+        );
     }
 
     #[test]
