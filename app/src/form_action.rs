@@ -23,13 +23,16 @@ use leptos::server_fn::ServerFn;
 use leptos::server_fn::error::ServerFnUrlError;
 use serde::de::DeserializeOwned;
 
-/// One form submission: the server function's path and the form's fields, URL-encoded.
+/// One call: the server function's path and its arguments, encoded.
 #[derive(Clone)]
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))] // read in the browser only
 struct Submission {
     path: &'static str,
-    fields: String,
+    content_type: &'static str,
+    body: String,
 }
+
+const URL_ENCODED: &str = "application/x-www-form-urlencoded";
 
 /// A server function's answer before it is read as its type: the JSON text, or the error.
 type Answer = Result<String, ServerFnError>;
@@ -70,6 +73,34 @@ where
     {
         let action = self.action;
         Signal::derive(move || action.value().with(|answer| answer.as_ref().map(read_answer::<S::Output>)))
+    }
+
+    /// Calls `S` from code, for a server function whose input is JSON (`#[server(input = Json)]`).
+    pub fn dispatch_json(&self, args: &S)
+    where
+        S: serde::Serialize,
+    {
+        match serde_json::to_string(args) {
+            Ok(body) => {
+                self.action.dispatch_local(Submission {
+                    path: S::PATH,
+                    content_type: "application/json",
+                    body,
+                });
+            }
+            Err(err) => self.action.value().set(Some(Err(ServerFnError::Serialization(err.to_string())))),
+        }
+    }
+
+    /// Calls `S` from code with these fields, sent as a form sends them (a server function with
+    /// the default input).
+    pub fn dispatch_fields(&self, fields: &[(&str, &str)]) {
+        let body = fields
+            .iter()
+            .map(|(name, value)| format!("{}={}", form_encode(name), form_encode(value)))
+            .collect::<Vec<_>>()
+            .join("&");
+        self.action.dispatch_local(Submission { path: S::PATH, content_type: URL_ENCODED, body });
     }
 
     /// Whether a submission is on its way.
@@ -114,9 +145,9 @@ async fn send(submission: Submission) -> Answer {
 
         let request = <BrowserRequest as ClientReq<ServerFnError>>::try_new_post(
             submission.path,
-            "application/x-www-form-urlencoded",
+            submission.content_type,
             "application/json",
-            submission.fields,
+            submission.body,
         )?;
         let response = <BrowserClient as Client<ServerFnError>>::send(request).await?;
         type Response = BrowserResponse;
@@ -176,8 +207,8 @@ pub fn ServerForm(
         }
         ev.prevent_default();
         match url_encoded(&ev) {
-            Some(fields) => {
-                action.dispatch_local(Submission { path, fields });
+            Some(body) => {
+                action.dispatch_local(Submission { path, content_type: URL_ENCODED, body });
             }
             None => {
                 // The browser could not read its own form: say so rather than send nothing.
@@ -194,6 +225,20 @@ pub fn ServerForm(
     }
 }
 
+/// `application/x-www-form-urlencoded` text for one name or value: unreserved characters as
+/// they are, a space as `+`, every other byte `%XX`.
+fn form_encode(text: &str) -> String {
+    let mut encoded = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => encoded.push(byte as char),
+            b' ' => encoded.push('+'),
+            _ => encoded.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    encoded
+}
+
 /// The submitted form's fields (with the submit button's), URL-encoded as a browser posts them.
 fn url_encoded(ev: &leptos::ev::SubmitEvent) -> Option<String> {
     #[cfg(feature = "hydrate")]
@@ -206,5 +251,17 @@ fn url_encoded(ev: &leptos::ev::SubmitEvent) -> Option<String> {
     {
         let _ = ev; // a form is submitted in the browser only
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::form_encode;
+
+    #[test]
+    fn fields_are_encoded_as_a_browser_posts_them() {
+        assert_eq!(form_encode("wamid.ABC_-*"), "wamid.ABC_-*");
+        assert_eq!(form_encode("a b&c=d/é"), "a+b%26c%3Dd%2F%C3%A9");
+        assert_eq!(form_encode("+44 7700"), "%2B44+7700");
     }
 }

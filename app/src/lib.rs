@@ -13,6 +13,7 @@ pub mod json_text;
 mod page_chunks;
 pub mod pages;
 pub mod rest;
+pub mod server_resource;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use crate::api::{Viewer, Visitor, current_visitor};
 use crate::rest;
+use crate::server_resource::ServerResource;
 
 /// The `?next=` of the current page, made safe to follow.
 fn next_page() -> Memo<String> {
@@ -55,7 +56,7 @@ fn submit(
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
-    let visitor = Resource::new(|| (), |_| current_visitor());
+    let visitor = ServerResource::new(|| (), |_| current_visitor());
     let next = next_page();
     view! {
         <Title text="Sign in" />
@@ -109,7 +110,7 @@ fn LoginForm(next: Memo<String>) -> impl IntoView {
 
 #[component]
 pub fn SetupPage() -> impl IntoView {
-    let visitor = Resource::new(|| (), |_| current_visitor());
+    let visitor = ServerResource::new(|| (), |_| current_visitor());
     view! {
         <Title text="Set up Switchboard" />
         <Suspense>
@@ -183,7 +184,7 @@ fn SetupForm() -> impl IntoView {
 pub fn require_sign_in(
     signed_in: impl Fn(Viewer) -> AnyView + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
-    let visitor = Resource::new(|| (), |_| current_visitor());
+    let visitor = ServerResource::new(|| (), |_| current_visitor());
     let location = use_location();
     view! {
         <Suspense>

@@ -15,6 +15,7 @@ use super::{
 use crate::api::{Visitor, current_visitor};
 use crate::form_action::{FormAction, ServerForm};
 use crate::format;
+use crate::server_resource::ServerResource;
 
 /// A key as the list shows it (never its secret).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,9 +127,11 @@ pub async fn revoke_admin_api_key(id: String) -> Result<KeyRow, ServerFnError> {
 pub fn ApiKeysPage() -> impl IntoView {
     let create = FormAction::<CreateAdminApiKey>::new();
     let revoke = ServerAction::<RevokeAdminApiKey>::new();
-    let access = Resource::new(|| (), |_| current_visitor());
-    let keys =
-        Resource::new(move || (create.version().get(), revoke.version().get()), |_| list_admin_api_keys());
+    let access = ServerResource::new(|| (), |_| current_visitor());
+    let keys = ServerResource::new(
+        move || (create.version().get(), revoke.version().get()),
+        |_| list_admin_api_keys(),
+    );
     let row_outcome = move || {
         if let Some(message) = action_error(&revoke) {
             return Some(view! { <p class="error" role="alert">{message}</p> }.into_any());

@@ -9,6 +9,7 @@ use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
 use crate::format;
+use crate::server_resource::ServerResource;
 
 /// How many of the newest entries the page reads (the REST API's page size).
 #[cfg(feature = "ssr")]
@@ -137,7 +138,7 @@ fn action_words(action: &str) -> Option<&'static str> {
 pub fn AuditPage() -> impl IntoView {
     let query = use_query_map();
     let action = Memo::new(move |_| query.read().get("action").filter(|action| !action.is_empty()));
-    let log = Resource::new(move || action.get(), list_audit_entries);
+    let log = ServerResource::new(move || action.get(), list_audit_entries);
     view! {
         <Title text="Audit log" />
         <div class="page-head">

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::{FieldError, FormReply, form_problem, refusal_of};
 use crate::form_action::{FormAction, ServerForm};
 use crate::format;
+use crate::server_resource::ServerResource;
 
 /// The wallet, the subscription and what the signed-in member may do about them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -405,17 +406,17 @@ pub fn BillingPage() -> impl IntoView {
     let top_up = FormAction::<RecordTopUp>::new();
     let set_threshold = FormAction::<SetLowBalanceThreshold>::new();
     let update = FormAction::<UpdateSubscription>::new();
-    let publish = ServerAction::<PublishRateCard>::new();
+    let publish = FormAction::<PublishRateCard>::new();
     // Refetched after a change only: a refused field rebuilds nothing, so what was typed stays.
     let topped_up = saved_version(move || top_up.value().with(is_done), top_up.version());
     let threshold_set = saved_version(move || set_threshold.value().with(is_done), set_threshold.version());
     let subscription_set = saved_version(move || update.value().with(is_done), update.version());
-    let billing = Resource::new(
+    let billing = ServerResource::new(
         move || (topped_up.get(), threshold_set.get(), subscription_set.get()),
         |_| load_billing(),
     );
     let published = saved_version(move || publish.value().with(is_done), publish.version());
-    let cards = Resource::new(move || published.get(), |_| load_rate_cards());
+    let cards = ServerResource::new(move || published.get(), |_| load_rate_cards());
     view! {
         <Title text="Billing" />
         <div class="page-head">
@@ -738,7 +739,7 @@ fn RateTable(version: RateVersion, currency: Currency) -> impl IntoView {
 }
 
 #[component]
-fn RateCardSection(cards: RateCards, publish: ServerAction<PublishRateCard>) -> impl IntoView {
+fn RateCardSection(cards: RateCards, publish: FormAction<PublishRateCard>) -> impl IntoView {
     let current = cards.current.clone();
     let heading = format!("Rate card · version {}", current.version);
     let published = format!(
@@ -826,7 +827,7 @@ fn RateInputs(
 }
 
 #[component]
-fn RateCardEditor(form: RateCardForm, publish: ServerAction<PublishRateCard>) -> impl IntoView {
+fn RateCardEditor(form: RateCardForm, publish: FormAction<PublishRateCard>) -> impl IntoView {
     let minutes = RwSignal::new(form.call_estimate_minutes);
     let note = RwSignal::new(String::new());
     let default_call = RateFields::new(form.default_call);
@@ -883,7 +884,7 @@ fn RateCardEditor(form: RateCardForm, publish: ServerAction<PublishRateCard>) ->
             calling_template: calling_template.form(),
             note: note.get_untracked(),
         };
-        publish.dispatch(PublishRateCard { form });
+        publish.dispatch_json(&PublishRateCard { form });
     };
     let outcome = move || {
         value.with(|v| match v {
@@ -994,12 +995,12 @@ fn ExpensesSection(refresh: Signal<usize>) -> impl IntoView {
         let (kind, from, to) = typed.get();
         ExpenseFilter::from_form(&kind, &from, &to).map_err(|err| err.public_message())
     });
-    let expenses = Resource::new(
+    let expenses = ServerResource::new(
         move || (filter.get(), refresh.get()),
         |(filter, _)| async move {
             match filter {
-                Ok(filter) => list_expenses(filter).await.map_err(|err| crate::api::error_text(&err)),
-                Err(message) => Err(message),
+                Ok(filter) => list_expenses(filter).await,
+                Err(message) => Err(ServerFnError::ServerError(message)),
             }
         },
     );
@@ -1022,7 +1023,9 @@ fn ExpensesSection(refresh: Signal<usize>) -> impl IntoView {
                 {move || Suspend::new(async move {
                     match expenses.await {
                         Ok(expenses) => view! { <ExpenseTable expenses /> }.into_any(),
-                        Err(message) => view! { <p class="error" role="alert">{message}</p> }.into_any(),
+                        Err(err) => {
+                            view! { <p class="error" role="alert">{crate::api::error_text(&err)}</p> }.into_any()
+                        }
                     }
                 })}
             </Transition>

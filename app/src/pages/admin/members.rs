@@ -16,6 +16,7 @@ use super::{FieldError, FormReply, RoleSelect, ShownOnce, form_problem, grantabl
 use crate::api::{Visitor, current_visitor};
 use crate::form_action::{FormAction, ServerForm};
 use crate::format;
+use crate::server_resource::ServerResource;
 
 /// The team as the signed-in member may see it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -230,8 +231,8 @@ pub fn MembersPage() -> impl IntoView {
     let revoke = ServerAction::<RevokeTeamInvitation>::new();
     let change = FormAction::<ChangeMemberRole>::new();
     let remove = ServerAction::<RemoveTeamMember>::new();
-    let access = Resource::new(|| (), |_| current_visitor());
-    let team = Resource::new(
+    let access = ServerResource::new(|| (), |_| current_visitor());
+    let team = ServerResource::new(
         move || {
             (invite.version().get(), revoke.version().get(), change.version().get(), remove.version().get())
         },

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{FormReply, action_error};
 use crate::format;
+use crate::server_resource::ServerResource;
 
 /// The numbers and whether the signed-in member may change them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,11 +161,13 @@ pub fn NumbersPage() -> impl IntoView {
     let connect = ServerAction::<ConnectAdminNumber>::new();
     let update = ServerAction::<UpdateAdminNumber>::new();
     let test = ServerAction::<TestAdminNumber>::new();
-    let list =
-        Resource::new(move || (connect.version().get(), update.version().get()), |_| list_admin_numbers());
+    let list = ServerResource::new(
+        move || (connect.version().get(), update.version().get()),
+        |_| list_admin_numbers(),
+    );
     // Read once: whether the connect form shows must not follow the list's refetches, or the
     // form would be rebuilt (and what was typed lost) every time it is submitted.
-    let access = Resource::new(|| (), |_| list_admin_numbers());
+    let access = ServerResource::new(|| (), |_| list_admin_numbers());
     let editing = RwSignal::new(None::<WhatsAppNumber>);
     view! {
         <Title text="WhatsApp numbers" />

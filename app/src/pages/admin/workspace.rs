@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::{FieldError, FormReply, form_problem, refusal_of};
 use crate::form_action::{FormAction, ServerForm};
 use crate::format;
+use crate::server_resource::ServerResource;
 
 /// The profile as the signed-in member sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,7 +66,7 @@ pub async fn rename_workspace(name: String) -> Result<FormReply<String>, ServerF
 #[component]
 pub fn WorkspacePage() -> impl IntoView {
     let rename = FormAction::<RenameWorkspace>::new();
-    let profile = Resource::new(|| (), |_| load_workspace_profile());
+    let profile = ServerResource::new(|| (), |_| load_workspace_profile());
     view! {
         <Title text="Workspace" />
         <div class="page-head">

@@ -8,6 +8,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::{error_text, get_analytics, get_analytics_between};
 use crate::format;
+use crate::server_resource::ServerResource;
 
 /// What the URL asks for: a preset period, or a custom range `?from=YYYY-MM-DD&to=YYYY-MM-DD`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,7 +40,7 @@ pub fn AnalyticsPage() -> impl IntoView {
     };
     let current = move |key: &'static str| query.with(|q| q.get(key).unwrap_or_default());
     let live = crate::bridge::live_changes();
-    let analytics = Resource::new(
+    let analytics = ServerResource::new(
         move || (window(), live.get()),
         |(window, _)| async move {
             match window {

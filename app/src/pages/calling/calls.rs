@@ -13,6 +13,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{call_filter_choices, error_text, get_call, list_calls};
 use crate::format;
+use crate::server_resource::ServerResource;
 
 fn direction_label(direction: Direction) -> &'static str {
     match direction {
@@ -65,8 +66,8 @@ pub fn CallsPage() -> impl IntoView {
     let query = use_query_map();
     let filter = move || query.with(filter_of);
     let live = crate::bridge::live_changes();
-    let page = Resource::new(move || (filter(), live.get()), |(filter, _)| list_calls(filter));
-    let choices = Resource::new(|| (), |_| call_filter_choices());
+    let page = ServerResource::new(move || (filter(), live.get()), |(filter, _)| list_calls(filter));
+    let choices = ServerResource::new(|| (), |_| call_filter_choices());
     let selected =
         move |key: &'static str, value: &'static str| query.with(|q| q.get(key).as_deref() == Some(value));
     let current = move |key: &'static str| query.with(|q| q.get(key).unwrap_or_default());
@@ -247,7 +248,7 @@ pub fn CallDetailPage() -> impl IntoView {
     // Lives here, not in the card: the card is rebuilt when the call is fetched again after an
     // upload, and the upload's outcome must stay on screen.
     let upload_outcome = RwSignal::new(None::<Result<String, String>>);
-    let call = Resource::new(
+    let call = ServerResource::new(
         move || (params.with(|p| p.get("id").unwrap_or_default()), live.get(), reload.get()),
         |(id, _, _)| get_call(id),
     );

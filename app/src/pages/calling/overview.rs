@@ -9,13 +9,14 @@ use crate::api::{OverviewCard, SimulateInboundCall, get_overview};
 use crate::bridge::{PlaceCallForm, live_changes};
 use crate::form_action::{FormAction, ServerForm};
 use crate::format;
+use crate::server_resource::ServerResource;
 
 #[component]
 pub fn OverviewPage() -> impl IntoView {
     let period = RwSignal::new(OverviewPeriod::Today);
     let simulate = FormAction::<SimulateInboundCall>::new();
     let live = live_changes();
-    let card = Resource::new(
+    let card = ServerResource::new(
         move || (period.get(), simulate.version().get(), live.get()),
         |(period, ..)| get_overview(period),
     );

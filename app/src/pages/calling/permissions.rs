@@ -10,6 +10,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::{error_text, list_permissions, lookup_permission};
 use crate::format;
+use crate::server_resource::ServerResource;
 
 fn status_text(status: PermissionStatus) -> String {
     match status {
@@ -30,7 +31,7 @@ pub fn PermissionsPage() -> impl IntoView {
     let query = use_query_map();
     let phone = move || query.with(|q| q.get("phone").map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()));
     let live = crate::bridge::live_changes();
-    let lookup = Resource::new(
+    let lookup = ServerResource::new(
         move || (phone(), live.get()),
         |(phone, _)| async move {
             match phone {
@@ -39,7 +40,7 @@ pub fn PermissionsPage() -> impl IntoView {
             }
         },
     );
-    let granted = Resource::new(move || live.get(), |_| list_permissions());
+    let granted = ServerResource::new(move || live.get(), |_| list_permissions());
     view! {
         <Title text="Permissions" />
         <div class="page-head">

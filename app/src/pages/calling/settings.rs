@@ -19,7 +19,9 @@ use leptos_meta::Title;
 use serde::{Deserialize, Serialize};
 
 use crate::api::error_text;
+use crate::form_action::FormAction;
 use crate::format;
+use crate::server_resource::ServerResource;
 
 const DAY_NAMES: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
 
@@ -122,7 +124,11 @@ pub enum ReportedHours {
     Off,
     /// On, in `zone`: each day's ranges, Monday first (`Closed` or `09:00–12:00, 13:00–17:00`),
     /// and the holidays (`2026-12-25: closed all day`).
-    On { zone: String, days: Vec<String>, holidays: Vec<String> },
+    On {
+        zone: String,
+        days: Vec<String>,
+        holidays: Vec<String>,
+    },
 }
 
 /// A field where WhatsApp differs from what was saved here.
@@ -507,8 +513,11 @@ pub async fn load_call_settings() -> Result<SettingsPageData, ServerFnError> {
                 Err(err) => refresh_error = Some(err.public_message()),
             }
         }
-        let form =
-            SettingsForm::starting_values(&number.phone_number_id, stored.desired.clone(), stored.remote.clone());
+        let form = SettingsForm::starting_values(
+            &number.phone_number_id,
+            stored.desired.clone(),
+            stored.remote.clone(),
+        );
         views.push(NumberSettingsView {
             phone_number_id: number.phone_number_id,
             display: number.display_phone_number,
@@ -635,7 +644,9 @@ mod ssr {
                         } else {
                             ranges
                                 .iter()
-                                .map(|slot| format!("{}–{}", to_clock(&slot.open_time), to_clock(&slot.close_time)))
+                                .map(|slot| {
+                                    format!("{}–{}", to_clock(&slot.open_time), to_clock(&slot.close_time))
+                                })
                                 .collect::<Vec<_>>()
                                 .join(", ")
                         }
@@ -693,7 +704,6 @@ mod ssr {
             hours,
         }
     }
-
 
     fn toggle_text(toggle: Option<&Toggle>) -> &'static str {
         match toggle {
@@ -771,7 +781,7 @@ mod ssr {
 
 #[component]
 pub fn SettingsPage() -> impl IntoView {
-    let data = Resource::new(|| (), |_| load_call_settings());
+    let data = ServerResource::new(|| (), |_| load_call_settings());
     view! {
         <Title text="Settings" />
         <div class="page-head">
@@ -845,7 +855,7 @@ fn NumberPanel(number: NumberSettingsView, can_change: bool, now: i64) -> impl I
     let form = number.form;
     let state = RwSignal::new(number.state);
     let refresh_error = RwSignal::new(number.refresh_error);
-    let refresh = ServerAction::<RefreshCallSettings>::new();
+    let refresh = FormAction::<RefreshCallSettings>::new();
     Effect::new(move || {
         if let Some(result) = refresh.value().get() {
             match result {
@@ -862,7 +872,7 @@ fn NumberPanel(number: NumberSettingsView, can_change: bool, now: i64) -> impl I
     let reread = {
         let phone_number_id = phone_number_id.clone();
         move |_| {
-            refresh.dispatch(RefreshCallSettings { phone_number_id: phone_number_id.clone() });
+            refresh.dispatch_fields(&[("phone_number_id", &phone_number_id)]);
         }
     };
     view! {
@@ -1184,7 +1194,7 @@ fn FieldError(id: String, message: Signal<Option<String>>) -> impl IntoView {
 #[component]
 fn Editor(form: SettingsForm, state: RwSignal<NumberState>, can_change: bool, now: i64) -> impl IntoView {
     let draft = Draft::new(&form);
-    let save = ServerAction::<SaveCallSettings>::new();
+    let save = FormAction::<SaveCallSettings>::new();
     // Problems as you type, by the same rules the server applies.
     let live = Memo::new(move |_| {
         let (form, keys) = draft.snapshot();
@@ -1251,7 +1261,7 @@ fn Editor(form: SettingsForm, state: RwSignal<NumberState>, can_change: bool, no
         let (form, keys) = draft.snapshot();
         sent_keys.set_value(keys);
         sent_form.set_value(form.clone());
-        save.dispatch(SaveCallSettings { form });
+        save.dispatch_json(&SaveCallSettings { form });
     };
     let outcome = move || {
         if held_back.get() {

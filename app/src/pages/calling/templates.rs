@@ -16,6 +16,7 @@ pub use crate::api::FormReply;
 use crate::api::error_text;
 use crate::form_action::{FormAction, ServerForm};
 use crate::format;
+use crate::server_resource::ServerResource;
 
 /// What the signed-in member may do on this page (the list is open to everyone who sees it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -369,13 +370,13 @@ fn FieldError(id: String, message: Signal<Option<String>>) -> impl IntoView {
 /// create forms for those who manage templates.
 #[component]
 pub fn TemplatesPage() -> impl IntoView {
-    let access = Resource::new(|| (), |_| template_access());
+    let access = ServerResource::new(|| (), |_| template_access());
     let create_call_button = FormAction::<CreateCallButtonTemplate>::new();
     let create_permission = FormAction::<CreatePermissionTemplate>::new();
     let set_default = FormAction::<SetDefaultTemplate>::new();
     let delete = FormAction::<DeleteTemplate>::new();
-    let send = ServerAction::<SendTemplate>::new();
-    let templates = Resource::new(
+    let send = FormAction::<SendTemplate>::new();
+    let templates = ServerResource::new(
         move || {
             (
                 create_call_button.version().get(),
@@ -840,7 +841,7 @@ const SEND_FIELDS: [&str; 5] = ["template_id", "to", "vars", "ttl_minutes", "pay
 /// Send an approved template to a WhatsApp number: one input per body variable, and the
 /// call button's lifetime and payload when it calls the business on WhatsApp.
 #[component]
-fn SendPanel(list: Vec<Template>, send: ServerAction<SendTemplate>) -> impl IntoView {
+fn SendPanel(list: Vec<Template>, send: FormAction<SendTemplate>) -> impl IntoView {
     let sendable: Vec<Template> =
         list.into_iter().filter(|template| template.status == TemplateStatus::Approved).collect();
     if sendable.is_empty() {
@@ -921,7 +922,7 @@ fn SendPanel(list: Vec<Template>, send: ServerAction<SendTemplate>) -> impl Into
         let mut values = vars.get_untracked();
         values.resize(variables.get_untracked(), String::new());
         let voice = voice_call.get_untracked();
-        send.dispatch(SendTemplate {
+        send.dispatch_json(&SendTemplate {
             form: TemplateSendForm {
                 template_id: selected.get_untracked(),
                 to: to.get_untracked(),
@@ -1051,7 +1052,7 @@ pub async fn make_deep_link(
 #[component]
 fn DeepLinkCard() -> impl IntoView {
     let make = FormAction::<MakeDeepLink>::new();
-    let choices = Resource::new(|| (), |_| crate::api::call_filter_choices());
+    let choices = ServerResource::new(|| (), |_| crate::api::call_filter_choices());
     let value = make.value();
     let payload_error = Signal::derive(move || {
         value.with(|v| match v {
