@@ -21,12 +21,12 @@ use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::{Lazy, LazyRoute, SsrMode, lazy_route, path};
 
 use crate::pages::admin::{
-    AdminLayout, ApiKeysPage, AuditPage, BillingPage, MembersPage, NumbersPage, WorkspacePage,
+    AdminLayout, ApiKeysPage, AuditPage, BillingPage, MembersPage, NumbersPage, RatesPage, WorkspacePage,
 };
 use crate::pages::auth::{AccountPage, ForgotPasswordPage, LoginPage, ResetPasswordPage, SetupPage};
 use crate::pages::calling::{
-    AnalyticsPage, CallDetailPage, CallingLayout, CallsPage, CheckPage, OverviewPage, PermissionsPage,
-    SettingsPage, TemplatesPage,
+    AnalyticsPage, CallDetailPage, CallHoursPage, CallingLayout, CallsPage, CheckPage, OverviewPage,
+    PermissionsPage, SettingsPage, TemplateSendPage, TemplatesPage,
 };
 use crate::pages::invite::InvitePage;
 use crate::pages::not_found::NotFound;
@@ -90,7 +90,9 @@ lazy_page! {
     CallsRoute => CallsPage,
     CallDetailRoute => CallDetailPage,
     TemplatesRoute => TemplatesPage,
+    TemplateSendRoute => TemplateSendPage,
     SettingsRoute => SettingsPage,
+    CallHoursRoute => CallHoursPage,
     AnalyticsRoute => AnalyticsPage,
     PermissionsRoute => PermissionsPage,
     CheckRoute => CheckPage,
@@ -98,6 +100,7 @@ lazy_page! {
     NumbersRoute => NumbersPage,
     WorkspaceRoute => WorkspacePage,
     BillingRoute => BillingPage,
+    RatesRoute => RatesPage,
     ApiKeysRoute => ApiKeysPage,
     AuditRoute => AuditPage,
     AccountRoute => AccountPage,
@@ -126,7 +129,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("calls") view={Lazy::<CallsRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("calls/:id") view={Lazy::<CallDetailRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("templates") view={Lazy::<TemplatesRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("templates/send") view={Lazy::<TemplateSendRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("settings") view={Lazy::<SettingsRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("settings/hours") view={Lazy::<CallHoursRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("analytics") view={Lazy::<AnalyticsRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("permissions") view={Lazy::<PermissionsRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("check") view={Lazy::<CheckRoute>::new()} ssr=SsrMode::Async />
@@ -136,6 +141,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("numbers") view={Lazy::<NumbersRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("workspace") view={Lazy::<WorkspaceRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("billing") view={Lazy::<BillingRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("billing/rates") view={Lazy::<RatesRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("api-keys") view={Lazy::<ApiKeysRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("audit") view={Lazy::<AuditRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("account") view={Lazy::<AccountRoute>::new()} ssr=SsrMode::Async />

@@ -75,7 +75,12 @@ test.describe("billing", () => {
     await expect(topUp.getByRole("status")).toContainText(`${reference} was recorded before`);
     await expect(wallet.locator(".wallet-available")).toHaveText(`${(before + 25).toFixed(2)} USD`);
 
-    // Edit a rate and publish it as a new version; a price below Meta's cost is refused.
+    // Edit a rate and publish it as a new version; a price below Meta's cost is refused. The
+    // rates are the section's other page.
+    await page.getByRole("navigation", { name: "Billing" }).getByRole("link", { name: "Rates" }).click();
+    await expect(page).toHaveURL(/\/admin\/billing\/rates$/);
+    await expect(page.getByRole("navigation", { name: "Team sections" }).getByRole("link", { name: "Billing" }))
+      .toHaveAttribute("aria-current", "page");
     const rates = page.getByRole("region", { name: /^Rate card · version \d+$/ });
     const version = Number((await rates.getByRole("heading", { level: 2 }).innerText()).split("version ")[1]);
     await rates.getByText("Edit the rate card").click();
@@ -95,6 +100,7 @@ test.describe("billing", () => {
     await expect(published.locator(`li[data-version='${version}']`)).toBeVisible();
 
     // The threshold above the balance: the wallet warns, and so does the calling overview.
+    await page.getByRole("navigation", { name: "Billing" }).getByRole("link", { name: "Wallet and spending" }).click();
     const threshold = page.getByRole("region", { name: "Low-balance warning" });
     await threshold.getByLabel("Warn below (USD)").fill("100000");
     await threshold.getByRole("button", { name: "Save threshold" }).click();

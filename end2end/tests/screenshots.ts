@@ -9,6 +9,7 @@ const PAGES = [
   ["overview", "/calling"],
   ["calls", "/calling/calls"],
   ["templates", "/calling/templates"],
+  ["templates-send", "/calling/templates/send"],
   ["settings", "/calling/settings"],
   ["analytics", "/calling/analytics?period=7d"],
   ["permissions", "/calling/permissions"],
@@ -31,7 +32,9 @@ for (const [width, height, device] of [
     // The newest call's page, with its timeline (and the recording the sandbox spec attached).
     const calls = await (await page.request.get("/api/v1/app/calling/calls?limit=1")).json();
     if (calls.calls?.length) sections.push(["call-detail", `/calling/calls/${calls.calls[0].id}`]);
-    if ((await page.request.get("/admin/billing")).status() === 200) sections.push(["admin-billing", "/admin/billing"]);
+    if ((await page.request.get("/admin/billing")).status() === 200) {
+      sections.push(["admin-billing", "/admin/billing"], ["admin-billing-rates", "/admin/billing/rates"]);
+    }
     const spills: string[] = [];
     for (const [name, path] of sections) {
       await openHydrated(page, path);

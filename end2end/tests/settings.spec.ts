@@ -37,8 +37,21 @@ test("business hours: copy Monday to weekdays, a holiday, refusals next to the f
     await expect(current.locator(".current-settings")).toContainText("Calling");
     await expect(current.locator(".current-settings dd").first()).toHaveText("On");
 
+    // The General page: callbacks on, saved to WhatsApp.
+    const general = page.getByRole("form", { name: "Call settings" });
+    await expect(general.getByLabel("Customers can call this number on WhatsApp")).toBeChecked();
+    await general.getByLabel("Let customers ask for a callback").check();
+    await general.getByRole("button", { name: "Save and send to WhatsApp" }).click();
+    await expect(general.getByRole("status")).toHaveText("Saved: WhatsApp accepted the settings.");
+    await expect(current.locator(".current-settings")).toContainText("Callback requests");
+    await expect(current.locator(".current-settings dd").nth(2)).toHaveText("On");
+
+    // Call hours are the section's other page: the tab gets there without reloading.
+    const tabs = page.getByRole("navigation", { name: "Settings" });
+    await tabs.getByRole("link", { name: "Call hours" }).click();
+    await expect(page).toHaveURL(/\/calling\/settings\/hours$/);
+    await expect(page.getByRole("link", { name: "Settings", exact: true })).toHaveAttribute("aria-current", "page");
     const form = page.getByRole("form", { name: "Call settings" });
-    await expect(form.getByLabel("Customers can call this number on WhatsApp")).toBeChecked();
 
     // Monday 09:00–17:00, copied to Tuesday–Friday.
     await form.getByLabel("Take calls only during these hours").check();
@@ -54,11 +67,9 @@ test("business hours: copy Monday to weekdays, a holiday, refusals next to the f
       await expect(day(name).getByLabel("Closes")).toHaveValue("17:00");
     }
     await expect(day("Saturday").getByRole("checkbox", { name: "Open on Saturday" })).not.toBeChecked();
-    // What callers meet follows the form: the callback offer appears once callbacks are on.
+    // What callers meet follows the form (and the callbacks saved on the General page).
     const preview = form.locator(".caller-preview");
-    await expect(preview).toContainText("outside them WhatsApp shows when you open next and offers a chat.");
-    await form.getByLabel("Let customers ask for a callback").check();
-    await expect(preview).toContainText("offers a chat or a callback request.");
+    await expect(preview).toContainText("outside them WhatsApp shows when you open next and offers a chat or a callback request.");
 
     // An overlapping second range on Tuesday: refused next to its opening time.
     await day("Tuesday").getByRole("button", { name: "Add range on Tuesday" }).click();
@@ -106,7 +117,8 @@ test("business hours: copy Monday to weekdays, a holiday, refusals next to the f
     await form.getByRole("button", { name: "Save and send to WhatsApp" }).click();
     await expect(form.getByRole("status")).toHaveText("Saved: WhatsApp accepted the settings.");
 
-    // What WhatsApp has now, on the page…
+    // What WhatsApp has now, on the General page…
+    await tabs.getByRole("link", { name: "General" }).click();
     await expect(current.locator(".week-summary")).toContainText("Monday09:00–17:00");
     await expect(current.locator(".week-summary")).toContainText("Friday09:00–17:00");
     await expect(current.locator(".week-summary")).toContainText("SaturdayClosed");
@@ -131,7 +143,7 @@ test("business hours: copy Monday to weekdays, a holiday, refusals next to the f
     expect(saved.drift).toEqual([]);
 
     // A reload shows the saved values in the editor.
-    await openHydrated(page, "/calling/settings");
+    await openHydrated(page, "/calling/settings/hours");
     const again = page.getByRole("form", { name: "Call settings" });
     const dayAgain = (name: string) => again.getByRole("group", { name, exact: true });
     await expect(again.getByLabel("Take calls only during these hours")).toBeChecked();
@@ -146,6 +158,7 @@ test("business hours: copy Monday to weekdays, a holiday, refusals next to the f
     await expect(again.locator(".caller-preview")).toHaveText("What callers see: Callers can reach you at any time.");
     await again.getByRole("button", { name: "Save and send to WhatsApp" }).click();
     await expect(again.getByRole("status")).toHaveText("Saved: WhatsApp accepted the settings.");
+    await page.getByRole("navigation", { name: "Settings" }).getByRole("link", { name: "General" }).click();
     await expect(page.getByRole("region", { name: /What WhatsApp has for/ })).toContainText(
       "Call hours are off: calls are taken at any time.",
     );

@@ -100,6 +100,10 @@ test.describe("templates page", () => {
     await form.getByRole("button", { name: "Submit to WhatsApp" }).click();
     await expect(row(page, name)).toContainText("Approved");
 
+    // Sending is the section's other page: the tab gets there without reloading.
+    await page.getByRole("navigation", { name: "Templates" }).getByRole("link", { name: "Send and share" }).click();
+    await expect(page).toHaveURL(/\/calling\/templates\/send$/);
+    await expect(page.getByRole("link", { name: "Templates", exact: true })).toHaveAttribute("aria-current", "page");
     const send = page.getByRole("form", { name: "Send a template" });
     await chooseTemplate(send, name);
     await send.getByLabel("WhatsApp number").fill("12");
@@ -156,6 +160,7 @@ test.describe("templates page", () => {
 
     // A permission request to a customer goes out (free on the sandbox number) …
     const customer = "+44 7700 900777";
+    await page.getByRole("link", { name: "Send and share" }).click();
     const send = page.getByRole("form", { name: "Send a template" });
     await chooseTemplate(send, first);
     await send.getByLabel("WhatsApp number").fill(customer);
@@ -172,7 +177,7 @@ test.describe("templates page", () => {
     await expect(panel.getByRole("status")).toHaveCount(0);
   });
   test("a wa.me/call link with a payload and its QR code, for the sandbox number", async ({ page }) => {
-    await openHydrated(page, "/calling/templates");
+    await openHydrated(page, "/calling/templates/send");
     const card = page.getByRole("region", { name: "Call link and QR code" });
     // The sandbox number is the workspace's first.
     await card.getByLabel("Number").selectOption({ index: 0 });

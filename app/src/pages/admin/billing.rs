@@ -1,8 +1,9 @@
-//! `/admin/billing`: the wallet (available and held, with a warning below the workspace's
-//! low-balance threshold), recording a top-up (the "manual / sandbox" payment provider), the
-//! subscription (status, plan, period end, days left), the rate card (the current version's
-//! prices, editing it into a new version, every version), the threshold, and the expenses log
-//! with kind and date filters and a "Download CSV" link that honours them.
+//! The Billing section, in two pages. `/admin/billing`: the wallet (available and held, with a
+//! warning below the workspace's low-balance threshold), recording a top-up (the "manual /
+//! sandbox" payment provider), the subscription (status, plan, period end, days left), the
+//! threshold, and the expenses log with kind and date filters and a "Download CSV" link that
+//! honours them. `/admin/billing/rates`: the rate card (the current version's prices, editing it
+//! into a new version, every version).
 //!
 //! The rules are `calling::billing`'s and the roles the REST API's (`/api/v1/app/billing`):
 //! `SeeBilling` reads (viewers read-only; agents see no billing), `TopUp` records top-ups and
@@ -400,13 +401,16 @@ fn money(amount: Micros, currency: &Currency) -> String {
     Money::new(amount, currency.clone()).to_string()
 }
 
-/// The Billing section.
+/// The Billing section's two pages, each its own lazy route (so each loads only its own code).
+const BILLING_PAGES: [(&str, &str); 2] =
+    [("/admin/billing", "Wallet and spending"), ("/admin/billing/rates", "Rates")];
+
+/// `/admin/billing`: the wallet, the subscription, top-ups and the expenses.
 #[component]
 pub fn BillingPage() -> impl IntoView {
     let top_up = FormAction::<RecordTopUp>::new();
     let set_threshold = FormAction::<SetLowBalanceThreshold>::new();
     let update = FormAction::<UpdateSubscription>::new();
-    let publish = FormAction::<PublishRateCard>::new();
     // Refetched after a change only: a refused field rebuilds nothing, so what was typed stays.
     let topped_up = saved_version(move || top_up.value().with(is_done), top_up.version());
     let threshold_set = saved_version(move || set_threshold.value().with(is_done), set_threshold.version());
@@ -415,17 +419,8 @@ pub fn BillingPage() -> impl IntoView {
         move || (topped_up.get(), threshold_set.get(), subscription_set.get()),
         |_| load_billing(),
     );
-    let published = saved_version(move || publish.value().with(is_done), publish.version());
-    let cards = ServerResource::new(move || published.get(), |_| load_rate_cards());
     view! {
-        <Title text="Billing" />
-        <div class="page-head">
-            <h1>"Billing"</h1>
-        </div>
-        <p class="lead">
-            "Outbound calls and template sends are paid from the wallet at the rate card's prices; answering calls is always free. "
-            "Every paid action first checks the subscription and the balance, before anything is sent to WhatsApp."
-        </p>
+        <BillingHead />
         <Transition fallback=|| view! { <p class="muted">"Loading billing…"</p> }>
             {move || Suspend::new(async move {
                 match billing.await {
@@ -444,6 +439,18 @@ pub fn BillingPage() -> impl IntoView {
                 }
             })}
         </Suspense>
+        <ExpensesSection refresh=topped_up.into() />
+    }
+}
+
+/// `/admin/billing/rates`: the rate card in force, its history, and publishing a new one.
+#[component]
+pub fn RatesPage() -> impl IntoView {
+    let publish = FormAction::<PublishRateCard>::new();
+    let published = saved_version(move || publish.value().with(is_done), publish.version());
+    let cards = ServerResource::new(move || published.get(), |_| load_rate_cards());
+    view! {
+        <BillingHead />
         <Transition fallback=|| view! { <p class="muted">"Loading the rate card…"</p> }>
             {move || Suspend::new(async move {
                 match cards.await {
@@ -452,7 +459,22 @@ pub fn BillingPage() -> impl IntoView {
                 }
             })}
         </Transition>
-        <ExpensesSection refresh=topped_up.into() />
+    }
+}
+
+/// The title, the section's lead and the links between its two pages.
+#[component]
+fn BillingHead() -> impl IntoView {
+    view! {
+        <Title text="Billing" />
+        <div class="page-head">
+            <h1>"Billing"</h1>
+        </div>
+        <p class="lead">
+            "Outbound calls and template sends are paid from the wallet at the rate card's prices; answering calls is always free. "
+            "Every paid action first checks the subscription and the balance, before anything is sent to WhatsApp."
+        </p>
+        <crate::pages::SubPages label="Billing" pages=&BILLING_PAGES />
     }
 }
 

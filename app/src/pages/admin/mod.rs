@@ -13,7 +13,7 @@ mod workspace;
 
 pub use api_keys::ApiKeysPage;
 pub use audit::AuditPage;
-pub use billing::BillingPage;
+pub use billing::{BillingPage, RatesPage};
 pub use members::MembersPage;
 pub use numbers::NumbersPage;
 pub use workspace::WorkspacePage;
@@ -117,7 +117,8 @@ fn AdminFrame(viewer: Viewer) -> impl IntoView {
                     {SECTIONS
                         .into_iter()
                         .filter(|(_, _, permission)| role.allows(*permission))
-                        .map(|(href, label, _)| view! { <A href=href exact=true>{label}</A> })
+                        // A section with pages of its own stays marked on all of them.
+                        .map(|(href, label, _)| view! { <A href=href exact=href == "/admin">{label}</A> })
                         .collect_view()}
                 </nav>
                 <div class="account" aria-label="Account">

@@ -13,8 +13,8 @@ pub use calls::{CallDetailPage, CallsPage, CallsTable};
 pub use check::CheckPage;
 pub use overview::OverviewPage;
 pub use permissions::PermissionsPage;
-pub use settings::SettingsPage;
-pub use templates::TemplatesPage;
+pub use settings::{CallHoursPage, SettingsPage};
+pub use templates::{TemplateSendPage, TemplatesPage};
 
 use leptos::prelude::*;
 use leptos_router::components::{A, Outlet};
@@ -65,8 +65,9 @@ fn SignedInLayout(viewer: Viewer) -> impl IntoView {
                     {SECTIONS
                         .into_iter()
                         .map(|(href, label)| {
+                            // A section with pages of its own stays marked on all of them.
                             view! {
-                                <A href=href exact=true>
+                                <A href=href exact=href == "/calling">
                                     {label}
                                 </A>
                             }

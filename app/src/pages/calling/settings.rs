@@ -1,7 +1,8 @@
-//! `/calling/settings`: each connected number's call settings as WhatsApp has them, the drift
-//! from what was last saved here, and the editor — calling on/off, the call icon, callback
-//! requests, the countries that see the icon, and call hours (time zone, weekly ranges,
-//! holidays).
+//! The Settings section, in two pages. `/calling/settings`: each connected number's call
+//! settings as WhatsApp has them, the drift from what was last saved here, and the editor for
+//! calling on/off, the call icon, callback requests and the countries that see the icon.
+//! `/calling/settings/hours`: the editor for call hours (time zone, weekly ranges, holidays),
+//! with what callers will meet. Both save the whole settings: the other page's fields as loaded.
 //!
 //! The editor's values become exactly the `calling` object `calling::settings` accepts
 //! ([`SettingsForm::to_settings`]), so the browser checks them as you type with the same rules
@@ -779,8 +780,69 @@ mod ssr {
 // ---------------------------------------------------------------------------------------------
 // The page.
 
+/// The Settings section's two pages, each its own lazy route (so each loads only its own code).
+const SETTINGS_PAGES: [(&str, &str); 2] =
+    [("/calling/settings", "General"), ("/calling/settings/hours", "Call hours")];
+
+/// Which part of the editor a page of the section shows.
+#[derive(Clone, Copy)]
+struct SettingsPart {
+    /// The number's panel on this page.
+    panel: fn(NumberSettingsView, bool, i64) -> AnyView,
+    /// The editor's fields on this page.
+    fields: fn(Draft, Errors, i64) -> AnyView,
+    /// Whether a problem's input is on this page.
+    owns: fn(Spot) -> bool,
+    /// Where the inputs of the other problems are.
+    elsewhere: &'static str,
+}
+
+/// `/calling/settings`: what WhatsApp has for each number, the drift, and calling, the call
+/// icon, callback requests and the icon's countries.
 #[component]
 pub fn SettingsPage() -> impl IntoView {
+    let part = SettingsPart {
+        panel: |number, can_change, now| view! { <NumberPanel number can_change now /> }.into_any(),
+        fields: |draft, errors, _| view! { <General draft errors /> }.into_any(),
+        owns: |spot| {
+            matches!(spot, Spot::Calling | Spot::Icon | Spot::Countries | Spot::Callback | Spot::Form)
+        },
+        elsewhere: "Call hours",
+    };
+    view! { <SettingsFrame part /> }
+}
+
+/// `/calling/settings/hours`: each number's call hours (time zone, weekly ranges) and holidays.
+#[component]
+pub fn CallHoursPage() -> impl IntoView {
+    let part = SettingsPart {
+        panel: |number, can_change, now| {
+            view! {
+                <Editor form=number.form state=None can_change now />
+                <p class="notice">
+                    "WhatsApp applies changes at once, but people's WhatsApp apps can take up to 7 days to show new hours."
+                </p>
+            }
+            .into_any()
+        },
+        fields: |draft, errors, now| {
+            view! {
+                <HoursEditor draft errors now />
+                <HolidaysEditor draft errors now />
+            }
+            .into_any()
+        },
+        owns: |spot| !matches!(spot, Spot::Calling | Spot::Icon | Spot::Countries | Spot::Callback),
+        elsewhere: "General",
+    };
+    view! { <SettingsFrame part /> }
+}
+
+/// The section's title, lead and links, and the loaded numbers (the part is provided to the
+/// editor below).
+#[component]
+fn SettingsFrame(part: SettingsPart) -> impl IntoView {
+    provide_context(part);
     let data = ServerResource::new(|| (), |_| load_call_settings());
     view! {
         <Title text="Settings" />
@@ -790,6 +852,7 @@ pub fn SettingsPage() -> impl IntoView {
         <p class="lead">
             "Per number: whether customers can call you on WhatsApp, where the call icon shows, whether they may ask for a callback, and your call hours. Saving sends the settings to WhatsApp; they count once WhatsApp accepts them."
         </p>
+        <crate::pages::SubPages label="Settings" pages=&SETTINGS_PAGES />
         <Suspense fallback=|| view! { <p class="muted">"Loading settings…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
@@ -801,7 +864,7 @@ pub fn SettingsPage() -> impl IntoView {
                         }
                             .into_any()
                     }
-                    Ok(data) => view! { <SettingsBody data /> }.into_any(),
+                    Ok(data) => view! { <SettingsBody data part /> }.into_any(),
                     Err(err) => view! { <p class="error" role="alert">{error_text(&err)}</p> }.into_any(),
                 }
             })}
@@ -811,7 +874,7 @@ pub fn SettingsPage() -> impl IntoView {
 
 /// The number picker (when there are several) and the chosen number's panel.
 #[component]
-fn SettingsBody(data: SettingsPageData) -> impl IntoView {
+fn SettingsBody(data: SettingsPageData, part: SettingsPart) -> impl IntoView {
     let SettingsPageData { can_change, now, numbers } = data;
     let selected = RwSignal::new(0usize);
     let picker = (numbers.len() > 1).then(|| {
@@ -842,7 +905,7 @@ fn SettingsBody(data: SettingsPageData) -> impl IntoView {
         {picker}
         {move || {
             let number = numbers.with_value(|numbers| numbers.get(selected.get()).cloned());
-            number.map(|number| view! { <NumberPanel number can_change now /> })
+            number.map(|number| (part.panel)(number, can_change, now))
         }}
     }
     .into_any()
@@ -891,7 +954,7 @@ fn NumberPanel(number: NumberSettingsView, can_change: bool, now: i64) -> impl I
                 "WhatsApp applies changes at once, but people's WhatsApp apps can take up to 7 days to show a new call icon or new hours."
             </p>
         </section>
-        <Editor form state can_change now />
+        <Editor form state=Some(state) can_change now />
     }
     .into_any()
 }
@@ -1192,16 +1255,29 @@ fn FieldError(id: String, message: Signal<Option<String>>) -> impl IntoView {
 }
 
 #[component]
-fn Editor(form: SettingsForm, state: RwSignal<NumberState>, can_change: bool, now: i64) -> impl IntoView {
+fn Editor(
+    form: SettingsForm,
+    /// What WhatsApp has, shown above (on the General page): updated by a save.
+    state: Option<RwSignal<NumberState>>,
+    can_change: bool,
+    now: i64,
+) -> impl IntoView {
+    let part = expect_context::<SettingsPart>();
     let draft = Draft::new(&form);
     let save = FormAction::<SaveCallSettings>::new();
+    // A problem goes under its input; one whose input is on the section's other page is said
+    // above the save button, with where to fix it (the whole form is saved, so it holds it up).
+    let place = move |keys: &Keys, spot: Spot, message: String| {
+        if (part.owns)(spot) {
+            (keys.element(spot), message)
+        } else {
+            (None, format!("On the {} page: {message}", part.elsewhere))
+        }
+    };
     // Problems as you type, by the same rules the server applies.
     let live = Memo::new(move |_| {
         let (form, keys) = draft.snapshot();
-        form.problems(now)
-            .into_iter()
-            .map(|(spot, message)| (keys.element(spot), message))
-            .collect::<Vec<_>>()
+        form.problems(now).into_iter().map(|(spot, message)| place(&keys, spot, message)).collect::<Vec<_>>()
     });
     // The server's refusals, placed by the keys the rows had when the form was sent.
     let sent_keys = StoredValue::new(Keys::default());
@@ -1214,7 +1290,7 @@ fn Editor(form: SettingsForm, state: RwSignal<NumberState>, can_change: bool, no
                     problems
                         .iter()
                         .map(|problem| {
-                            (keys.element(SettingsForm::locate(&problem.field, &origins)), plain(problem))
+                            place(keys, SettingsForm::locate(&problem.field, &origins), plain(problem))
                         })
                         .collect::<Vec<_>>()
                 })
@@ -1244,7 +1320,9 @@ fn Editor(form: SettingsForm, state: RwSignal<NumberState>, can_change: bool, no
     // A save the browser held back because of marked fields.
     let held_back = RwSignal::new(false);
     Effect::new(move || {
-        if let Some(Ok(SaveReply::Saved(saved))) = save.value().get() {
+        if let Some(Ok(SaveReply::Saved(saved))) = save.value().get()
+            && let Some(state) = state
+        {
             state.set(saved);
         }
     });
@@ -1325,9 +1403,7 @@ fn Editor(form: SettingsForm, state: RwSignal<NumberState>, can_change: bool, no
             <form class="settings-form" aria-label="Call settings" novalidate on:submit=on_submit>
                 <fieldset class="settings-fields" disabled=!can_change>
                     <legend class="visually-hidden">"Call settings"</legend>
-                    <General draft errors />
-                    <HoursEditor draft errors now />
-                    <HolidaysEditor draft errors now />
+                    {(part.fields)(draft, errors, now)}
                 </fieldset>
                 {others}
                 {can_change.then(|| view! {

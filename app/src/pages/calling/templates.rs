@@ -1,10 +1,13 @@
-//! `/calling/templates`: the workspace's calling templates and everything done with them. Owns
-//! the page (the list with each template's type, review status and default badge; the forms that
-//! create call-button and permission templates; set default; delete after a confirmation; and
-//! sending a template to a WhatsApp number) and its server functions, which apply the same roles
-//! and rules as `/api/v1/app/calling/templates…` (`server::api::templates_routes`): anyone who
-//! sees settings lists, `ManageTemplates` creates, deletes and sets defaults, `SendTemplates`
-//! sends. The rules themselves live in `calling::templates`.
+//! The Templates section: the workspace's calling templates and everything done with them, in two
+//! pages. `/calling/templates`: the list with each template's type, review status and default
+//! badge; the forms that create call-button and permission templates; set default; delete after a
+//! confirmation. `/calling/templates/send`: sending a template to a WhatsApp number, and the
+//! `wa.me/call` link and QR code generator.
+//!
+//! The server functions apply the same roles and rules as `/api/v1/app/calling/templates…`
+//! (`server::api::templates_routes`): anyone who sees settings lists, `ManageTemplates` creates,
+//! deletes and sets defaults, `SendTemplates` sends. The rules themselves live in
+//! `calling::templates`.
 
 use calling::deep_links::DeepLink;
 use calling::templates::{ButtonTarget, SentTemplate, Template, TemplateKind, TemplateStatus};
@@ -368,6 +371,11 @@ fn FieldError(id: String, message: Signal<Option<String>>) -> impl IntoView {
 
 /// The page: the list for everyone who may see it, the send form for those who may send, the
 /// create forms for those who manage templates.
+/// The Templates section's two pages, each its own lazy route (so each loads only its own code).
+const TEMPLATE_PAGES: [(&str, &str); 2] =
+    [("/calling/templates", "Your templates"), ("/calling/templates/send", "Send and share")];
+
+/// `/calling/templates`: the list (set default, delete) and the create forms.
 #[component]
 pub fn TemplatesPage() -> impl IntoView {
     let access = ServerResource::new(|| (), |_| template_access());
@@ -375,7 +383,6 @@ pub fn TemplatesPage() -> impl IntoView {
     let create_permission = FormAction::<CreatePermissionTemplate>::new();
     let set_default = FormAction::<SetDefaultTemplate>::new();
     let delete = FormAction::<DeleteTemplate>::new();
-    let send = FormAction::<SendTemplate>::new();
     let templates = ServerResource::new(
         move || {
             (
@@ -400,13 +407,7 @@ pub fn TemplatesPage() -> impl IntoView {
             .map(|message| view! { <p class="error" role="alert">{message}</p> })
     };
     view! {
-        <Title text="Templates" />
-        <div class="page-head">
-            <h1>"Templates"</h1>
-        </div>
-        <p class="lead">
-            "Call-button templates add a tap-to-call button to your messages; permission templates ask a customer to let you call them. WhatsApp reviews each template before it can be sent; the default of each kind is used when a send names none."
-        </p>
+        <TemplatesHead />
         <section class="card" aria-labelledby="templates-heading">
             <h2 id="templates-heading">"Your templates"</h2>
             {row_error}
@@ -432,17 +433,6 @@ pub fn TemplatesPage() -> impl IntoView {
                 })}
             </Transition>
         </section>
-        // The send form follows the list (its choices are the approved templates); it is
-        // rebuilt when the list changes, not after a send, so a send's reply stays shown.
-        <Transition>
-            {move || Suspend::new(async move {
-                match (access.await, templates.await) {
-                    (Ok(access), Ok(list)) if access.can_send => view! { <SendPanel list send /> }.into_any(),
-                    _ => ().into_any(),
-                }
-            })}
-        </Transition>
-        <DeepLinkCard />
         // The create forms wait for the role only: they are never rebuilt, so what was typed
         // survives a refused field.
         <Suspense>
@@ -461,6 +451,48 @@ pub fn TemplatesPage() -> impl IntoView {
                 }
             })}
         </Suspense>
+    }
+}
+
+/// `/calling/templates/send`: send an approved template to a WhatsApp number, and make a
+/// `wa.me/call` link with its QR code.
+#[component]
+pub fn TemplateSendPage() -> impl IntoView {
+    let access = ServerResource::new(|| (), |_| template_access());
+    let templates = ServerResource::new(|| (), |_| list_templates());
+    let send = FormAction::<SendTemplate>::new();
+    view! {
+        <TemplatesHead />
+        <Transition fallback=|| view! { <p class="muted">"Loading templates…"</p> }>
+            {move || Suspend::new(async move {
+                match (access.await, templates.await) {
+                    (Ok(access), Ok(list)) if access.can_send => view! { <SendPanel list send /> }.into_any(),
+                    (Ok(_), Ok(_)) => view! {
+                        <p class="notice">"Your role can see templates but not send them; owners, admins and agents can."</p>
+                    }
+                        .into_any(),
+                    (Err(err), _) | (_, Err(err)) => {
+                        view! { <p class="error" role="alert">{error_text(&err)}</p> }.into_any()
+                    }
+                }
+            })}
+        </Transition>
+        <DeepLinkCard />
+    }
+}
+
+/// The title, the section's lead and the links between its two pages.
+#[component]
+fn TemplatesHead() -> impl IntoView {
+    view! {
+        <Title text="Templates" />
+        <div class="page-head">
+            <h1>"Templates"</h1>
+        </div>
+        <p class="lead">
+            "Call-button templates add a tap-to-call button to your messages; permission templates ask a customer to let you call them. WhatsApp reviews each template before it can be sent; the default of each kind is used when a send names none."
+        </p>
+        <crate::pages::SubPages label="Templates" pages=&TEMPLATE_PAGES />
     }
 }
 
