@@ -6,11 +6,15 @@
 //! with `serde_json::from_slice`, so every type that is both (most of them: a page loads a
 //! resource and refreshes it through the same server function) was compiled twice into the
 //! WASM. Reading answers with `from_str` too leaves one copy.
+//!
+//! Also [`UnreadJson`]: a part of an answer that stays JSON text until a page reads it.
+
+use std::marker::PhantomData;
 
 use leptos::server_fn::codec::Post;
 use leptos::server_fn::{Bytes, ContentType, Decodes, Encodes, Format, FormatType};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 /// JSON read with `serde_json::from_str` (see the module doc).
 pub struct JsonTextEncoding;
@@ -59,6 +63,59 @@ impl std::fmt::Display for DecodeError {
     }
 }
 
+/// A value sent inside an answer as its JSON text, and read only where it is shown
+/// ([`UnreadJson::read`]).
+///
+/// Why: a type's JSON reader is compiled into every page whose code can reach it. When pages
+/// share an answer but only one of them shows part of it, that part travels as text, so only
+/// that page compiles its reader.
+pub struct UnreadJson<T> {
+    text: String,
+    value: PhantomData<fn() -> T>,
+}
+
+impl<T: Serialize> UnreadJson<T> {
+    pub fn new(value: &T) -> Result<Self, serde_json::Error> {
+        Ok(UnreadJson { text: serde_json::to_string(value)?, value: PhantomData })
+    }
+}
+
+impl<T: DeserializeOwned> UnreadJson<T> {
+    pub fn read(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(&self.text)
+    }
+}
+
+impl<T> Clone for UnreadJson<T> {
+    fn clone(&self) -> Self {
+        UnreadJson { text: self.text.clone(), value: PhantomData }
+    }
+}
+
+impl<T> PartialEq for UnreadJson<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl<T> std::fmt::Debug for UnreadJson<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl<T> Serialize for UnreadJson<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.text)
+    }
+}
+
+impl<'de, T> Deserialize<'de> for UnreadJson<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(|text| UnreadJson { text, value: PhantomData })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,5 +141,15 @@ mod tests {
         assert_eq!(not_text.unwrap_err().to_string(), "the answer is not UTF-8 text");
         let wrong = <JsonTextEncoding as Decodes<Answer>>::decode(Bytes::from_static(br#"{"name":1}"#));
         assert!(wrong.unwrap_err().to_string().contains("invalid type"));
+    }
+
+    #[test]
+    fn an_unread_value_travels_as_text_and_reads_back() {
+        let answer = Answer { name: "Ada".into(), count: 1 };
+        let unread = UnreadJson::new(&answer).unwrap();
+        let sent = serde_json::to_string(&unread).unwrap();
+        assert_eq!(sent, r#""{\"name\":\"Ada\",\"count\":1}""#);
+        let received: UnreadJson<Answer> = serde_json::from_str(&sent).unwrap();
+        assert_eq!(received.read().unwrap(), answer);
     }
 }

@@ -30,6 +30,7 @@ enum Payload {
     /// As JSON text: rendered on the server, and read back from the page in the browser.
     Json(String),
     /// As the answer itself: loaded in the browser.
+    #[cfg_attr(feature = "ssr", allow(dead_code))] // made in the browser only
     Loaded(Arc<dyn Any + Send + Sync>),
 }
 

@@ -20,6 +20,12 @@ struct Browser {
     client: reqwest::Client,
 }
 
+/// What the page shows of a number's settings: sent as JSON text inside the answer (the Call hours
+/// page, which shares the answer, never reads it).
+fn shown(state: &Value) -> Value {
+    serde_json::from_str(state.as_str().unwrap_or_else(|| panic!("state is not text: {state}"))).unwrap()
+}
+
 impl Browser {
     async fn call(&self, path: &str, body: Value) -> (StatusCode, Value) {
         let reply = self
@@ -114,8 +120,12 @@ async fn the_settings_page_saves_hours_to_whatsapp_as_the_api_does() {
     let number = &page["numbers"][0];
     assert_eq!(number["phone_number_id"], json!(pid));
     assert_eq!(number["is_sandbox"], json!(true));
-    assert_eq!(number["state"]["remote"]["status"], json!("ENABLED"), "{number}");
-    assert_eq!(number["state"]["desired"], Value::Null);
+    let state = shown(&number["state"]);
+    assert_eq!(state["reported"]["calling"], json!("On"), "{state}");
+    assert_eq!(state["drift"], json!([]));
+    // The editor starts from what WhatsApp has, nothing having been saved here.
+    assert_eq!(number["form"]["calling_enabled"], json!(true), "{number}");
+    assert_eq!(number["form"]["hours_enabled"], json!(false));
 
     // Overlapping ranges and a day that closes before it opens: every problem by its field,
     // and nothing reaches WhatsApp or the database.
@@ -143,8 +153,21 @@ async fn the_settings_page_saves_hours_to_whatsapp_as_the_api_does() {
     let (status, reply) =
         browser.call(SaveCallSettings::PATH, json!({ "form": office_week(&pid, &holiday) })).await;
     assert_eq!(status, StatusCode::OK, "{reply}");
-    let saved = &reply["Saved"];
-    let hours = &saved["remote"]["call_hours"];
+    let saved = shown(&reply["Saved"]);
+    let weekday = json!("09:00–17:00");
+    assert_eq!(
+        saved["reported"]["hours"]["On"],
+        json!({
+            "zone": "America/Sao_Paulo",
+            "days": [weekday, weekday, weekday, weekday, weekday, "Closed", "Closed"],
+            "holidays": [format!("{holiday}: closed all day")],
+        }),
+        "{saved}"
+    );
+    assert_eq!(saved["reported"]["callback"], json!("On"));
+    assert_eq!(saved["drift"], json!([]));
+    let remote = calling::settings_sync::load(db, &sandbox.number.id).await.unwrap().remote.unwrap();
+    let hours = serde_json::to_value(remote.call_hours).unwrap();
     assert_eq!(hours["status"], json!("ENABLED"), "{reply}");
     assert_eq!(hours["timezone_id"], json!("America/Sao_Paulo"));
     let mut days: Vec<String> = hours["weekly_operating_hours"]
@@ -163,8 +186,7 @@ async fn the_settings_page_saves_hours_to_whatsapp_as_the_api_does() {
         hours["holiday_schedule"],
         json!([{ "date": holiday, "start_time": "0000", "end_time": "2359" }])
     );
-    assert_eq!(saved["remote"]["callback_permission_status"], json!("ENABLED"));
-    assert_eq!(saved["drift"], json!([]));
+    assert_eq!(serde_json::to_value(remote.callback_permission_status).unwrap(), json!("ENABLED"));
     let entries = audit::by_action(db, "settings.updated").await.unwrap();
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].actor, format!("user:{}", user.id));
@@ -199,8 +221,8 @@ async fn the_settings_page_saves_hours_to_whatsapp_as_the_api_does() {
     let (status, page) = browser.form(LoadCallSettings::PATH, "").await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert_eq!(
-        page["numbers"][0]["state"]["drift"],
-        json!([{ "field": "call_hours.timezone_id", "local": "America/Sao_Paulo", "remote": "UTC" }])
+        shown(&page["numbers"][0]["state"])["drift"],
+        json!([{ "field": "Time zone", "saved": "America/Sao_Paulo", "reported": "UTC" }])
     );
 
     // Viewers read, and may not save.
@@ -213,7 +235,7 @@ async fn the_settings_page_saves_hours_to_whatsapp_as_the_api_does() {
     let (status, page) = browser.form(LoadCallSettings::PATH, "").await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert_eq!(page["can_change"], json!(false));
-    assert_eq!(page["numbers"][0]["state"]["desired"]["call_hours"]["status"], json!("ENABLED"));
+    assert_eq!(page["numbers"][0]["form"]["hours_enabled"], json!(true), "{page}");
     let (status, reply) =
         browser.call(SaveCallSettings::PATH, json!({ "form": office_week(&pid, &holiday) })).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{reply}");

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::api::error_text;
 use crate::form_action::FormAction;
 use crate::format;
+use crate::json_text::UnreadJson;
 use crate::server_resource::ServerResource;
 
 const DAY_NAMES: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
@@ -146,7 +147,8 @@ pub struct NumberSettingsView {
     pub phone_number_id: String,
     pub display: String,
     pub is_sandbox: bool,
-    pub state: NumberState,
+    /// Shown on the General page only, so read there only.
+    pub state: UnreadJson<NumberState>,
     /// The editor's starting values.
     pub form: SettingsForm,
     /// Why WhatsApp could not be asked for the settings just now, if it could not.
@@ -206,8 +208,8 @@ pub struct HolidayForm {
 /// The answer to a save.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum SaveReply {
-    /// WhatsApp accepted; what is stored now and what WhatsApp reports back.
-    Saved(NumberState),
+    /// WhatsApp accepted; what is stored now and what WhatsApp reports back (read where shown).
+    Saved(UnreadJson<NumberState>),
     /// Broken rules, by field path; nothing was sent.
     Invalid(Vec<SettingsProblem>),
     /// WhatsApp refused the settings; nothing was stored.
@@ -523,7 +525,7 @@ pub async fn load_call_settings() -> Result<SettingsPageData, ServerFnError> {
             phone_number_id: number.phone_number_id,
             display: number.display_phone_number,
             is_sandbox: number.is_sandbox,
-            state: self::ssr::state(stored),
+            state: self::ssr::unread_state(stored)?,
             form,
             refresh_error,
         });
@@ -569,7 +571,7 @@ pub async fn save_call_settings(form: SettingsForm) -> Result<SaveReply, ServerF
             record_audit(&services, &member, "settings.updated", Some(&number.id), details)
                 .await
                 .map_err(server_error)?;
-            Ok(SaveReply::Saved(self::ssr::state(saved)))
+            Ok(SaveReply::Saved(self::ssr::unread_state(saved)?))
         }
         Err(calling::Error::Validation { field, message }) => {
             Ok(SaveReply::Invalid(vec![SettingsProblem { field, message }]))
@@ -593,6 +595,7 @@ mod ssr {
     use super::{DriftLine, NumberState, Reported, ReportedHours, to_clock};
     use crate::api::ssr::server_error;
     use crate::format;
+    use crate::json_text::UnreadJson;
 
     /// The workspace's number with this Graph id, or its first when the id is blank (as the
     /// REST API's `pick_number`).
@@ -610,6 +613,11 @@ mod ssr {
                 .ok_or(calling::Error::NotFound { what: "WhatsApp number" })
         };
         found.map_err(server_error)
+    }
+
+    /// [`state`], as the General page reads it from an answer it shares with the Call hours page.
+    pub fn unread_state(settings: NumberSettings) -> Result<UnreadJson<NumberState>, ServerFnError> {
+        UnreadJson::new(&state(settings)).map_err(|err| ServerFnError::Serialization(err.to_string()))
     }
 
     /// What the page shows of a number's stored settings.
@@ -818,7 +826,7 @@ pub fn CallHoursPage() -> impl IntoView {
     let part = SettingsPart {
         panel: |number, can_change, now| {
             view! {
-                <Editor form=number.form state=None can_change now />
+                <Editor form=number.form can_change now />
                 <p class="notice">
                     "WhatsApp applies changes at once, but people's WhatsApp apps can take up to 7 days to show new hours."
                 </p>
@@ -916,7 +924,7 @@ fn SettingsBody(data: SettingsPageData, part: SettingsPart) -> impl IntoView {
 fn NumberPanel(number: NumberSettingsView, can_change: bool, now: i64) -> impl IntoView {
     let phone_number_id = number.phone_number_id.clone();
     let form = number.form;
-    let state = RwSignal::new(number.state);
+    let state = RwSignal::new(number.state.read().unwrap_or_default());
     let refresh_error = RwSignal::new(number.refresh_error);
     let refresh = FormAction::<RefreshCallSettings>::new();
     Effect::new(move || {
@@ -954,7 +962,11 @@ fn NumberPanel(number: NumberSettingsView, can_change: bool, now: i64) -> impl I
                 "WhatsApp applies changes at once, but people's WhatsApp apps can take up to 7 days to show a new call icon or new hours."
             </p>
         </section>
-        <Editor form state=Some(state) can_change now />
+        <Editor form can_change now on_saved=Callback::new(move |saved: UnreadJson<NumberState>| {
+            if let Ok(saved) = saved.read() {
+                state.set(saved);
+            }
+        }) />
     }
     .into_any()
 }
@@ -1257,10 +1269,11 @@ fn FieldError(id: String, message: Signal<Option<String>>) -> impl IntoView {
 #[component]
 fn Editor(
     form: SettingsForm,
-    /// What WhatsApp has, shown above (on the General page): updated by a save.
-    state: Option<RwSignal<NumberState>>,
     can_change: bool,
     now: i64,
+    /// Told what WhatsApp has after a save (the General page shows it).
+    #[prop(optional)]
+    on_saved: Option<Callback<UnreadJson<NumberState>>>,
 ) -> impl IntoView {
     let part = expect_context::<SettingsPart>();
     let draft = Draft::new(&form);
@@ -1321,9 +1334,9 @@ fn Editor(
     let held_back = RwSignal::new(false);
     Effect::new(move || {
         if let Some(Ok(SaveReply::Saved(saved))) = save.value().get()
-            && let Some(state) = state
+            && let Some(on_saved) = on_saved
         {
-            state.set(saved);
+            on_saved.run(saved);
         }
     });
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
