@@ -75,10 +75,17 @@ test("each page's code is a WASM chunk of its own, fetched when the page is firs
   const chunkOf = (route: string) => wasm.some((path) => path.includes(`/split___${route}_route_view_`));
   const errors = await openHydrated(page, "/calling");
   expect(wasm).toContain("/pkg/switchboard_bg.wasm");
-  // The first page's chunks come in one file, fetched once; no chunk is fetched on its own.
+  // The first page's chunks come in one file, fetched once; no chunk is fetched on its own…
   expect(firstLoadOf("overview")).toHaveLength(1);
-  expect(wasm.filter((path) => path.endsWith(".wasm"))).toEqual(["/pkg/switchboard_bg.wasm"]);
   expect(chunkOf("settings")).toBe(false);
+  // …but the ring and call panels', which an agent's browser (the owner answers calls) fetches
+  // once the page is up, so a ring shows at once.
+  const manifest: Record<string, string[]> = await (await page.request.get("/pkg/page-chunks.json")).json();
+  const [panels, panelChunks] = Object.entries(manifest).find(([name]) => name.startsWith("panels_"))!;
+  await expect.poll(() => wasm).toContain(`/pkg/split_${panels}.wasm`);
+  const ringCode = new Set([`/pkg/split_${panels}.wasm`, ...panelChunks.map((chunk) => `/pkg/${chunk}.wasm`)]);
+  const others = wasm.filter((path) => path.endsWith(".wasm") && !ringCode.has(path));
+  expect(others).toEqual(["/pkg/switchboard_bg.wasm"]);
   // The server-rendered page already names that file, so the browser fetches it alongside the
   // main module instead of after it.
   const html = await (await page.request.get("/calling")).text();

@@ -18,6 +18,7 @@ pub(crate) mod media;
 use calling::answering::{IncomingCall, RequestedCall};
 use calling::presence::Availability;
 use calling::quality::{self, QualitySample};
+use leptos::lazy;
 use leptos::prelude::*;
 
 use crate::format;
@@ -445,11 +446,13 @@ fn is_over(status: &str) -> bool {
 #[component]
 pub fn CallBridge() -> AnyView {
     let bridge = expect_context::<Bridge>();
-    let Bridge { incoming, active, figures, notice, now, caller_silent, .. } = bridge;
+    let Bridge { incoming, active, notice, now, .. } = bridge;
 
     // Everyone signed in listens (pages refresh from it); only agents are rung.
     Effect::new(move || {
         if bridge.can_answer || bridge.can_place {
+            // The panels' chunk, fetched now the page is up, so a ring shows at once.
+            leptos::lazy_preload!(panels);
             leptos::task::spawn_local(async move {
                 if let Ok(servers) = rest::get::<IceServers>("/api/v1/app/calling/ice-servers").await {
                     media::set_ice_servers(servers.ice_servers);
@@ -514,6 +517,31 @@ pub fn CallBridge() -> AnyView {
         }
     });
 
+    // The panels' code (and the answer path behind their buttons) is a chunk of its own,
+    // fetched the first time there is something to show: most page views never ring.
+    let showing = Memo::new(move |_| {
+        incoming.with(|calls| !calls.is_empty())
+            || bridge.to_dial.with(|calls| !calls.is_empty())
+            || active.with(Option::is_some)
+            || notice.with(Option::is_some)
+    });
+    view! {
+        <div
+            class="bridge"
+            aria-live="polite"
+            data-ringtone=move || if ringing_for_me.with(|calls| calls.is_empty()) { "off" } else { "on" }
+        >
+            {move || showing.get().then(|| Suspend::new(async move { panels(bridge, dismissed).await }))}
+        </div>
+    }
+    // Erased: the bridge sits inside the layout's already deep view type.
+    .into_any()
+}
+
+/// The ring, dial and call panels, and the notice.
+#[lazy]
+fn panels(bridge: Bridge, dismissed: RwSignal<Vec<String>>) -> AnyView {
+    let Bridge { incoming, active, figures, notice, now, caller_silent, .. } = bridge;
     let answer = move |call: IncomingCall| {
         media::ask_for_notifications();
         bridge.answer(call)
@@ -662,23 +690,16 @@ pub fn CallBridge() -> AnyView {
     };
 
     view! {
-        <div
-            class="bridge"
-            aria-live="polite"
-            data-ringtone=move || if ringing_for_me.with(|calls| calls.is_empty()) { "off" } else { "on" }
-        >
-            {ringing}
-            {requested}
-            {call_panel}
-            {move || notice.get().map(|message| view! {
-                <p class="error ring-notice" role="alert">
-                    {message}
-                    <button class="button quiet" type="button" on:click=move |_| notice.set(None)>"Dismiss"</button>
-                </p>
-            })}
-        </div>
+        {ringing}
+        {requested}
+        {call_panel}
+        {move || notice.get().map(|message| view! {
+            <p class="error ring-notice" role="alert">
+                {message}
+                <button class="button quiet" type="button" on:click=move |_| notice.set(None)>"Dismiss"</button>
+            </p>
+        })}
     }
-    // Erased: the bridge sits inside the layout's already deep view type.
     .into_any()
 }
 
