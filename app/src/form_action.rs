@@ -1,5 +1,6 @@
-//! Forms that call a server function: [`FormAction`] and [`ServerForm`], in place of Leptos'
-//! `ServerAction` and `<ActionForm>` for forms the user fills in.
+//! Calling a server function from the page: [`FormAction`] and [`ServerForm`], in place of
+//! Leptos' `ServerAction` and `<ActionForm>`, for forms the user fills in and for calls made from
+//! code ([`FormAction::dispatch_json`], [`FormAction::dispatch_fields`]).
 //!
 //! Why: for every server function, `<ActionForm>` compiles a `serde_qs` deserializer (to build
 //! the function's arguments from the form) and a `serde_qs` serializer (to send them again as the
@@ -50,6 +51,13 @@ impl<S> Clone for FormAction<S> {
 }
 
 impl<S> Copy for FormAction<S> {}
+
+impl<S> FormAction<S> {
+    /// The last call's error, if it failed (whatever the answer type).
+    pub fn failure(&self) -> Option<ServerFnError> {
+        self.action.value().with(|answer| answer.as_ref().and_then(|answer| answer.as_ref().err().cloned()))
+    }
+}
 
 impl<S> FormAction<S>
 where

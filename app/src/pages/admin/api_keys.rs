@@ -126,7 +126,7 @@ pub async fn revoke_admin_api_key(id: String) -> Result<KeyRow, ServerFnError> {
 #[component]
 pub fn ApiKeysPage() -> impl IntoView {
     let create = FormAction::<CreateAdminApiKey>::new();
-    let revoke = ServerAction::<RevokeAdminApiKey>::new();
+    let revoke = FormAction::<RevokeAdminApiKey>::new();
     let access = ServerResource::new(|| (), |_| current_visitor());
     let keys = ServerResource::new(
         move || (create.version().get(), revoke.version().get()),
@@ -261,7 +261,7 @@ fn CreateKeyForm(role: Role, create: FormAction<CreateAdminApiKey>) -> impl Into
 }
 
 #[component]
-fn KeyTable(keys: Vec<KeyRow>, revoke: ServerAction<RevokeAdminApiKey>) -> impl IntoView {
+fn KeyTable(keys: Vec<KeyRow>, revoke: FormAction<RevokeAdminApiKey>) -> impl IntoView {
     let rows = keys
         .into_iter()
         .map(|key| {
@@ -279,7 +279,7 @@ fn KeyTable(keys: Vec<KeyRow>, revoke: ServerAction<RevokeAdminApiKey>) -> impl 
                         confirm="Revoke key"
                         pending=revoke.pending().into()
                         on_confirm=Callback::new(move |_| {
-                            revoke.dispatch(RevokeAdminApiKey { id: id.get_value() });
+                            revoke.dispatch_fields(&[("id", &id.get_value())]);
                         })
                     />
                 }

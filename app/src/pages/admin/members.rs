@@ -228,9 +228,9 @@ pub async fn remove_team_member(user_id: String) -> Result<TeamMember, ServerFnE
 #[component]
 pub fn MembersPage() -> impl IntoView {
     let invite = FormAction::<InviteMember>::new();
-    let revoke = ServerAction::<RevokeTeamInvitation>::new();
+    let revoke = FormAction::<RevokeTeamInvitation>::new();
     let change = FormAction::<ChangeMemberRole>::new();
-    let remove = ServerAction::<RemoveTeamMember>::new();
+    let remove = FormAction::<RemoveTeamMember>::new();
     let access = ServerResource::new(|| (), |_| current_visitor());
     let team = ServerResource::new(
         move || {
@@ -327,7 +327,7 @@ pub fn MembersPage() -> impl IntoView {
 fn MemberTable(
     team: Team,
     change: FormAction<ChangeMemberRole>,
-    remove: ServerAction<RemoveTeamMember>,
+    remove: FormAction<RemoveTeamMember>,
 ) -> impl IntoView {
     let owners = team.owners();
     let grantable = grantable_roles(team.role);
@@ -395,7 +395,7 @@ fn MemberControls(
     is_me: bool,
     grantable: Vec<Role>,
     change: FormAction<ChangeMemberRole>,
-    remove: ServerAction<RemoveTeamMember>,
+    remove: FormAction<RemoveTeamMember>,
 ) -> impl IntoView {
     let select_id = format!("role-{}", member.user_id);
     let label = format!("Role of {}", member.display_name);
@@ -413,7 +413,7 @@ fn MemberControls(
                 confirm="Remove from workspace"
                 pending=remove.pending().into()
                 on_confirm=Callback::new(move |_| {
-                    remove.dispatch(RemoveTeamMember { user_id: user_id.get_value() });
+                    remove.dispatch_fields(&[("user_id", &user_id.get_value())]);
                 })
             />
         }
@@ -596,7 +596,7 @@ fn InviteForm(role: Role, invite: FormAction<InviteMember>) -> impl IntoView {
 #[component]
 fn InvitationList(
     invitations: Vec<PendingInvitation>,
-    revoke: ServerAction<RevokeTeamInvitation>,
+    revoke: FormAction<RevokeTeamInvitation>,
 ) -> impl IntoView {
     let body = if invitations.is_empty() {
         view! { <p class="empty">"No pending invitations."</p> }.into_any()
@@ -619,7 +619,7 @@ fn InvitationList(
                                 confirm="Revoke invitation"
                                 pending=revoke.pending().into()
                                 on_confirm=Callback::new(move |_| {
-                                    revoke.dispatch(RevokeTeamInvitation { id: id.get_value() });
+                                    revoke.dispatch_fields(&[("id", &id.get_value())]);
                                 })
                             />
                         </td>

@@ -24,6 +24,7 @@ use leptos_router::components::{A, Outlet};
 
 pub use crate::api::FormReply;
 use crate::api::Viewer;
+use crate::form_action::FormAction;
 
 pub mod server_fns {
     //! The panel's server functions, in one place for the server's integration tests.
@@ -152,15 +153,8 @@ fn form_problem<T>(value: &Option<Result<FormReply<T>, ServerFnError>>, fields: 
 }
 
 /// The error of an action's last run, if it failed.
-fn action_error<I, O>(action: &Action<I, Result<O, ServerFnError>>) -> Option<String>
-where
-    I: Send + Sync + 'static,
-    O: Send + Sync + 'static,
-{
-    action.value().with(|value| match value {
-        Some(Err(err)) => Some(crate::api::error_text(err)),
-        _ => None,
-    })
+fn action_error<S>(action: &FormAction<S>) -> Option<String> {
+    action.failure().map(|err| crate::api::error_text(&err))
 }
 
 /// The message under a field; always present (empty when fine) so `aria-describedby` always

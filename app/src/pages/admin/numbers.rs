@@ -19,6 +19,7 @@ use leptos_meta::Title;
 use serde::{Deserialize, Serialize};
 
 use super::{FormReply, action_error};
+use crate::form_action::FormAction;
 use crate::format;
 use crate::server_resource::ServerResource;
 
@@ -158,9 +159,9 @@ pub async fn test_admin_number(id: String) -> Result<ConnectionTest, ServerFnErr
 /// The WhatsApp numbers section.
 #[component]
 pub fn NumbersPage() -> impl IntoView {
-    let connect = ServerAction::<ConnectAdminNumber>::new();
-    let update = ServerAction::<UpdateAdminNumber>::new();
-    let test = ServerAction::<TestAdminNumber>::new();
+    let connect = FormAction::<ConnectAdminNumber>::new();
+    let update = FormAction::<UpdateAdminNumber>::new();
+    let test = FormAction::<TestAdminNumber>::new();
     let list = ServerResource::new(
         move || (connect.version().get(), update.version().get()),
         |_| list_admin_numbers(),
@@ -224,7 +225,7 @@ pub fn NumbersPage() -> impl IntoView {
 }
 
 #[component]
-fn TestOutcome(test: ServerAction<TestAdminNumber>) -> impl IntoView {
+fn TestOutcome(test: FormAction<TestAdminNumber>) -> impl IntoView {
     move || {
         if test.pending().get() {
             return Some(view! { <p class="muted" role="status">"Asking WhatsApp…"</p> }.into_any());
@@ -262,7 +263,7 @@ fn TestOutcome(test: ServerAction<TestAdminNumber>) -> impl IntoView {
 #[component]
 fn NumberTable(
     list: NumberList,
-    test: ServerAction<TestAdminNumber>,
+    test: FormAction<TestAdminNumber>,
     editing: RwSignal<Option<WhatsAppNumber>>,
 ) -> impl IntoView {
     let can_change = list.can_change;
@@ -299,7 +300,7 @@ fn NumberTable(
                             type="button"
                             disabled=move || test.pending().get()
                             on:click=move |_| {
-                                test.dispatch(TestAdminNumber { id: id.get_value() });
+                                test.dispatch_fields(&[("id", &id.get_value())]);
                             }
                         >
                             "Test connection"
@@ -499,7 +500,7 @@ fn refused_field(
 }
 
 #[component]
-fn ConnectNumber(connect: ServerAction<ConnectAdminNumber>) -> impl IntoView {
+fn ConnectNumber(connect: FormAction<ConnectAdminNumber>) -> impl IntoView {
     let fields = FormFields::new(NumberForm::default());
     let submitted = RwSignal::new(false);
     let server = Signal::derive(move || connect.value().with(refused_field));
@@ -508,7 +509,7 @@ fn ConnectNumber(connect: ServerAction<ConnectAdminNumber>) -> impl IntoView {
         submitted.set(true);
         let form = fields.form();
         if form.problems(FormMode::Connect).is_empty() {
-            connect.dispatch(ConnectAdminNumber { form });
+            connect.dispatch_json(&ConnectAdminNumber { form });
         }
     };
     Effect::new(move || {
@@ -553,7 +554,7 @@ fn ConnectNumber(connect: ServerAction<ConnectAdminNumber>) -> impl IntoView {
 #[component]
 fn EditNumber(
     number: WhatsAppNumber,
-    update: ServerAction<UpdateAdminNumber>,
+    update: FormAction<UpdateAdminNumber>,
     editing: RwSignal<Option<WhatsAppNumber>>,
 ) -> impl IntoView {
     let id = StoredValue::new(number.id.clone());
@@ -576,7 +577,7 @@ fn EditNumber(
         submitted.set(true);
         let form = fields.form();
         if form.problems(FormMode::Edit).is_empty() {
-            update.dispatch(UpdateAdminNumber { id: id.get_value(), form });
+            update.dispatch_json(&UpdateAdminNumber { id: id.get_value(), form });
         }
     };
     Effect::new(move || {
