@@ -163,8 +163,11 @@ test("analytics count today's sandbox calls and switch periods", async ({ page }
   const weekday = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"][new Date().getUTCDay()];
   const cells = heatmap.locator(`tr[data-weekday='${weekday}'] td.heat`);
   await expect(cells).toHaveCount(24);
-  const counts = await cells.evaluateAll((tds) => tds.map((td) => Number(td.getAttribute("data-count"))));
-  expect(counts.reduce((a, b) => a + b, 0)).toBe(Number(calls));
+  const readCounts = () => cells.evaluateAll((tds) => tds.map((td) => Number(td.getAttribute("data-count"))));
+  // A call still ringing from an earlier test can reach the page live (the card refetches):
+  // wait for the heatmap to hold what the totals say.
+  await expect.poll(async () => (await readCounts()).reduce((a, b) => a + b, 0)).toBe(Number(calls));
+  const counts = await readCounts();
   const api = await (await page.request.get("/api/v1/app/calling/analytics?period=7d")).json();
   const mondayFirst = (new Date().getUTCDay() + 6) % 7;
   expect(api.analytics.hour_of_week[mondayFirst]).toEqual(counts);
