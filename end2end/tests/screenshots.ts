@@ -11,6 +11,7 @@ const PAGES = [
   ["templates", "/calling/templates"],
   ["templates-send", "/calling/templates/send"],
   ["settings", "/calling/settings"],
+  ["settings-hours", "/calling/settings/hours"],
   ["analytics", "/calling/analytics?period=7d"],
   ["permissions", "/calling/permissions"],
   ["audio-check", "/calling/check"],

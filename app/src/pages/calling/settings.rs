@@ -795,6 +795,8 @@ const SETTINGS_PAGES: [(&str, &str); 2] =
 /// Which part of the editor a page of the section shows.
 #[derive(Clone, Copy)]
 struct SettingsPart {
+    /// The editor's heading on this page.
+    heading: &'static str,
     /// The number's panel on this page.
     panel: fn(NumberSettingsView, bool, i64) -> AnyView,
     /// The editor's fields on this page.
@@ -810,6 +812,7 @@ struct SettingsPart {
 #[component]
 pub fn SettingsPage() -> impl IntoView {
     let part = SettingsPart {
+        heading: "Change settings",
         panel: |number, can_change, now| view! { <NumberPanel number can_change now /> }.into_any(),
         fields: |draft, errors, _| view! { <General draft errors /> }.into_any(),
         owns: |spot| {
@@ -824,6 +827,7 @@ pub fn SettingsPage() -> impl IntoView {
 #[component]
 pub fn CallHoursPage() -> impl IntoView {
     let part = SettingsPart {
+        heading: "Change call hours",
         panel: |number, can_change, now| {
             view! {
                 <Editor form=number.form can_change now />
@@ -1411,7 +1415,7 @@ fn Editor(
     });
     view! {
         <section class="card" aria-labelledby="editor-heading">
-            <h2 id="editor-heading">"Change settings"</h2>
+            <h2 id="editor-heading">{part.heading}</h2>
             {read_only}
             <form class="settings-form" aria-label="Call settings" novalidate on:submit=on_submit>
                 <fieldset class="settings-fields" disabled=!can_change>
