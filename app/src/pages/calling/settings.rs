@@ -807,47 +807,68 @@ struct SettingsPart {
     elsewhere: &'static str,
 }
 
+impl SettingsPart {
+    /// `/calling/settings`: what WhatsApp has, calling, the call icon, callbacks, countries.
+    fn general() -> Self {
+        SettingsPart {
+            heading: "Change settings",
+            panel: |number, can_change, now| view! { <NumberPanel number can_change now /> }.into_any(),
+            fields: |draft, errors, _| view! { <General draft errors /> }.into_any(),
+            owns: |spot| {
+                matches!(spot, Spot::Calling | Spot::Icon | Spot::Countries | Spot::Callback | Spot::Form)
+            },
+            elsewhere: "Call hours",
+        }
+    }
+
+    /// `/calling/settings/hours`: call hours and holidays.
+    fn call_hours() -> Self {
+        SettingsPart {
+            heading: "Change call hours",
+            panel: |number, can_change, now| {
+                view! {
+                    <Editor form=number.form can_change now />
+                    <p class="notice">
+                        "WhatsApp applies changes at once, but people's WhatsApp apps can take up to 7 days to show new hours."
+                    </p>
+                }
+                .into_any()
+            },
+            fields: |draft, errors, now| {
+                view! {
+                    <HoursEditor draft errors now />
+                    <HolidaysEditor draft errors now />
+                }
+                .into_any()
+            },
+            owns: |spot| !matches!(spot, Spot::Calling | Spot::Icon | Spot::Countries | Spot::Callback),
+            elsewhere: "General",
+        }
+    }
+
+    /// Where a problem is said: under its input (by the id `keys` give it), or, when its input is
+    /// on the section's other page, above the save button with where to fix it (the whole form
+    /// is saved, so it holds the save up).
+    fn place(&self, keys: &Keys, spot: Spot, message: String) -> (Option<String>, String) {
+        if (self.owns)(spot) {
+            (keys.element(spot), message)
+        } else {
+            (None, format!("On the {} page: {message}", self.elsewhere))
+        }
+    }
+}
+
 /// `/calling/settings`: what WhatsApp has for each number, the drift, and calling, the call
 /// icon, callback requests and the icon's countries.
 #[component]
 pub fn SettingsPage() -> impl IntoView {
-    let part = SettingsPart {
-        heading: "Change settings",
-        panel: |number, can_change, now| view! { <NumberPanel number can_change now /> }.into_any(),
-        fields: |draft, errors, _| view! { <General draft errors /> }.into_any(),
-        owns: |spot| {
-            matches!(spot, Spot::Calling | Spot::Icon | Spot::Countries | Spot::Callback | Spot::Form)
-        },
-        elsewhere: "Call hours",
-    };
-    view! { <SettingsFrame part /> }
+    view! { <SettingsFrame part=SettingsPart::general() /> }
 }
 
 /// `/calling/settings/hours`: each number's call hours (time zone, weekly ranges) and holidays.
 #[component]
 pub fn CallHoursPage() -> impl IntoView {
-    let part = SettingsPart {
-        heading: "Change call hours",
-        panel: |number, can_change, now| {
-            view! {
-                <Editor form=number.form can_change now />
-                <p class="notice">
-                    "WhatsApp applies changes at once, but people's WhatsApp apps can take up to 7 days to show new hours."
-                </p>
-            }
-            .into_any()
-        },
-        fields: |draft, errors, now| {
-            view! {
-                <HoursEditor draft errors now />
-                <HolidaysEditor draft errors now />
-            }
-            .into_any()
-        },
-        owns: |spot| !matches!(spot, Spot::Calling | Spot::Icon | Spot::Countries | Spot::Callback),
-        elsewhere: "General",
-    };
-    view! { <SettingsFrame part /> }
+    view! { <SettingsFrame part=SettingsPart::call_hours() /> }
 }
 
 /// The section's title, lead and links, and the loaded numbers (the part is provided to the
@@ -1282,15 +1303,7 @@ fn Editor(
     let part = expect_context::<SettingsPart>();
     let draft = Draft::new(&form);
     let save = FormAction::<SaveCallSettings>::new();
-    // A problem goes under its input; one whose input is on the section's other page is said
-    // above the save button, with where to fix it (the whole form is saved, so it holds it up).
-    let place = move |keys: &Keys, spot: Spot, message: String| {
-        if (part.owns)(spot) {
-            (keys.element(spot), message)
-        } else {
-            (None, format!("On the {} page: {message}", part.elsewhere))
-        }
-    };
+    let place = move |keys: &Keys, spot: Spot, message: String| part.place(keys, spot, message);
     // Problems as you type, by the same rules the server applies.
     let live = Memo::new(move |_| {
         let (form, keys) = draft.snapshot();
@@ -1832,6 +1845,33 @@ mod tests {
             state.drift,
             vec![DriftLine { field: "Callback requests".into(), saved: "on".into(), reported: "off".into() }]
         );
+    }
+
+    #[test]
+    fn a_problem_whose_input_is_on_the_other_page_says_where_to_fix_it() {
+        let keys = Keys { ranges: vec![vec![7]], holidays: vec![9] };
+        let holiday = Spot::Holiday { index: 0, part: Part::Date };
+        let passed = "This date has passed: remove it or pick a later one.".to_owned();
+        assert_eq!(
+            SettingsPart::call_hours().place(&keys, holiday, passed.clone()),
+            (Some("holiday-9-date".to_owned()), passed.clone())
+        );
+        assert_eq!(
+            SettingsPart::general().place(&keys, holiday, passed.clone()),
+            (None, format!("On the Call hours page: {passed}"))
+        );
+        let countries = "\"XX\" is not a two-letter country code".to_owned();
+        assert_eq!(
+            SettingsPart::general().place(&keys, Spot::Countries, countries.clone()),
+            (Some("countries".to_owned()), countries.clone())
+        );
+        assert_eq!(
+            SettingsPart::call_hours().place(&keys, Spot::Countries, countries.clone()),
+            (None, format!("On the General page: {countries}"))
+        );
+        // A rule about no field shows on both.
+        assert_eq!(SettingsPart::general().place(&keys, Spot::Form, "x".into()), (None, "x".to_owned()));
+        assert_eq!(SettingsPart::call_hours().place(&keys, Spot::Form, "x".into()), (None, "x".to_owned()));
     }
 
     #[test]
