@@ -109,6 +109,12 @@ test("read-only pages are readable without JavaScript", async ({ browser }) => {
   await page.goto("/calling");
   await expect(page.locator("[data-stat='Calls']")).toHaveText("0");
   await expect(page.locator("[data-hydrated='false']")).toBeVisible();
+  // A section's pages are plain links too: the Call hours page comes whole from the server.
+  await page.goto("/calling/settings");
+  await page.getByRole("navigation", { name: "Settings" }).getByRole("link", { name: "Call hours" }).click();
+  await expect(page).toHaveURL(/\/calling\/settings\/hours$/);
+  await expect(page.getByRole("heading", { name: "Change call hours" })).toBeVisible();
+  await expect(page.getByLabel("Time zone")).toBeVisible();
   await context.close();
 });
 
