@@ -18,6 +18,7 @@
 
 use std::marker::PhantomData;
 
+use calling::url::encode_value;
 use leptos::html::Form;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
@@ -105,7 +106,7 @@ where
     pub fn dispatch_fields(&self, fields: &[(&str, &str)]) {
         let body = fields
             .iter()
-            .map(|(name, value)| format!("{}={}", form_encode(name), form_encode(value)))
+            .map(|(name, value)| format!("{}={}", encode_value(name), encode_value(value)))
             .collect::<Vec<_>>()
             .join("&");
         self.action.dispatch_local(Submission { path: S::PATH, content_type: URL_ENCODED, body });
@@ -233,20 +234,6 @@ pub fn ServerForm(
     }
 }
 
-/// `application/x-www-form-urlencoded` text for one name or value: unreserved characters as
-/// they are, a space as `+`, every other byte `%XX`.
-fn form_encode(text: &str) -> String {
-    let mut encoded = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => encoded.push(byte as char),
-            b' ' => encoded.push('+'),
-            _ => encoded.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    encoded
-}
-
 /// The submitted form's fields (with the submit button's), URL-encoded as a browser posts them.
 fn url_encoded(ev: &leptos::ev::SubmitEvent) -> Option<String> {
     #[cfg(feature = "hydrate")]
@@ -259,17 +246,5 @@ fn url_encoded(ev: &leptos::ev::SubmitEvent) -> Option<String> {
     {
         let _ = ev; // a form is submitted in the browser only
         None
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::form_encode;
-
-    #[test]
-    fn fields_are_encoded_as_a_browser_posts_them() {
-        assert_eq!(form_encode("wamid.ABC_-*"), "wamid.ABC_-*");
-        assert_eq!(form_encode("a b&c=d/é"), "a+b%26c%3Dd%2F%C3%A9");
-        assert_eq!(form_encode("+44 7700"), "%2B44+7700");
     }
 }

@@ -28,17 +28,6 @@ pub struct DeepLink {
     pub qr_svg: String,
 }
 
-/// Percent-encodes a query value (unreserved characters pass through).
-fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 impl DeepLink {
     /// The link that calls `business` with `payload` (trimmed; blank means none).
     pub fn build(business: &PhoneNumber, payload: Option<&str>) -> Result<DeepLink> {
@@ -53,7 +42,9 @@ impl DeepLink {
         }
         let digits = business.e164().trim_start_matches('+');
         let url = match payload {
-            Some(payload) => format!("https://wa.me/call/{digits}?biz_payload={}", encode(payload)),
+            Some(payload) => {
+                format!("https://wa.me/call/{digits}?biz_payload={}", crate::url::encode_value(payload))
+            }
             None => format!("https://wa.me/call/{digits}"),
         };
         let qr_svg = qr_svg(&url)?;

@@ -26,6 +26,7 @@ pub mod quality;
 pub mod settings;
 pub mod templates;
 pub mod time_zone;
+pub mod url;
 pub mod webhook;
 
 #[cfg(feature = "server")]

@@ -13,13 +13,13 @@
 use calling::billing::forms::{CountryRateForm, ExpenseFilter, RateCardForm, RateForm, StatementKind};
 use calling::billing::{Currency, Micros, Money};
 use leptos::prelude::*;
-use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
 use super::{FieldError, FormReply, form_problem, refusal_of};
 use crate::form_action::{FormAction, ServerForm};
 use crate::format;
+use crate::pages::SectionHead;
 use crate::server_resource::ServerResource;
 
 /// The wallet, the subscription and what the signed-in member may do about them.
@@ -405,6 +405,11 @@ fn money(amount: Micros, currency: &Currency) -> String {
 const BILLING_PAGES: [(&str, &str); 2] =
     [("/admin/billing", "Wallet and spending"), ("/admin/billing/rates", "Rates")];
 
+const BILLING_LEAD: &str = concat!(
+    "Outbound calls and template sends are paid from the wallet at the rate card's prices; answering calls is always free. ",
+    "Every paid action first checks the subscription and the balance, before anything is sent to WhatsApp."
+);
+
 /// `/admin/billing`: the wallet, the subscription, top-ups and the expenses.
 #[component]
 pub fn BillingPage() -> impl IntoView {
@@ -420,7 +425,7 @@ pub fn BillingPage() -> impl IntoView {
         |_| load_billing(),
     );
     view! {
-        <BillingHead />
+        <SectionHead title="Billing" lead=BILLING_LEAD pages=&BILLING_PAGES />
         <Transition fallback=|| view! { <p class="muted">"Loading billing…"</p> }>
             {move || Suspend::new(async move {
                 match billing.await {
@@ -450,7 +455,7 @@ pub fn RatesPage() -> impl IntoView {
     let published = saved_version(move || publish.value().with(is_done), publish.version());
     let cards = ServerResource::new(move || published.get(), |_| load_rate_cards());
     view! {
-        <BillingHead />
+        <SectionHead title="Billing" lead=BILLING_LEAD pages=&BILLING_PAGES />
         <Transition fallback=|| view! { <p class="muted">"Loading the rate card…"</p> }>
             {move || Suspend::new(async move {
                 match cards.await {
@@ -459,22 +464,6 @@ pub fn RatesPage() -> impl IntoView {
                 }
             })}
         </Transition>
-    }
-}
-
-/// The title, the section's lead and the links between its two pages.
-#[component]
-fn BillingHead() -> impl IntoView {
-    view! {
-        <Title text="Billing" />
-        <div class="page-head">
-            <h1>"Billing"</h1>
-        </div>
-        <p class="lead">
-            "Outbound calls and template sends are paid from the wallet at the rate card's prices; answering calls is always free. "
-            "Every paid action first checks the subscription and the balance, before anything is sent to WhatsApp."
-        </p>
-        <crate::pages::SubPages label="Billing" pages=&BILLING_PAGES />
     }
 }
 

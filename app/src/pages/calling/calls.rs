@@ -6,6 +6,7 @@
 //! the back button does the expected. "Download CSV" exports exactly what the filters select.
 
 use calling::calls::{CallDetail, CallFilter, CallStatus, CallSummary, Direction, RecordingSummary};
+use calling::url::encode_value;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Form;
@@ -48,7 +49,7 @@ fn csv_href(filter: &CallFilter) -> String {
     let mut params = Vec::new();
     let mut add = |key: &str, value: Option<String>| {
         if let Some(value) = value {
-            params.push(format!("{key}={}", encode(&value)));
+            params.push(format!("{key}={}", encode_value(&value)));
         }
     };
     add("status", filter.status.map(|s| s.as_str().to_owned()));
@@ -152,9 +153,9 @@ pub fn CallsPage() -> impl IntoView {
                                 let href = query.with(|q| {
                                     let mut params: Vec<String> = FILTER_KEYS
                                         .into_iter()
-                                        .filter_map(|key| q.get(key).filter(|v| !v.is_empty()).map(|v| format!("{key}={}", encode(&v))))
+                                        .filter_map(|key| q.get(key).filter(|v| !v.is_empty()).map(|v| format!("{key}={}", encode_value(&v))))
                                         .collect();
-                                    params.push(format!("cursor={}", encode(&cursor)));
+                                    params.push(format!("cursor={}", encode_value(&cursor)));
                                     format!("/calling/calls?{}", params.join("&"))
                                 });
                                 view! { <a class="older" href=href>"Older calls →"</a> }
@@ -168,17 +169,6 @@ pub fn CallsPage() -> impl IntoView {
             </Transition>
         </section>
     }
-}
-
-/// Percent-encodes a query value (letters, digits and `-_.~` pass through).
-fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// A table of calls, each linking to its detail, or a friendly empty state.

@@ -16,13 +16,13 @@ use calling::settings::{
     MAX_SLOTS_PER_DAY, SettingsProblem, Toggle, WeeklyHours,
 };
 use leptos::prelude::*;
-use leptos_meta::Title;
 use serde::{Deserialize, Serialize};
 
 use crate::api::error_text;
 use crate::form_action::FormAction;
 use crate::format;
 use crate::json_text::UnreadJson;
+use crate::pages::SectionHead;
 use crate::server_resource::ServerResource;
 
 const DAY_NAMES: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
@@ -789,6 +789,8 @@ mod ssr {
 // The page.
 
 /// The Settings section's two pages, each its own lazy route (so each loads only its own code).
+const SETTINGS_LEAD: &str = "Per number: whether customers can call you on WhatsApp, where the call icon shows, whether they may ask for a callback, and your call hours. Saving sends the settings to WhatsApp; they count once WhatsApp accepts them.";
+
 const SETTINGS_PAGES: [(&str, &str); 2] =
     [("/calling/settings", "General"), ("/calling/settings/hours", "Call hours")];
 
@@ -878,14 +880,7 @@ fn SettingsFrame(part: SettingsPart) -> impl IntoView {
     provide_context(part);
     let data = ServerResource::new(|| (), |_| load_call_settings());
     view! {
-        <Title text="Settings" />
-        <div class="page-head">
-            <h1>"Settings"</h1>
-        </div>
-        <p class="lead">
-            "Per number: whether customers can call you on WhatsApp, where the call icon shows, whether they may ask for a callback, and your call hours. Saving sends the settings to WhatsApp; they count once WhatsApp accepts them."
-        </p>
-        <crate::pages::SubPages label="Settings" pages=&SETTINGS_PAGES />
+        <SectionHead title="Settings" lead=SETTINGS_LEAD pages=&SETTINGS_PAGES />
         <Suspense fallback=|| view! { <p class="muted">"Loading settings…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {

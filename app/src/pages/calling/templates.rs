@@ -12,13 +12,13 @@
 use calling::deep_links::DeepLink;
 use calling::templates::{ButtonTarget, SentTemplate, Template, TemplateKind, TemplateStatus};
 use leptos::prelude::*;
-use leptos_meta::Title;
 use serde::{Deserialize, Serialize};
 
 pub use crate::api::FormReply;
 use crate::api::error_text;
 use crate::form_action::{FormAction, ServerForm};
 use crate::format;
+use crate::pages::SectionHead;
 use crate::server_resource::ServerResource;
 
 /// What the signed-in member may do on this page (the list is open to everyone who sees it).
@@ -375,6 +375,8 @@ fn FieldError(id: String, message: Signal<Option<String>>) -> impl IntoView {
 const TEMPLATE_PAGES: [(&str, &str); 2] =
     [("/calling/templates", "Your templates"), ("/calling/templates/send", "Send and share")];
 
+const TEMPLATES_LEAD: &str = "Call-button templates add a tap-to-call button to your messages; permission templates ask a customer to let you call them. WhatsApp reviews each template before it can be sent; the default of each kind is used when a send names none.";
+
 /// `/calling/templates`: the list (set default, delete) and the create forms.
 #[component]
 pub fn TemplatesPage() -> impl IntoView {
@@ -407,7 +409,7 @@ pub fn TemplatesPage() -> impl IntoView {
             .map(|message| view! { <p class="error" role="alert">{message}</p> })
     };
     view! {
-        <TemplatesHead />
+        <SectionHead title="Templates" lead=TEMPLATES_LEAD pages=&TEMPLATE_PAGES />
         <section class="card" aria-labelledby="templates-heading">
             <h2 id="templates-heading">"Your templates"</h2>
             {row_error}
@@ -462,7 +464,7 @@ pub fn TemplateSendPage() -> impl IntoView {
     let templates = ServerResource::new(|| (), |_| list_templates());
     let send = FormAction::<SendTemplate>::new();
     view! {
-        <TemplatesHead />
+        <SectionHead title="Templates" lead=TEMPLATES_LEAD pages=&TEMPLATE_PAGES />
         <Transition fallback=|| view! { <p class="muted">"Loading templates…"</p> }>
             {move || Suspend::new(async move {
                 match (access.await, templates.await) {
@@ -478,21 +480,6 @@ pub fn TemplateSendPage() -> impl IntoView {
             })}
         </Transition>
         <DeepLinkCard />
-    }
-}
-
-/// The title, the section's lead and the links between its two pages.
-#[component]
-fn TemplatesHead() -> impl IntoView {
-    view! {
-        <Title text="Templates" />
-        <div class="page-head">
-            <h1>"Templates"</h1>
-        </div>
-        <p class="lead">
-            "Call-button templates add a tap-to-call button to your messages; permission templates ask a customer to let you call them. WhatsApp reviews each template before it can be sent; the default of each kind is used when a send names none."
-        </p>
-        <crate::pages::SubPages label="Templates" pages=&TEMPLATE_PAGES />
     }
 }
 
